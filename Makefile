@@ -1,0 +1,68 @@
+# pcf-afxdp - `make up` runs a lab node, `make test` runs every test, `make down` removes it.
+# Configuration by environment (README: Configuration).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+export PCF_LAB     ?= pcf
+export PCF_PIN_DIR ?= /sys/fs/bpf/pcf
+export PCF_HTTP    ?= 127.0.0.1:8080
+export PCF_GRPC    ?= 127.0.0.1:50051
+export PCF_DB      ?= $(CURDIR)/var/$(PCF_LAB)/pcf.db
+
+# Debian packages the build, the lab and the tests use.
+APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \
+                iproute2 iputils-ping ethtool tcpdump tshark netsniff-ng gcc-multilib
+
+NATIVE_ADDON := native/build/Release/pcf_native.node
+
+.PHONY: deps build up down test bench lab-up lab-down clean typecheck
+
+deps: var/.apt-stamp node_modules/.pcf-stamp
+
+# Installs only what is missing; a no-op on a prepared machine.
+var/.apt-stamp: Makefile
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@mkdir -p var && touch $@
+
+node_modules/.pcf-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	$(MAKE) -C xdp
+	@$(MAKE) --no-print-directory $(NATIVE_ADDON) server/generated/openapi.ts
+
+$(NATIVE_ADDON): native/binding.gyp $(wildcard native/src/*) include/pcf_common.h node_modules/.pcf-stamp
+	cd native && npx --no-install node-gyp rebuild
+
+server/generated/openapi.ts: openapi.yaml node_modules/.pcf-stamp
+	npx --no-install openapi-typescript openapi.yaml -o $@
+
+typecheck: build
+	npx --no-install tsc --noEmit
+
+up: build
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+lab-up:
+	@scripts/lab.sh up
+
+lab-down:
+	@scripts/lab.sh down
+
+# Tests run one file at a time: the lab tests use real namespaces and both cores.
+test: build typecheck
+	node --import tsx --test --test-concurrency=1 --test-timeout=600000 test/*.test.ts
+
+bench: build
+	@bench/run.sh
+
+clean:
+	rm -rf build native/build server/generated

@@ -1,0 +1,33 @@
+-- 001: rules and their change log.
+-- One row per rule; the 5-tuple is unique. revision is the global revision of the last change
+-- to the row; created_revision the one that created it (created iff equal after an upsert).
+CREATE TABLE flows (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  src_ip           TEXT    NOT NULL,
+  dst_ip           TEXT    NOT NULL,
+  src_port         INTEGER NOT NULL CHECK (src_port BETWEEN 0 AND 65535),
+  dst_port         INTEGER NOT NULL CHECK (dst_port BETWEEN 0 AND 65535),
+  proto            INTEGER NOT NULL CHECK (proto IN (1, 6, 17)),
+  action_type      TEXT    NOT NULL CHECK (action_type IN ('PASS', 'DROP', 'REDIRECT')),
+  ttl_delta        INTEGER CHECK (ttl_delta BETWEEN -128 AND 127),
+  mark             INTEGER CHECK (mark BETWEEN 1 AND 4294967295),
+  queue_id         INTEGER CHECK (queue_id BETWEEN 0 AND 63),
+  snat_ip          TEXT,
+  snat_port        INTEGER CHECK (snat_port BETWEEN 1 AND 65535),
+  dnat_ip          TEXT,
+  dnat_port        INTEGER CHECK (dnat_port BETWEEN 1 AND 65535),
+  revision         INTEGER NOT NULL,
+  created_revision INTEGER NOT NULL,
+  created_at       TEXT    NOT NULL,
+  updated_at       TEXT    NOT NULL,
+  UNIQUE (src_ip, dst_ip, src_port, dst_port, proto)
+);
+CREATE INDEX flows_action_type ON flows (action_type);
+
+-- The change log behind WatchFlows: resumable from any revision still kept.
+CREATE TABLE flow_events (
+  revision  INTEGER PRIMARY KEY,
+  kind      TEXT    NOT NULL CHECK (kind IN ('UPSERT', 'DELETE')),
+  flow_id   INTEGER NOT NULL,
+  flow_json TEXT    NOT NULL
+);

@@ -1,0 +1,243 @@
+/* flow_map.cc - pcf_flow_map: upsert, delete, lookup and list rules.
+ *
+ * upsertFlows and deleteFlows are all-or-nothing from the caller's view: every argument is
+ * validated before the first syscall, the old value of every key is read first, and when
+ * the kernel fails midway (E2BIG: map full, ...) the elements already written are put back
+ * as they were before the error is thrown. The control plane is the only writer of this
+ * map (DESIGN.md); a concurrent writer could still interleave with the restore.
+ */
+#include "codec.h"
+#include "map_ops.h"
+#include "maps.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unordered_map>
+
+namespace pcf {
+
+const MapSpec FlowMap::kSpec = {
+	"flow map (" PCF_PIN_FLOW_MAP ")",
+	BPF_MAP_TYPE_HASH,
+	sizeof(struct pcf_flow_key),
+	"struct pcf_flow_key",
+	sizeof(struct pcf_flow_action),
+	"struct pcf_flow_action",
+	1,
+	false,
+};
+
+Napi::Function FlowMap::Init(Napi::Env env)
+{
+	auto props = CommonProperties();
+	props.push_back(InstanceMethod("upsertFlows", &FlowMap::UpsertFlows));
+	props.push_back(InstanceMethod("deleteFlows", &FlowMap::DeleteFlows));
+	props.push_back(InstanceMethod("lookupFlow", &FlowMap::LookupFlow));
+	props.push_back(InstanceMethod("listFlows", &FlowMap::ListFlows));
+	props.push_back(InstanceMethod("listFlowKeys", &FlowMap::ListFlowKeys));
+	return DefineClass(env, "FlowMap", props);
+}
+
+static std::string KeyBytes(const struct pcf_flow_key &k)
+{
+	return std::string((const char *)&k, sizeof(k));
+}
+
+/* Adds the outcome of the restore to the error and throws it. */
+[[noreturn]] static void ThrowWithRollback(Napi::Error e, int rollback_err,
+					   const char *rollback_call)
+{
+	Napi::Object o = e.Value();
+	o.Set("rolledBack", Napi::Boolean::New(e.Env(), rollback_err == 0));
+	if (rollback_err) {
+		std::string code = ErrnoCode(rollback_err);
+		o.Set("rollbackErrno", Napi::Number::New(e.Env(), rollback_err));
+		o.Set("rollbackCode", Napi::String::New(e.Env(), code));
+		std::string msg = o.Get("message").As<Napi::String>().Utf8Value();
+		o.Set("message", msg + "; restoring the previous entries failed too (" +
+					 rollback_call + ": " + code +
+					 "): the map may differ from SQLite, reconcile it");
+	}
+	throw e;
+}
+
+Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "upsertFlows");
+
+	/* 1. Validate and pack everything; a repeated key keeps its last action. */
+	std::vector<std::string> fields;
+	std::vector<Napi::Value> items = OneOrMany(info[0], "entries", &fields);
+	std::vector<struct pcf_flow_key> keys;
+	std::vector<struct pcf_flow_action> actions;
+	std::vector<uint32_t> source; /* index in the caller's array */
+	std::unordered_map<std::string, size_t> seen;
+	for (size_t i = 0; i < items.size(); i++) {
+		if (!items[i].IsObject() || items[i].IsArray())
+			ThrowArg(env, fields[i], "must be an object {key, action}");
+		Napi::Object entry = items[i].As<Napi::Object>();
+		struct pcf_flow_key k = ParseFlowKey(env, entry.Get("key"), fields[i] + ".key");
+		struct pcf_flow_action a =
+			ParseFlowAction(env, entry.Get("action"), fields[i] + ".action");
+		auto it = seen.find(KeyBytes(k));
+		if (it != seen.end()) {
+			actions[it->second] = a;
+			source[it->second] = i;
+			continue;
+		}
+		seen.emplace(KeyBytes(k), keys.size());
+		keys.push_back(k);
+		actions.push_back(a);
+		source.push_back(i);
+	}
+	uint32_t n = keys.size();
+
+	/* 2. Remember what each key held, for the restore. */
+	std::vector<struct pcf_flow_action> old(n);
+	std::vector<bool> existed(n);
+	uint32_t replaced = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int err = bpf_map_lookup_elem(fd, &keys[i], &old[i]);
+		if (err && err != -ENOENT)
+			ThrowSys(env, -err, "upsertFlows", "bpf_map_lookup_elem", map_.Path());
+		existed[i] = err == 0;
+		replaced += existed[i];
+	}
+
+	/* 3. Write; on failure put back the elements already written, last first. */
+	uint32_t done = 0;
+	const char *call = nullptr;
+	int err = UpdateElems(fd, keys.data(), actions.data(), sizeof(keys[0]),
+			      sizeof(actions[0]), n, &done, &call);
+	if (err) {
+		int rb_err = 0;
+		const char *rb_call = nullptr;
+		for (uint32_t i = done; i-- > 0;) {
+			int e = existed[i] ? bpf_map_update_elem(fd, &keys[i], &old[i], BPF_ANY)
+					   : bpf_map_delete_elem(fd, &keys[i]);
+			if (e && !(e == -ENOENT && !existed[i]) && !rb_err) {
+				rb_err = -e;
+				rb_call = existed[i] ? "bpf_map_update_elem" : "bpf_map_delete_elem";
+			}
+		}
+		Napi::Error e = SysError(env, err, "upsertFlows", call, map_.Path());
+		if (done < n)
+			e.Value().Set("index", Napi::Number::New(env, source[done]));
+		ThrowWithRollback(e, rb_err, rb_call);
+	}
+
+	Napi::Object result = Napi::Object::New(env);
+	result.Set("inserted", Napi::Number::New(env, n - replaced));
+	result.Set("replaced", Napi::Number::New(env, replaced));
+	return result;
+}
+
+Napi::Value FlowMap::DeleteFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "deleteFlows");
+
+	std::vector<std::string> fields;
+	std::vector<Napi::Value> items = OneOrMany(info[0], "keys", &fields);
+	std::vector<struct pcf_flow_key> parsed;
+	parsed.reserve(items.size());
+	for (size_t i = 0; i < items.size(); i++)
+		parsed.push_back(ParseFlowKey(env, items[i], fields[i]));
+
+	/* Keep the keys that are present (absent ones are already deleted), with their
+	 * values for the restore. */
+	std::vector<struct pcf_flow_key> keys;
+	std::vector<struct pcf_flow_action> old;
+	std::unordered_map<std::string, bool> seen;
+	for (const struct pcf_flow_key &k : parsed) {
+		if (!seen.emplace(KeyBytes(k), true).second)
+			continue;
+		struct pcf_flow_action a;
+		int err = bpf_map_lookup_elem(fd, &k, &a);
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			ThrowSys(env, -err, "deleteFlows", "bpf_map_lookup_elem", map_.Path());
+		keys.push_back(k);
+		old.push_back(a);
+	}
+	uint32_t n = keys.size();
+
+	uint32_t done = 0;
+	const char *call = nullptr;
+	int err = DeleteElems(fd, keys.data(), sizeof(keys[0]), n, &done, &call);
+	if (err) {
+		int rb_err = 0;
+		const char *rb_call = "bpf_map_update_elem";
+		for (uint32_t i = done; i-- > 0;) {
+			int e = bpf_map_update_elem(fd, &keys[i], &old[i], BPF_ANY);
+			if (e && !rb_err)
+				rb_err = -e;
+		}
+		ThrowWithRollback(SysError(env, err, "deleteFlows", call, map_.Path()), rb_err,
+				  rb_call);
+	}
+	return Napi::Number::New(env, n);
+}
+
+Napi::Value FlowMap::LookupFlow(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "lookupFlow");
+	struct pcf_flow_key k = ParseFlowKey(env, info[0], "key");
+	struct pcf_flow_action a;
+	int err = bpf_map_lookup_elem(fd, &k, &a);
+	if (err == -ENOENT)
+		return env.Null();
+	if (err)
+		ThrowSys(env, -err, "lookupFlow", "bpf_map_lookup_elem", map_.Path());
+	return FlowActionToJs(env, a, map_.Path());
+}
+
+Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "listFlows");
+	std::vector<uint8_t> keys, values;
+	const char *call = nullptr;
+	int err = DumpMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action),
+			  map_.Info().max_entries, &keys, &values, &call);
+	if (err)
+		ThrowSys(env, err, "listFlows", call, map_.Path());
+	size_t n = keys.size() / sizeof(struct pcf_flow_key);
+	Napi::Array out = Napi::Array::New(env, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pcf_flow_key k;
+		struct pcf_flow_action a;
+		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
+		memcpy(&a, values.data() + i * sizeof(a), sizeof(a));
+		Napi::Object entry = Napi::Object::New(env);
+		entry.Set("key", FlowKeyToJs(env, k));
+		entry.Set("action", FlowActionToJs(env, a, map_.Path()));
+		out.Set(i, entry);
+	}
+	return out;
+}
+
+Napi::Value FlowMap::ListFlowKeys(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "listFlowKeys");
+	std::vector<uint8_t> keys, values;
+	const char *call = nullptr;
+	int err = DumpMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action),
+			  map_.Info().max_entries, &keys, &values, &call);
+	if (err)
+		ThrowSys(env, err, "listFlowKeys", call, map_.Path());
+	size_t n = keys.size() / sizeof(struct pcf_flow_key);
+	Napi::Array out = Napi::Array::New(env, n);
+	for (size_t i = 0; i < n; i++) {
+		struct pcf_flow_key k;
+		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
+		out.Set(i, FlowKeyToJs(env, k));
+	}
+	return out;
+}
+
+} // namespace pcf

@@ -1,0 +1,49 @@
+// app.ts - wires config, SQLite, datapath and the service; used by main.ts and by tests.
+import type { Server } from 'node:http';
+import pino, { type Logger } from 'pino';
+import type * as grpc from '@grpc/grpc-js';
+import type { Config } from './config.js';
+import { Datapath } from './datapath.js';
+import { openDatabase } from './db.js';
+import { bindGrpc, createGrpcServer, shutdownGrpc } from './grpc.js';
+import { createHttpApp } from './http.js';
+import { FlowService } from './service.js';
+
+export interface Running {
+  service: FlowService;
+  httpPort: number;
+  grpcPort: number;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(cfg: Config, log: Logger = pino({ level: cfg.logLevel })): Promise<Running> {
+  const db = openDatabase(cfg.dbPath);
+  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log);
+  service.start(cfg.datapathPollMs);
+
+  const app = createHttpApp(service, log);
+  const http: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(cfg.http.port, cfg.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const httpPort = (http.address() as { port: number }).port;
+  const grpcServer: grpc.Server = createGrpcServer(service, log);
+  const grpcPort = await bindGrpc(grpcServer, cfg.grpc.host, cfg.grpc.port);
+  log.info({ http: `${cfg.http.host}:${httpPort}`, grpc: `${cfg.grpc.host}:${grpcPort}`, db: cfg.dbPath, pinDir: cfg.pinDir }, 'control plane listening');
+
+  return {
+    service,
+    httpPort,
+    grpcPort,
+    async close() {
+      await Promise.all([
+        new Promise<void>((r) => {
+          http.close(() => r());
+          http.closeAllConnections();
+        }),
+        shutdownGrpc(grpcServer),
+      ]);
+      service.stop();
+      db.close();
+    },
+  };
+}

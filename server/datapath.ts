@@ -1,0 +1,223 @@
+// datapath.ts - the pinned maps as the control plane sees them: present or absent, re-created
+// or not, and kept equal to SQLite. The control plane writes only pcf_flow_map and
+// pcf_rule_stats' entries; it never attaches programs and never touches pcf_xskmap.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import * as native from '../native/index.js';
+import { keyString, type Counter, type Flow, type FlowSpec } from './model.js';
+
+export interface DatapathState {
+  present: boolean;
+  pin_dir: string;
+  map_id: number | null;
+  map_capacity: number | null;
+  default_action: string | null;
+  rx_queues: number | null;
+  last_reconcile_at: string | null;
+  error: string | null;
+}
+
+function toNativeKey(k: FlowSpec['key']): native.FlowKey {
+  return { srcIp: k.src_ip, dstIp: k.dst_ip, srcPort: k.src_port, dstPort: k.dst_port, proto: k.proto };
+}
+
+function toNativeAction(id: number, a: FlowSpec['action']): native.FlowAction {
+  return {
+    ruleId: id,
+    type: a.type,
+    ttlDelta: a.ttl_delta ?? 0,
+    mark: a.mark,
+    queueId: a.queue_id,
+    snatIp: a.nat?.snat_ip ?? null,
+    snatPort: a.nat?.snat_port ?? null,
+    dnatIp: a.nat?.dnat_ip ?? null,
+    dnatPort: a.nat?.dnat_port ?? null,
+    mirror: false,
+  };
+}
+
+function nativeKeyString(k: native.FlowKey): string {
+  return `${k.srcIp}|${k.dstIp}|${k.srcPort}|${k.dstPort}|${k.proto}`;
+}
+
+function sameAction(x: native.FlowAction, y: native.FlowAction): boolean {
+  return x.ruleId === y.ruleId && x.type === y.type && x.ttlDelta === y.ttlDelta && x.mark === y.mark &&
+    x.queueId === y.queueId && x.snatIp === y.snatIp && x.snatPort === y.snatPort &&
+    x.dnatIp === y.dnatIp && x.dnatPort === y.dnatPort && Boolean(x.mirror) === Boolean(y.mirror);
+}
+
+interface OpenMaps {
+  flows: native.FlowMap;
+  ruleStats: native.RuleStatsMap;
+  stats: native.StatsMap;
+  config: native.ConfigMap;
+}
+
+export class Datapath {
+  private maps: OpenMaps | null = null;
+  private mapId: number | null = null;
+  private lastReconcileAt: string | null = null;
+  private lastError: string | null = null;
+
+  constructor(readonly pinDir: string, private readonly log: Logger) {}
+
+  private pin(name: string): string {
+    return path.join(this.pinDir, name);
+  }
+
+  get present(): boolean {
+    return this.maps !== null;
+  }
+
+  get capacity(): number | null {
+    return this.maps?.flows.maxEntries ?? null;
+  }
+
+  get rxQueues(): number | null {
+    if (!this.maps) return null;
+    try {
+      return this.maps.config.readConfig().nRxQueues;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Looks at the pin dir. Returns true when the maps appeared or were re-created since the
+   * last call (the caller then reconciles), false when nothing changed or they went away.
+   */
+  refresh(): boolean {
+    let id: number | null;
+    try {
+      id = native.pinnedMapId(this.pin('pcf_flow_map'));
+    } catch (err) {
+      id = null;
+      this.lastError = (err as Error).message;
+    }
+    if (id === this.mapId && (id === null) === (this.maps === null)) return false;
+    this.close();
+    this.mapId = id;
+    if (id === null) {
+      this.log.warn({ pinDir: this.pinDir }, 'datapath absent: rules are stored and will be pushed when the maps appear');
+      return false;
+    }
+    try {
+      this.maps = {
+        flows: native.FlowMap.open(this.pin('pcf_flow_map')),
+        ruleStats: native.RuleStatsMap.open(this.pin('pcf_rule_stats')),
+        stats: native.StatsMap.open(this.pin('pcf_stats')),
+        config: native.ConfigMap.open(this.pin('pcf_config')),
+      };
+      this.lastError = null;
+      this.log.info({ pinDir: this.pinDir, mapId: id }, 'datapath maps opened');
+      return true;
+    } catch (err) {
+      this.close();
+      this.mapId = null; // try again on the next refresh
+      this.lastError = (err as Error).message;
+      this.log.error({ err, pinDir: this.pinDir }, 'failed to open the pinned maps');
+      return false;
+    }
+  }
+
+  close(): void {
+    if (!this.maps) return;
+    for (const m of Object.values(this.maps)) m.close();
+    this.maps = null;
+  }
+
+  /**
+   * Writes rules into the map (and zeroed counters for new ids), all or nothing: on failure
+   * the addon restores the map and this throws, so the caller's transaction rolls back.
+   */
+  write(flows: { id: number; spec: FlowSpec }[], newIds: number[]): void {
+    if (!this.maps || flows.length === 0) return;
+    this.maps.flows.upsertFlows(flows.map((f) => ({ key: toNativeKey(f.spec.key), action: toNativeAction(f.id, f.spec.action) })));
+    if (newIds.length) {
+      try {
+        this.maps.ruleStats.createRuleCounters(newIds);
+      } catch (err) {
+        // Counters are a convenience; the rule itself must not fail for them. Reconcile retries.
+        this.log.warn({ err }, 'failed to create per-rule counters');
+      }
+    }
+  }
+
+  remove(flow: Flow): void {
+    if (!this.maps) return;
+    this.maps.flows.deleteFlows([toNativeKey(flow.key)]);
+    try {
+      this.maps.ruleStats.deleteRuleCounters([flow.id]);
+    } catch (err) {
+      this.log.warn({ err, id: flow.id }, 'failed to delete per-rule counters');
+    }
+  }
+
+  /** Makes the maps equal to `flows` (SQLite): stale keys out, missing or different ones in. */
+  reconcile(flows: Flow[]): { added: number; removed: number; kept: number } {
+    if (!this.maps) return { added: 0, removed: 0, kept: 0 };
+    const want = new Map(flows.map((f) => [keyString(f.key), f]));
+    const have = this.maps.flows.listFlows();
+    const stale: native.FlowKey[] = [];
+    const seen = new Map<string, native.FlowAction>();
+    for (const e of have) {
+      const k = nativeKeyString(e.key);
+      if (want.has(k)) seen.set(k, e.action);
+      else stale.push(e.key);
+    }
+    const put: { key: native.FlowKey; action: native.FlowAction }[] = [];
+    for (const [k, f] of want) {
+      const action = toNativeAction(f.id, f.action);
+      const cur = seen.get(k);
+      if (!cur || !sameAction(cur, action)) put.push({ key: toNativeKey(f.key), action });
+    }
+    if (stale.length) this.maps.flows.deleteFlows(stale);
+    if (put.length) this.maps.flows.upsertFlows(put);
+
+    const counters = this.maps.ruleStats.readRuleCounters();
+    const ids = new Set(flows.map((f) => f.id));
+    const extraIds = [...counters.keys()].filter((id) => !ids.has(id));
+    const missingIds = [...ids].filter((id) => !counters.has(id));
+    if (extraIds.length) this.maps.ruleStats.deleteRuleCounters(extraIds);
+    if (missingIds.length) this.maps.ruleStats.createRuleCounters(missingIds);
+
+    this.lastReconcileAt = new Date().toISOString();
+    return { added: put.length, removed: stale.length, kept: flows.length - put.length };
+  }
+
+  countInMap(): number | null {
+    return this.maps ? this.maps.flows.listFlows().length : null;
+  }
+
+  counters(): Record<string, Counter> {
+    return this.maps ? this.maps.stats.readCounters() : {};
+  }
+
+  ruleCounters(): Map<number, Counter> {
+    return this.maps ? this.maps.ruleStats.readRuleCounters() : new Map();
+  }
+
+  ruleCounter(id: number): Counter | undefined {
+    if (!this.maps) return undefined;
+    return this.maps.ruleStats.readRuleCounter(id) ?? { packets: 0, bytes: 0 };
+  }
+
+  state(): DatapathState {
+    let cfg: native.PcfConfig | null = null;
+    try {
+      cfg = this.maps?.config.readConfig() ?? null;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
+    return {
+      present: this.present,
+      pin_dir: this.pinDir,
+      map_id: this.mapId,
+      map_capacity: this.capacity,
+      default_action: cfg?.defaultAction ?? null,
+      rx_queues: cfg?.nRxQueues ?? null,
+      last_reconcile_at: this.lastReconcileAt,
+      error: this.lastError,
+    };
+  }
+}

@@ -1,0 +1,41 @@
+// errors.ts - the service layer's errors; REST and gRPC each map them to their status codes.
+
+export interface FieldError {
+  field: string;   // dotted path into the request, e.g. "key.src_port" or "flows[2].action.type"
+  message: string;
+}
+
+/** The request is wrong; nothing was written. REST 400, gRPC INVALID_ARGUMENT. */
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+  static one(field: string, message: string): ValidationError {
+    return new ValidationError([{ field, message }]);
+  }
+}
+
+/** REST 404, gRPC NOT_FOUND. */
+export class NotFoundError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** No room (the map is full); nothing was written. REST 409, gRPC RESOURCE_EXHAUSTED. */
+export class CapacityError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'CapacityError';
+  }
+}
+
+/** A watch asked for a revision the change log no longer holds. gRPC FAILED_PRECONDITION. */
+export class CompactedError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'CompactedError';
+  }
+}

@@ -1,0 +1,147 @@
+// grpc.ts - pcf.v1.PcfControl over the same service layer as REST. Built apart from binding
+// (createGrpcServer); the entry point or a test binds it.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { CapacityError, CompactedError, NotFoundError, ValidationError } from './errors.js';
+import type { Flow, FlowEvent, FlowFilter } from './model.js';
+import type { FlowService } from './service.js';
+
+export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
+export const PROTO_FILE = 'pcf/v1/pcf.proto';
+/** BatchUpsertFlows of 200,000 rules is about 10 MB on the wire. */
+export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/** Loader options shared by the server and pcfctl: field names as written in the .proto. */
+export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: false };
+
+export function loadPcfPackage(): grpc.GrpcObject {
+  const def = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, includeDirs: [PROTO_DIR] });
+  return grpc.loadPackageDefinition(def);
+}
+
+type Msg = Record<string, any>;
+
+/** A gRPC FlowSpec-shaped message to the plain object the service validates (proto3 defaults filled in). */
+function specFromMessage(m: Msg | undefined): unknown {
+  if (!m) return m;
+  const k = m.key as Msg | undefined;
+  const a = m.action as Msg | undefined;
+  return {
+    key: k && { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
+    action: a && {
+      type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
+      ttl_delta: a.ttl_delta ?? null,
+      nat: a.nat ? { snat_ip: a.nat.snat_ip ?? null, snat_port: a.nat.snat_port ?? null, dnat_ip: a.nat.dnat_ip ?? null, dnat_port: a.nat.dnat_port ?? null } : null,
+      mark: a.mark ?? null,
+      queue_id: a.queue_id ?? null,
+    },
+  };
+}
+
+const dropNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+
+export function flowToMessage(f: Flow): Msg {
+  return {
+    id: f.id,
+    key: f.key,
+    action: dropNulls({ ...f.action, nat: f.action.nat ? dropNulls({ ...f.action.nat }) : null }),
+    revision: f.revision,
+    created_at: f.created_at,
+    updated_at: f.updated_at,
+    ...(f.counters ? { counters: f.counters } : {}),
+  };
+}
+
+function eventToMessage(e: FlowEvent): Msg {
+  return { revision: e.revision, kind: e.kind, id: e.id, flow: flowToMessage(e.flow) };
+}
+
+function toStatus(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof ValidationError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+  if (err instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: `${err.field}: ${err.message}` };
+  if (err instanceof CapacityError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: `${err.field}: ${err.message}` };
+  if (err instanceof CompactedError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
+  return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
+}
+
+function unary<Req, Res>(log: Logger, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    try {
+      callback(null, fn(call.request));
+    } catch (err) {
+      const s = toStatus(err);
+      if (s.code === grpc.status.INTERNAL) log.error({ err }, 'gRPC call failed');
+      callback(s as grpc.ServiceError);
+    }
+  };
+}
+
+export function createGrpcServer(service: FlowService, log: Logger): grpc.Server {
+  const pkg = loadPcfPackage() as any;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  });
+  server.addService(pkg.pcf.v1.PcfControl.service, {
+    UpsertFlow: unary<Msg, Msg>(log, (req) => {
+      const r = service.upsert(specFromMessage(req));
+      return { flow: flowToMessage(r.flow), created: r.created };
+    }),
+    DeleteFlow: unary<Msg, Msg>(log, (req) => {
+      service.delete(Number(req.id ?? 0));
+      return {};
+    }),
+    GetFlow: unary<Msg, Msg>(log, (req) => flowToMessage(service.get(Number(req.id ?? 0)))),
+    ListFlows: unary<Msg, Msg>(log, (req) => {
+      const limit = req.limit ?? 0;
+      if (limit > 1000) throw ValidationError.one('limit', `${limit} is not an integer in 1..1000`);
+      const filter: FlowFilter = dropNulls({
+        src_ip: req.src_ip, dst_ip: req.dst_ip, src_port: req.src_port, dst_port: req.dst_port, proto: req.proto,
+        type: req.type && req.type !== 'ACTION_TYPE_UNSPECIFIED' ? req.type : undefined,
+      });
+      const page = service.list(filter, limit || 100, req.cursor ?? 0);
+      return { flows: page.flows.map(flowToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
+    }),
+    BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map(specFromMessage))),
+    GetStats: unary<Msg, Msg>(log, () => {
+      const s = service.stats();
+      return { ...s, datapath: dropNulls({ ...s.datapath }) };
+    }),
+    WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+      let stop: (() => void) | null = null;
+      try {
+        stop = service.watch(Number(call.request.from_revision ?? 0), (e) => call.write(eventToMessage(e)));
+      } catch (err) {
+        call.emit('error', toStatus(err));
+        return;
+      }
+      const end = () => stop?.();
+      call.on('cancelled', end);
+      call.on('close', end);
+    },
+  });
+  return server;
+}
+
+export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+}
+
+/** Graceful first, then forced after `ms`. */
+export function shutdownGrpc(server: grpc.Server, ms = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, ms);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

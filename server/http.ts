@@ -1,0 +1,107 @@
+// http.ts - the REST API of openapi.yaml over the service layer. Requests are validated
+// against openapi.yaml (express-openapi-validator) for shape; the service checks meaning.
+// Built apart from listening (createHttpApp) so tests run it on port 0.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { CapacityError, CompactedError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import type { components } from './generated/openapi.js';
+import type { Flow, FlowFilter } from './model.js';
+import type { FlowService } from './service.js';
+import { parseProto } from './validate.js';
+
+export const OPENAPI_SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../openapi.yaml');
+/** A single rule is a few hundred bytes; anything near this is not a rule. */
+export const BODY_LIMIT = '64kb';
+
+type FlowBody = components['schemas']['Flow'];
+type ProblemBody = components['schemas']['Problem'];
+
+function problem(res: Response, status: number, title: string, detail: string, errors?: FieldError[]): void {
+  const body: ProblemBody = { type: 'about:blank', title, status, detail, ...(errors ? { errors } : {}) };
+  res.status(status).type('application/problem+json').json(body);
+}
+
+/** "/body/key/src_port" -> "key.src_port"; "/query/limit" -> "limit"; "/body/flows/2/key" -> "flows[2].key". */
+export function fieldFromPointer(p: string): string {
+  const parts = p.replace(/^\.?\/?(body|query|params|path|headers)\/?/, '').split(/[/.]/).filter(Boolean);
+  return parts.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '') || 'body';
+}
+
+function toBody(f: Flow): FlowBody {
+  return f as FlowBody;
+}
+
+export function createHttpApp(service: FlowService, log: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use(OpenApiValidator.middleware({
+    apiSpec: OPENAPI_SPEC,
+    validateRequests: { allowUnknownQueryParameters: false },
+    validateResponses: false,
+    validateFormats: true,
+  }));
+
+  app.post('/flows', (req, res) => {
+    const { flow, created } = service.upsert(req.body);
+    if (created) res.status(201).location(`/flows/${flow.id}`);
+    res.json(toBody(flow));
+  });
+
+  app.get('/flows', (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const filter: FlowFilter = {};
+    if (q.src_ip !== undefined) filter.src_ip = String(q.src_ip);
+    if (q.dst_ip !== undefined) filter.dst_ip = String(q.dst_ip);
+    if (q.src_port !== undefined) filter.src_port = Number(q.src_port);
+    if (q.dst_port !== undefined) filter.dst_port = Number(q.dst_port);
+    if (q.proto !== undefined) filter.proto = parseProto(/^\d+$/.test(String(q.proto)) ? Number(q.proto) : String(q.proto));
+    if (q.type !== undefined) filter.type = q.type as FlowFilter['type'];
+    const page = service.list(filter, Number(q.limit ?? 100), Number(q.cursor ?? 0));
+    res.json({ flows: page.flows.map(toBody), next_cursor: page.next_cursor });
+  });
+
+  app.get('/flows/:id', (req, res) => {
+    res.json(toBody(service.get(Number(req.params.id))));
+  });
+
+  app.delete('/flows/:id', (req, res) => {
+    service.delete(Number(req.params.id));
+    res.status(204).end();
+  });
+
+  app.get('/stats', (_req, res) => {
+    res.json(service.stats());
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ alive: true });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    const r = service.readiness();
+    res.status(r.ready ? 200 : 503).json(r);
+  });
+
+  // Every error leaves as application/problem+json naming the field at fault.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ValidationError) return problem(res, 400, 'Invalid request', err.message, err.errors);
+    if (err instanceof NotFoundError) return problem(res, 404, 'Not found', err.message, [{ field: err.field, message: err.message }]);
+    if (err instanceof CapacityError) return problem(res, 409, 'No room', err.message, [{ field: err.field, message: err.message }]);
+    if (err instanceof CompactedError) return problem(res, 409, 'Revision compacted', err.message, [{ field: err.field, message: err.message }]);
+    const e = err as { status?: number; type?: string; message?: string; errors?: { path: string; message: string }[] };
+    if (e.type === 'entity.parse.failed') return problem(res, 400, 'Invalid JSON', `body: ${e.message}`, [{ field: 'body', message: `not valid JSON: ${e.message}` }]);
+    if (e.type === 'entity.too.large') return problem(res, 413, 'Body too large', `body: over the ${BODY_LIMIT} limit`, [{ field: 'body', message: `larger than ${BODY_LIMIT}` }]);
+    if (e.status && e.status >= 400 && e.status < 500) {
+      const errors = (e.errors ?? []).map((x) => ({ field: fieldFromPointer(x.path), message: x.message }));
+      const detail = errors.length ? errors.map((x) => `${x.field}: ${x.message}`).join('; ') : e.message ?? 'bad request';
+      return problem(res, e.status, e.status === 404 ? 'Not found' : e.status === 415 ? 'Unsupported media type' : 'Invalid request', detail, errors);
+    }
+    log.error({ err, url: req.url }, 'request failed');
+    return problem(res, 500, 'Internal error', (err as Error)?.message ?? 'internal error');
+  });
+  return app;
+}

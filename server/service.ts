@@ -1,0 +1,209 @@
+// service.ts - the one service layer behind REST and gRPC. Write path (DESIGN.md): validate,
+// write SQLite in a transaction, write the map inside it (a map error rolls SQLite back),
+// commit, answer. Reconcile makes the maps equal to SQLite at start-up and whenever the
+// pinned maps appear or are re-created.
+import { EventEmitter } from 'node:events';
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { Datapath, DatapathState } from './datapath.js';
+import { CapacityError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { keyString, type Counter, type Flow, type FlowEvent, type FlowFilter, type FlowSpec } from './model.js';
+import { FlowStore } from './store.js';
+import { checkFlowSpec, validateFlowSpec } from './validate.js';
+
+export const MAX_BATCH = 200_000;
+
+export interface Stats {
+  read_at: string;
+  datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null };
+  xdp: Record<string, Counter>;
+  rules: { id: number; packets: number; bytes: number }[];
+}
+
+export class FlowService {
+  readonly store: FlowStore;
+  private readonly events = new EventEmitter();
+  private reconcileError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger) {
+    this.store = new FlowStore(db);
+    this.events.setMaxListeners(0);
+  }
+
+  /** Opens the maps if present and reconciles, then keeps watching the pin dir. */
+  start(pollMs: number): void {
+    this.syncDatapath();
+    this.timer = setInterval(() => this.syncDatapath(), pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.datapath.close();
+  }
+
+  /** One look at the pin dir; reconciles when the maps (re)appeared. */
+  syncDatapath(): void {
+    if (!this.datapath.refresh()) return;
+    try {
+      const r = this.datapath.reconcile(this.store.all());
+      this.reconcileError = null;
+      this.log.info(r, 'maps reconciled with SQLite');
+    } catch (err) {
+      this.reconcileError = (err as Error).message;
+      this.log.error({ err }, 'failed to reconcile the maps with SQLite');
+    }
+  }
+
+  private limits() {
+    return { rxQueues: this.datapath.rxQueues };
+  }
+
+  /** Runs fn in a transaction; on failure the revision counter follows the rollback. */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      this.store.reload();
+      throw err;
+    }
+  }
+
+  private checkCapacity(field: string): void {
+    const cap = this.datapath.capacity;
+    if (cap === null) return;
+    const n = this.store.count();
+    if (n > cap) throw new CapacityError(field, `pcf_flow_map is full: ${n} rules would not fit in its ${cap} entries`);
+  }
+
+  private publish(events: FlowEvent[]): void {
+    for (const e of events) this.events.emit('event', e);
+    this.store.prune();
+  }
+
+  upsert(raw: unknown): { flow: Flow; created: boolean } {
+    const spec = validateFlowSpec(raw, this.limits());
+    const now = new Date().toISOString();
+    const res = this.write(() => {
+      const r = this.store.upsert(spec, now);
+      if (r.created) this.checkCapacity('key');
+      this.datapath.write([{ id: r.flow.id, spec }], r.created ? [r.flow.id] : []);
+      return r;
+    });
+    this.publish([{ revision: res.flow.revision, kind: 'UPSERT', id: res.flow.id, flow: res.flow }]);
+    return res;
+  }
+
+  /** All or nothing: any invalid rule or duplicate key refuses the whole batch. */
+  batchUpsert(raws: unknown[]): { created: number; updated: number; ids: number[]; revision: number } {
+    if (!Array.isArray(raws) || raws.length === 0) throw ValidationError.one('flows', 'must hold at least one rule');
+    if (raws.length > MAX_BATCH) throw new CapacityError('flows', `a batch holds at most ${MAX_BATCH} rules; this one has ${raws.length}`);
+    const limits = this.limits();
+    const errors: FieldError[] = [];
+    const specs: FlowSpec[] = [];
+    const firstIndex = new Map<string, number>();
+    raws.forEach((raw, i) => {
+      const r = checkFlowSpec(raw, limits, `flows[${i}].`);
+      if (r.errors.length) {
+        if (errors.length < 20) errors.push(...r.errors);
+        return;
+      }
+      const k = keyString(r.spec.key);
+      const prev = firstIndex.get(k);
+      if (prev !== undefined) errors.push({ field: `flows[${i}].key`, message: `duplicate of flows[${prev}].key within this batch` });
+      else firstIndex.set(k, i);
+      specs.push(r.spec);
+    });
+    if (errors.length) throw new ValidationError(errors.slice(0, 20));
+
+    const now = new Date().toISOString();
+    const results = this.write(() => {
+      const rs = specs.map((s) => this.store.upsert(s, now));
+      if (rs.some((r) => r.created)) this.checkCapacity('flows');
+      this.datapath.write(
+        rs.map((r, i) => ({ id: r.flow.id, spec: specs[i] })),
+        rs.filter((r) => r.created).map((r) => r.flow.id),
+      );
+      return rs;
+    });
+    this.publish(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
+    const created = results.filter((r) => r.created).length;
+    return { created, updated: results.length - created, ids: results.map((r) => r.flow.id), revision: this.store.currentRevision };
+  }
+
+  delete(id: number): void {
+    const flow = this.write(() => {
+      const f = this.store.delete(id);
+      if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
+      this.datapath.remove(f);
+      return f;
+    });
+    this.publish([{ revision: flow.revision, kind: 'DELETE', id, flow }]);
+  }
+
+  get(id: number): Flow {
+    const flow = this.store.get(id);
+    if (!flow) throw new NotFoundError('id', `no flow with id ${id}`);
+    const counters = this.datapath.ruleCounter(id);
+    return counters ? { ...flow, counters } : flow;
+  }
+
+  list(filter: FlowFilter, limit: number, cursor: number) {
+    return this.store.list(filter, limit, cursor);
+  }
+
+  stats(): Stats {
+    const rules = [...this.datapath.ruleCounters()]
+      .filter(([, c]) => c.packets > 0)
+      .map(([id, c]) => ({ id, packets: c.packets, bytes: c.bytes }))
+      .sort((a, b) => a.id - b.id);
+    return {
+      read_at: new Date().toISOString(),
+      datapath: { ...this.datapath.state(), rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? this.datapath.state().error },
+      xdp: this.datapath.counters(),
+      rules,
+    };
+  }
+
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.datapath.present) return { ready: false, reason: `datapath absent: no pinned maps under ${this.datapath.pinDir} (load XDP with make up or pcf-xdp attach)` };
+    if (this.reconcileError) return { ready: false, reason: `maps not reconciled with SQLite: ${this.reconcileError}` };
+    return { ready: true };
+  }
+
+  /**
+   * Streams changes after `from` (replayed from the change log), then live ones, in revision
+   * order without gaps or repeats. Returns the function that ends the watch.
+   */
+  watch(from: number, send: (e: FlowEvent) => void): () => void {
+    let last = from;
+    const live: FlowEvent[] = [];
+    let replaying = true;
+    const onEvent = (e: FlowEvent) => {
+      if (replaying) live.push(e);
+      else if (e.revision > last) {
+        last = e.revision;
+        send(e);
+      }
+    };
+    this.events.on('event', onEvent);
+    try {
+      for (;;) {
+        const page = this.store.eventsAfter(last, 1000);
+        for (const e of page) {
+          last = e.revision;
+          send(e);
+        }
+        if (page.length < 1000) break;
+      }
+    } catch (err) {
+      this.events.off('event', onEvent);
+      throw err;
+    }
+    replaying = false;
+    for (const e of live) onEvent(e);
+    return () => this.events.off('event', onEvent);
+  }
+}

@@ -1,0 +1,98 @@
+// cp.ts - the control plane for tests: in-process on ports 0, or as a real child process
+// (for restarts and kill -9), each with its own SQLite file; and a gRPC client.
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startControlPlane, type Running } from '../../server/app.js';
+import { loadPcfPackage } from '../../server/grpc.js';
+import { ROOT } from './env.js';
+
+export function tempDb(): { dir: string; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcf-test-'));
+  return { dir, file: path.join(dir, 'pcf.db') };
+}
+
+export async function startInProcess(pinDir: string, dbPath: string): Promise<Running> {
+  return startControlPlane(
+    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, datapathPollMs: 100, logLevel: 'silent' },
+    pino({ level: 'silent' }),
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** The control plane as `make up` runs it: a child process, killable with any signal. */
+export class ChildControlPlane {
+  proc: ChildProcess | null = null;
+  log = '';
+  constructor(readonly pinDir: string, readonly dbPath: string, readonly httpPort: number, readonly grpcPort: number) {}
+
+  static async create(pinDir: string, dbPath: string): Promise<ChildControlPlane> {
+    return new ChildControlPlane(pinDir, dbPath, await freePort(), await freePort());
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  async start(): Promise<void> {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env, PCF_PIN_DIR: this.pinDir, PCF_DB: this.dbPath, PCF_HTTP: `127.0.0.1:${this.httpPort}`,
+        PCF_GRPC: `127.0.0.1:${this.grpcPort}`, PCF_DATAPATH_POLL_MS: '100', PCF_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout!.on('data', (d) => (this.log += d));
+    this.proc.stderr!.on('data', (d) => (this.log += d));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`control plane exited ${this.proc.exitCode}: ${this.log}`);
+      try {
+        const r = await fetch(`${this.url}/healthz`);
+        if (r.ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`control plane did not start in 20 s: ${this.log}`);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+  }
+}
+
+export type PcfClient = grpc.Client & Record<string, any>;
+
+export function grpcClient(port: number): PcfClient {
+  const pkg = loadPcfPackage() as any;
+  return new pkg.pcf.v1.PcfControl(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 << 20,
+    'grpc.max_receive_message_length': 64 << 20,
+  }) as PcfClient;
+}
+
+/** Promisified unary call: resolves the response or rejects with the grpc ServiceError. */
+export function call<T = any>(client: PcfClient, method: string, req: unknown): Promise<T> {
+  return new Promise((resolve, reject) => client[method](req, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res))));
+}

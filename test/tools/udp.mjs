@@ -1,0 +1,48 @@
+// udp.mjs - bounded UDP traffic for the lab tests, run inside a namespace.
+//   node udp.mjs send <dst_ip> <dst_port> <src_port> <count> [gap_ms]   -> {"sent":n}
+//   node udp.mjs recv <port> <idle_ms> <max_ms>                       -> {"received":n,"from":{...}}
+// Both stop by themselves: send after <count> datagrams, recv after idle_ms without one or max_ms.
+import dgram from 'node:dgram';
+
+const [mode, ...a] = process.argv.slice(2);
+if (mode === 'send') {
+  const [ip, port, sport, count, gap = '0'] = a;
+  const n = Math.min(Number(count), 1_000_000);
+  const s = dgram.createSocket('udp4');
+  s.bind(Number(sport), async () => {
+    for (let i = 0; i < n; i++) {
+      await new Promise((r) => s.send(Buffer.from(`pcf ${i}`), Number(port), ip, r));
+      if (Number(gap) > 0) await new Promise((r) => setTimeout(r, Number(gap)));
+    }
+    s.close();
+    console.log(JSON.stringify({ sent: n }));
+  });
+} else if (mode === 'recv') {
+  const [port, idle, max] = a.map(Number);
+  const s = dgram.createSocket('udp4');
+  let received = 0;
+  const from = {};
+  let timer;
+  const done = () => {
+    s.close();
+    console.log(JSON.stringify({ received, from }));
+  };
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(done, idle);
+  };
+  s.on('message', (_m, rinfo) => {
+    received++;
+    const k = `${rinfo.address}:${rinfo.port}`;
+    from[k] = (from[k] ?? 0) + 1;
+    arm();
+  });
+  s.bind(port, () => {
+    console.error('ready');
+    arm();
+    setTimeout(done, max).unref();
+  });
+} else {
+  console.error('usage: udp.mjs send <ip> <port> <sport> <count> [gap_ms] | recv <port> <idle_ms> <max_ms>');
+  process.exit(2);
+}
