@@ -1,4 +1,4 @@
-/* pcf_common.h - the one layout shared by the XDP/TC programs (xdp/*.bpf.c), the native
+/* pcf_common.h - the one layout shared by the XDP/TC programs (xdp/pcf_xdp.bpf.c), the native
  * addon (native/) and the DPDK worker (dpdk/). Everything that crosses the kernel boundary
  * is declared here, once. TypeScript never packs these structs: the addon does.
  *

@@ -186,7 +186,7 @@ export class Datapath {
   }
 
   countInMap(): number | null {
-    return this.maps ? this.maps.flows.listFlows().length : null;
+    return this.maps ? this.maps.flows.countFlows() : null;
   }
 
   counters(): Record<string, Counter> {

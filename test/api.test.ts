@@ -202,7 +202,9 @@ describe('control plane API', { skip: why ?? false }, () => {
       it(name, async () => {
         const before = await snapshot();
         const b = body as { key?: { proto?: unknown }; action: { type: string } };
-        const req = { ...b, action: { ...b.action, type: b.action.type === 'FORWARD' ? 99 : b.action.type } };
+        // gRPC carries proto as its number and the action type as an enum (99: not defined).
+        const protoNumber = ({ icmp: 1, tcp: 6, udp: 17 } as Record<string, number>)[String(b.key?.proto)] ?? b.key?.proto;
+        const req = { ...b, ...(b.key ? { key: { ...b.key, proto: protoNumber } } : {}), action: { ...b.action, type: b.action.type === 'FORWARD' ? 99 : b.action.type } };
         await assert.rejects(call(rpc, 'UpsertFlow', req), (err: grpc.ServiceError) => {
           assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
           assert.ok(err.details.includes(`${field}:`), `${field} in "${err.details}"`);

@@ -129,7 +129,9 @@ int pcf_tc_mark(struct __sk_buff *skb)
 
 	if ((void *)(meta + 1) > data)
 		return TC_ACT_UNSPEC;
-	/* Exactly our layout: the magic sits right in front of the frame. */
+	/* Exactly our layout: the magic sits right in front of the frame. The barrier keeps
+	 * clang from folding this test into the bounds check above, which the verifier needs. */
+	barrier_var(meta);
 	if ((void *)(meta + 1) != data)
 		return TC_ACT_UNSPEC;
 	if (meta->magic == PCF_META_MAGIC && (meta->action.flags & PCF_F_MARK))

@@ -10,42 +10,65 @@
 
 namespace pcf {
 
+std::string FieldPath::Str(const char *leaf) const
+{
+	std::string s = root;
+	if (index >= 0)
+		s += "[" + std::to_string(index) + "]";
+	if (part)
+		s = s + "." + part;
+	if (leaf)
+		s = s + "." + leaf;
+	return s;
+}
+
 /* An integer-valued JS number within [min, max]; the message names the field. */
-static double ParseInt(Napi::Env env, Napi::Value v, const std::string &field, double min,
-		       double max)
+static double ParseInt(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf,
+		       double min, double max)
 {
 	if (!v.IsNumber())
-		ThrowArg(env, field, "must be a number");
+		ThrowArg(env, field.Str(leaf), "must be a number");
 	double d = v.As<Napi::Number>().DoubleValue();
 	if (!isfinite(d) || d != floor(d))
-		ThrowArg(env, field, "must be an integer");
+		ThrowArg(env, field.Str(leaf), "must be an integer");
 	if (d < min || d > max)
-		ThrowArg(env, field,
+		ThrowArg(env, field.Str(leaf),
 			 "must be in " + std::to_string((long long)min) + ".." +
 				 std::to_string((long long)max) + ", got " +
 				 std::to_string((long long)d));
 	return d;
 }
 
-/* Dotted-quad IPv4 to network order. */
-static uint32_t ParseIpv4(Napi::Env env, Napi::Value v, const std::string &field)
+/* A short JS string into buf; false when it is not a string or does not fit. */
+static bool SmallString(Napi::Env env, Napi::Value v, char *buf, size_t size, size_t *len)
 {
 	if (!v.IsString())
-		ThrowArg(env, field, "must be a dotted IPv4 address string");
-	std::string s = v.As<Napi::String>().Utf8Value();
+		return false;
+	napi_status st = napi_get_value_string_utf8(env, v, buf, size, len);
+	return st == napi_ok && *len < size - 1;
+}
+
+/* Dotted-quad IPv4 to network order. */
+static uint32_t ParseIpv4(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf)
+{
+	char buf[32];
+	size_t len = 0;
 	struct in_addr a;
-	if (inet_pton(AF_INET, s.c_str(), &a) != 1)
-		ThrowArg(env, field, "'" + s + "' is not a dotted IPv4 address");
+	if (!v.IsString())
+		ThrowArg(env, field.Str(leaf), "must be a dotted IPv4 address string");
+	if (!SmallString(env, v, buf, sizeof(buf), &len) || inet_pton(AF_INET, buf, &a) != 1)
+		ThrowArg(env, field.Str(leaf),
+			 "'" + v.As<Napi::String>().Utf8Value() + "' is not a dotted IPv4 address");
 	return a.s_addr;
 }
 
-static std::string FormatIpv4(uint32_t be)
+static Napi::String FormatIpv4(Napi::Env env, uint32_t be)
 {
 	char buf[INET_ADDRSTRLEN];
 	struct in_addr a;
 	a.s_addr = be;
 	inet_ntop(AF_INET, &a, buf, sizeof(buf));
-	return buf;
+	return Napi::String::New(env, buf);
 }
 
 static bool IsAbsent(Napi::Value v)
@@ -53,23 +76,37 @@ static bool IsAbsent(Napi::Value v)
 	return v.IsUndefined() || v.IsNull();
 }
 
-static Napi::Object RequireObject(Napi::Env env, Napi::Value v, const std::string &field)
+static Napi::Object RequireObject(Napi::Env env, Napi::Value v, const FieldPath &field)
 {
 	if (!v.IsObject() || v.IsArray())
-		ThrowArg(env, field, "must be an object");
+		ThrowArg(env, field.Str(), "must be an object");
 	return v.As<Napi::Object>();
 }
 
-struct pcf_flow_key ParseFlowKey(Napi::Env env, Napi::Value v, const std::string &field)
+FlowNames::FlowNames(Napi::Env env)
+	: srcIp(Napi::String::New(env, "srcIp")), dstIp(Napi::String::New(env, "dstIp")),
+	  srcPort(Napi::String::New(env, "srcPort")), dstPort(Napi::String::New(env, "dstPort")),
+	  proto(Napi::String::New(env, "proto")), ruleId(Napi::String::New(env, "ruleId")),
+	  type(Napi::String::New(env, "type")), ttlDelta(Napi::String::New(env, "ttlDelta")),
+	  mark(Napi::String::New(env, "mark")), queueId(Napi::String::New(env, "queueId")),
+	  snatIp(Napi::String::New(env, "snatIp")), snatPort(Napi::String::New(env, "snatPort")),
+	  dnatIp(Napi::String::New(env, "dnatIp")), dnatPort(Napi::String::New(env, "dnatPort")),
+	  mirror(Napi::String::New(env, "mirror")), key(Napi::String::New(env, "key")),
+	  action(Napi::String::New(env, "action"))
+{
+}
+
+struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, Napi::Value v,
+				 const FieldPath &field)
 {
 	Napi::Object o = RequireObject(env, v, field);
 	struct pcf_flow_key k;
 	memset(&k, 0, sizeof(k)); /* pad is part of the hash key: always zero */
-	k.src_ip = ParseIpv4(env, o.Get("srcIp"), field + ".srcIp");
-	k.dst_ip = ParseIpv4(env, o.Get("dstIp"), field + ".dstIp");
-	k.src_port = htons((uint16_t)ParseInt(env, o.Get("srcPort"), field + ".srcPort", 0, 65535));
-	k.dst_port = htons((uint16_t)ParseInt(env, o.Get("dstPort"), field + ".dstPort", 0, 65535));
-	k.proto = (uint8_t)ParseInt(env, o.Get("proto"), field + ".proto", 0, 255);
+	k.src_ip = ParseIpv4(env, o.Get(n.srcIp), field, "srcIp");
+	k.dst_ip = ParseIpv4(env, o.Get(n.dstIp), field, "dstIp");
+	k.src_port = htons((uint16_t)ParseInt(env, o.Get(n.srcPort), field, "srcPort", 0, 65535));
+	k.dst_port = htons((uint16_t)ParseInt(env, o.Get(n.dstPort), field, "dstPort", 0, 65535));
+	k.proto = (uint8_t)ParseInt(env, o.Get(n.proto), field, "proto", 0, 255);
 	return k;
 }
 
@@ -86,91 +123,93 @@ const char *ActionTypeName(uint32_t type)
 	return nullptr;
 }
 
-static uint8_t ParseActionType(Napi::Env env, Napi::Value v, const std::string &field)
+static uint8_t ParseActionType(Napi::Env env, Napi::Value v, const FieldPath &field)
 {
-	if (v.IsString()) {
-		std::string s = v.As<Napi::String>().Utf8Value();
+	char buf[16];
+	size_t len = 0;
+	if (SmallString(env, v, buf, sizeof(buf), &len))
 		for (uint8_t t = PCF_ACT_PASS; t <= PCF_ACT_REDIRECT; t++)
-			if (s == ActionTypeName(t))
+			if (strcmp(buf, ActionTypeName(t)) == 0)
 				return t;
-	}
-	ThrowArg(env, field, "must be 'PASS', 'DROP' or 'REDIRECT'");
+	ThrowArg(env, field.Str("type"), "must be 'PASS', 'DROP' or 'REDIRECT'");
 }
 
 /* One NAT side: address (0.0.0.0 is the datapath's "keep", so callers say null instead)
  * and port (0 is "keep" likewise). Returns true when either is set. */
-static bool ParseNat(Napi::Env env, Napi::Object o, const char *ip_name, const char *port_name,
-		     const std::string &field, __u32 *ip, __u16 *port)
+static bool ParseNat(Napi::Env env, Napi::Object o, const Napi::String &ip_key,
+		     const Napi::String &port_key, const char *ip_name, const char *port_name,
+		     const FieldPath &field, __u32 *ip, __u16 *port)
 {
-	Napi::Value vip = o.Get(ip_name), vport = o.Get(port_name);
+	Napi::Value vip = o.Get(ip_key), vport = o.Get(port_key);
 	*ip = 0;
 	*port = 0;
 	if (!IsAbsent(vip)) {
-		*ip = ParseIpv4(env, vip, field + "." + ip_name);
+		*ip = ParseIpv4(env, vip, field, ip_name);
 		if (*ip == 0)
-			ThrowArg(env, field + "." + ip_name,
+			ThrowArg(env, field.Str(ip_name),
 				 "0.0.0.0 is not a NAT address (use null to keep the address)");
 	}
 	if (!IsAbsent(vport))
-		*port = htons((uint16_t)ParseInt(env, vport, field + "." + port_name, 1, 65535));
+		*port = htons((uint16_t)ParseInt(env, vport, field, port_name, 1, 65535));
 	return !IsAbsent(vip) || !IsAbsent(vport);
 }
 
-struct pcf_flow_action ParseFlowAction(Napi::Env env, Napi::Value v, const std::string &field)
+struct pcf_flow_action ParseFlowAction(Napi::Env env, const FlowNames &n, Napi::Value v,
+				       const FieldPath &field)
 {
 	Napi::Object o = RequireObject(env, v, field);
 	struct pcf_flow_action a;
 	memset(&a, 0, sizeof(a));
-	a.rule_id = ParseU32(env, o.Get("ruleId"), field + ".ruleId");
-	a.type = ParseActionType(env, o.Get("type"), field + ".type");
+	a.rule_id = ParseU32(env, o.Get(n.ruleId), field, "ruleId");
+	a.type = ParseActionType(env, o.Get(n.type), field);
 
-	Napi::Value ttl = o.Get("ttlDelta");
+	Napi::Value ttl = o.Get(n.ttlDelta);
 	if (!IsAbsent(ttl))
-		a.ttl_delta = (__s8)ParseInt(env, ttl, field + ".ttlDelta", -128, 127);
+		a.ttl_delta = (__s8)ParseInt(env, ttl, field, "ttlDelta", -128, 127);
 
-	Napi::Value mark = o.Get("mark");
+	Napi::Value mark = o.Get(n.mark);
 	if (!IsAbsent(mark)) {
-		a.mark = ParseU32(env, mark, field + ".mark");
+		a.mark = ParseU32(env, mark, field, "mark");
 		a.flags |= PCF_F_MARK;
 	}
 
-	Napi::Value queue = o.Get("queueId");
+	Napi::Value queue = o.Get(n.queueId);
 	a.queue_id = PCF_QUEUE_ANY;
 	if (!IsAbsent(queue))
-		a.queue_id = (__u8)ParseInt(env, queue, field + ".queueId", 0, PCF_MAX_QUEUES - 1);
+		a.queue_id = (__u8)ParseInt(env, queue, field, "queueId", 0, PCF_MAX_QUEUES - 1);
 
-	if (ParseNat(env, o, "snatIp", "snatPort", field, &a.snat_ip, &a.snat_port))
+	if (ParseNat(env, o, n.snatIp, n.snatPort, "snatIp", "snatPort", field, &a.snat_ip, &a.snat_port))
 		a.flags |= PCF_F_SNAT;
-	if (ParseNat(env, o, "dnatIp", "dnatPort", field, &a.dnat_ip, &a.dnat_port))
+	if (ParseNat(env, o, n.dnatIp, n.dnatPort, "dnatIp", "dnatPort", field, &a.dnat_ip, &a.dnat_port))
 		a.flags |= PCF_F_DNAT;
 
-	Napi::Value mirror = o.Get("mirror");
+	Napi::Value mirror = o.Get(n.mirror);
 	if (!mirror.IsUndefined()) {
 		if (!mirror.IsBoolean())
-			ThrowArg(env, field + ".mirror", "must be a boolean");
+			ThrowArg(env, field.Str("mirror"), "must be a boolean");
 		if (mirror.As<Napi::Boolean>().Value())
 			a.flags |= PCF_F_MIRROR;
 	}
 	return a;
 }
 
-uint32_t ParseU32(Napi::Env env, Napi::Value v, const std::string &field)
+uint32_t ParseU32(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf)
 {
-	return (uint32_t)ParseInt(env, v, field, 0, 4294967295.0);
+	return (uint32_t)ParseInt(env, v, field, leaf, 0, 4294967295.0);
 }
 
-Napi::Object FlowKeyToJs(Napi::Env env, const struct pcf_flow_key &k)
+Napi::Object FlowKeyToJs(Napi::Env env, const FlowNames &n, const struct pcf_flow_key &k)
 {
 	Napi::Object o = Napi::Object::New(env);
-	o.Set("srcIp", FormatIpv4(k.src_ip));
-	o.Set("dstIp", FormatIpv4(k.dst_ip));
-	o.Set("srcPort", Napi::Number::New(env, ntohs(k.src_port)));
-	o.Set("dstPort", Napi::Number::New(env, ntohs(k.dst_port)));
-	o.Set("proto", Napi::Number::New(env, k.proto));
+	o.Set(n.srcIp, FormatIpv4(env, k.src_ip));
+	o.Set(n.dstIp, FormatIpv4(env, k.dst_ip));
+	o.Set(n.srcPort, Napi::Number::New(env, ntohs(k.src_port)));
+	o.Set(n.dstPort, Napi::Number::New(env, ntohs(k.dst_port)));
+	o.Set(n.proto, Napi::Number::New(env, k.proto));
 	return o;
 }
 
-Napi::Object FlowActionToJs(Napi::Env env, const struct pcf_flow_action &a,
+Napi::Object FlowActionToJs(Napi::Env env, const FlowNames &n, const struct pcf_flow_action &a,
 			    const std::string &path)
 {
 	const char *type = ActionTypeName(a.type);
@@ -181,20 +220,20 @@ Napi::Object FlowActionToJs(Napi::Env env, const struct pcf_flow_action &a,
 				       "): written by something other than this addon?");
 	Napi::Value null = env.Null();
 	Napi::Object o = Napi::Object::New(env);
-	o.Set("ruleId", Napi::Number::New(env, a.rule_id));
-	o.Set("type", type);
-	o.Set("ttlDelta", Napi::Number::New(env, a.ttl_delta));
-	o.Set("mark", (a.flags & PCF_F_MARK) ? Napi::Number::New(env, a.mark) : null);
-	o.Set("queueId",
+	o.Set(n.ruleId, Napi::Number::New(env, a.rule_id));
+	o.Set(n.type, type);
+	o.Set(n.ttlDelta, Napi::Number::New(env, a.ttl_delta));
+	o.Set(n.mark, (a.flags & PCF_F_MARK) ? Napi::Number::New(env, a.mark) : null);
+	o.Set(n.queueId,
 	      a.queue_id == PCF_QUEUE_ANY ? null : Napi::Number::New(env, a.queue_id));
 	bool snat = a.flags & PCF_F_SNAT, dnat = a.flags & PCF_F_DNAT;
-	o.Set("snatIp", snat && a.snat_ip ? Napi::String::New(env, FormatIpv4(a.snat_ip)) : null);
-	o.Set("snatPort",
+	o.Set(n.snatIp, snat && a.snat_ip ? FormatIpv4(env, a.snat_ip) : null);
+	o.Set(n.snatPort,
 	      snat && a.snat_port ? Napi::Number::New(env, ntohs(a.snat_port)) : null);
-	o.Set("dnatIp", dnat && a.dnat_ip ? Napi::String::New(env, FormatIpv4(a.dnat_ip)) : null);
-	o.Set("dnatPort",
+	o.Set(n.dnatIp, dnat && a.dnat_ip ? FormatIpv4(env, a.dnat_ip) : null);
+	o.Set(n.dnatPort,
 	      dnat && a.dnat_port ? Napi::Number::New(env, ntohs(a.dnat_port)) : null);
-	o.Set("mirror", Napi::Boolean::New(env, a.flags & PCF_F_MIRROR));
+	o.Set(n.mirror, Napi::Boolean::New(env, a.flags & PCF_F_MIRROR));
 	return o;
 }
 

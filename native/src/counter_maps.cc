@@ -60,12 +60,12 @@ Napi::Function RuleStatsMap::Init(Napi::Env env)
 /* Rule ids from a number or an array of numbers, without repeats. */
 static std::vector<__u32> ParseIds(Napi::Env env, Napi::Value v, std::vector<uint32_t> *source)
 {
-	std::vector<std::string> fields;
-	std::vector<Napi::Value> items = OneOrMany(v, "ids", &fields);
+	bool is_array;
+	std::vector<Napi::Value> items = OneOrMany(v, &is_array);
 	std::vector<__u32> ids;
 	std::unordered_set<__u32> seen;
 	for (size_t i = 0; i < items.size(); i++) {
-		__u32 id = ParseU32(env, items[i], fields[i]);
+		__u32 id = ParseU32(env, items[i], FieldPath{"ids", is_array ? (int64_t)i : -1});
 		if (seen.insert(id).second) {
 			ids.push_back(id);
 			if (source)
@@ -156,7 +156,7 @@ Napi::Value RuleStatsMap::ReadRuleCounter(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	int fd = map_.Fd(env, "readRuleCounter");
-	__u32 id = ParseU32(env, info[0], "id");
+	__u32 id = ParseU32(env, info[0], FieldPath{"id"});
 	std::vector<uint8_t> value(PerCpuStride(env));
 	int err = bpf_map_lookup_elem(fd, &id, value.data());
 	if (err == -ENOENT)

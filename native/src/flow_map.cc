@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace pcf {
 
@@ -35,13 +36,23 @@ Napi::Function FlowMap::Init(Napi::Env env)
 	props.push_back(InstanceMethod("lookupFlow", &FlowMap::LookupFlow));
 	props.push_back(InstanceMethod("listFlows", &FlowMap::ListFlows));
 	props.push_back(InstanceMethod("listFlowKeys", &FlowMap::ListFlowKeys));
+	props.push_back(InstanceMethod("countFlows", &FlowMap::CountFlows));
 	return DefineClass(env, "FlowMap", props);
 }
 
-static std::string KeyBytes(const struct pcf_flow_key &k)
-{
-	return std::string((const char *)&k, sizeof(k));
-}
+/* A flow key as a hashable value, to spot keys given twice in one call. */
+struct KeyBits {
+	uint64_t w[2];
+	explicit KeyBits(const struct pcf_flow_key &k) { memcpy(w, &k, sizeof(w)); }
+	bool operator==(const KeyBits &o) const { return w[0] == o.w[0] && w[1] == o.w[1]; }
+};
+struct KeyBitsHash {
+	size_t operator()(const KeyBits &k) const
+	{
+		return std::hash<uint64_t>()(k.w[0] * 0x9e3779b97f4a7c15ull ^ k.w[1]);
+	}
+};
+static_assert(sizeof(KeyBits::w) == sizeof(struct pcf_flow_key), "KeyBits covers the key");
 
 /* Adds the outcome of the restore to the error and throws it. */
 [[noreturn]] static void ThrowWithRollback(Napi::Error e, int rollback_err,
@@ -65,28 +76,36 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	int fd = map_.Fd(env, "upsertFlows");
+	FlowNames names(env);
 
 	/* 1. Validate and pack everything; a repeated key keeps its last action. */
-	std::vector<std::string> fields;
-	std::vector<Napi::Value> items = OneOrMany(info[0], "entries", &fields);
+	bool is_array;
+	std::vector<Napi::Value> items = OneOrMany(info[0], &is_array);
 	std::vector<struct pcf_flow_key> keys;
 	std::vector<struct pcf_flow_action> actions;
 	std::vector<uint32_t> source; /* index in the caller's array */
-	std::unordered_map<std::string, size_t> seen;
+	std::unordered_map<KeyBits, size_t, KeyBitsHash> seen;
+	keys.reserve(items.size());
+	actions.reserve(items.size());
+	source.reserve(items.size());
+	seen.reserve(items.size());
 	for (size_t i = 0; i < items.size(); i++) {
+		int64_t index = is_array ? (int64_t)i : -1;
 		if (!items[i].IsObject() || items[i].IsArray())
-			ThrowArg(env, fields[i], "must be an object {key, action}");
+			ThrowArg(env, FieldPath{"entries", index}.Str(),
+				 "must be an object {key, action}");
 		Napi::Object entry = items[i].As<Napi::Object>();
-		struct pcf_flow_key k = ParseFlowKey(env, entry.Get("key"), fields[i] + ".key");
-		struct pcf_flow_action a =
-			ParseFlowAction(env, entry.Get("action"), fields[i] + ".action");
-		auto it = seen.find(KeyBytes(k));
+		struct pcf_flow_key k = ParseFlowKey(env, names, entry.Get(names.key),
+						     FieldPath{"entries", index, "key"});
+		struct pcf_flow_action a = ParseFlowAction(env, names, entry.Get(names.action),
+							   FieldPath{"entries", index, "action"});
+		auto it = seen.find(KeyBits(k));
 		if (it != seen.end()) {
 			actions[it->second] = a;
 			source[it->second] = i;
 			continue;
 		}
-		seen.emplace(KeyBytes(k), keys.size());
+		seen.emplace(KeyBits(k), keys.size());
 		keys.push_back(k);
 		actions.push_back(a);
 		source.push_back(i);
@@ -137,21 +156,24 @@ Napi::Value FlowMap::DeleteFlows(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	int fd = map_.Fd(env, "deleteFlows");
+	FlowNames names(env);
 
-	std::vector<std::string> fields;
-	std::vector<Napi::Value> items = OneOrMany(info[0], "keys", &fields);
+	bool is_array;
+	std::vector<Napi::Value> items = OneOrMany(info[0], &is_array);
 	std::vector<struct pcf_flow_key> parsed;
 	parsed.reserve(items.size());
 	for (size_t i = 0; i < items.size(); i++)
-		parsed.push_back(ParseFlowKey(env, items[i], fields[i]));
+		parsed.push_back(
+			ParseFlowKey(env, names, items[i], FieldPath{"keys", is_array ? (int64_t)i : -1}));
 
 	/* Keep the keys that are present (absent ones are already deleted), with their
 	 * values for the restore. */
 	std::vector<struct pcf_flow_key> keys;
 	std::vector<struct pcf_flow_action> old;
-	std::unordered_map<std::string, bool> seen;
+	std::unordered_set<KeyBits, KeyBitsHash> seen;
+	seen.reserve(parsed.size());
 	for (const struct pcf_flow_key &k : parsed) {
-		if (!seen.emplace(KeyBytes(k), true).second)
+		if (!seen.insert(KeyBits(k)).second)
 			continue;
 		struct pcf_flow_action a;
 		int err = bpf_map_lookup_elem(fd, &k, &a);
@@ -185,14 +207,15 @@ Napi::Value FlowMap::LookupFlow(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	int fd = map_.Fd(env, "lookupFlow");
-	struct pcf_flow_key k = ParseFlowKey(env, info[0], "key");
+	FlowNames names(env);
+	struct pcf_flow_key k = ParseFlowKey(env, names, info[0], FieldPath{"key"});
 	struct pcf_flow_action a;
 	int err = bpf_map_lookup_elem(fd, &k, &a);
 	if (err == -ENOENT)
 		return env.Null();
 	if (err)
 		ThrowSys(env, -err, "lookupFlow", "bpf_map_lookup_elem", map_.Path());
-	return FlowActionToJs(env, a, map_.Path());
+	return FlowActionToJs(env, names, a, map_.Path());
 }
 
 Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
@@ -206,15 +229,17 @@ Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
 	if (err)
 		ThrowSys(env, err, "listFlows", call, map_.Path());
 	size_t n = keys.size() / sizeof(struct pcf_flow_key);
+	FlowNames names(env);
 	Napi::Array out = Napi::Array::New(env, n);
 	for (size_t i = 0; i < n; i++) {
+		Napi::HandleScope scope(env);
 		struct pcf_flow_key k;
 		struct pcf_flow_action a;
 		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
 		memcpy(&a, values.data() + i * sizeof(a), sizeof(a));
 		Napi::Object entry = Napi::Object::New(env);
-		entry.Set("key", FlowKeyToJs(env, k));
-		entry.Set("action", FlowActionToJs(env, a, map_.Path()));
+		entry.Set(names.key, FlowKeyToJs(env, names, k));
+		entry.Set(names.action, FlowActionToJs(env, names, a, map_.Path()));
 		out.Set(i, entry);
 	}
 	return out;
@@ -231,13 +256,29 @@ Napi::Value FlowMap::ListFlowKeys(const Napi::CallbackInfo &info)
 	if (err)
 		ThrowSys(env, err, "listFlowKeys", call, map_.Path());
 	size_t n = keys.size() / sizeof(struct pcf_flow_key);
+	FlowNames names(env);
 	Napi::Array out = Napi::Array::New(env, n);
 	for (size_t i = 0; i < n; i++) {
+		Napi::HandleScope scope(env);
 		struct pcf_flow_key k;
 		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
-		out.Set(i, FlowKeyToJs(env, k));
+		out.Set(i, FlowKeyToJs(env, names, k));
 	}
 	return out;
+}
+
+/* The number of entries, without building JS objects for them. */
+Napi::Value FlowMap::CountFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "countFlows");
+	std::vector<uint8_t> keys, values;
+	const char *call = nullptr;
+	int err = DumpMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action),
+			  map_.Info().max_entries, &keys, &values, &call);
+	if (err)
+		ThrowSys(env, err, "countFlows", call, map_.Path());
+	return Napi::Number::New(env, keys.size() / sizeof(struct pcf_flow_key));
 }
 
 } // namespace pcf

@@ -155,23 +155,18 @@ int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entri
 	}
 }
 
-std::vector<Napi::Value> OneOrMany(Napi::Value v, const char *name,
-				   std::vector<std::string> *fields)
+std::vector<Napi::Value> OneOrMany(Napi::Value v, bool *is_array)
 {
 	std::vector<Napi::Value> items;
-	fields->clear();
-	if (v.IsArray()) {
+	*is_array = v.IsArray();
+	if (*is_array) {
 		Napi::Array a = v.As<Napi::Array>();
 		uint32_t n = a.Length();
 		items.reserve(n);
-		fields->reserve(n);
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t i = 0; i < n; i++)
 			items.push_back(a.Get(i));
-			fields->push_back(std::string(name) + "[" + std::to_string(i) + "]");
-		}
 	} else {
 		items.push_back(v);
-		fields->push_back(name);
 	}
 	return items;
 }

@@ -28,10 +28,9 @@ int DeleteElems(int fd, const void *keys, uint32_t key_size, uint32_t n, uint32_
 int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entries,
 	    std::vector<uint8_t> *keys, std::vector<uint8_t> *values, const char **call);
 
-/* The argument as a list: each element of an array, or the value itself; `fields` gets
- * "name[i]" or "name" for messages. */
-std::vector<Napi::Value> OneOrMany(Napi::Value v, const char *name,
-				   std::vector<std::string> *fields);
+/* The argument as a list: each element of an array, or the value itself (*is_array false:
+ * messages name it without an index). */
+std::vector<Napi::Value> OneOrMany(Napi::Value v, bool *is_array);
 
 } // namespace pcf
 

@@ -109,12 +109,21 @@ protected:
 			Base::InstanceAccessor("closed", &MapWrap::GetClosed, nullptr,
 					       napi_enumerable),
 			Base::InstanceMethod("close", &MapWrap::Close),
+			Base::StaticMethod("open", &MapWrap::OpenStatic),
 		};
 	}
 
 	PinnedMap map_;
 
 private:
+	/* Class.open(path), the same as new Class(path): `this` is the class. */
+	static Napi::Value OpenStatic(const Napi::CallbackInfo &info)
+	{
+		if (!info.This().IsFunction())
+			ThrowArg(info.Env(), "this", "open() must be called on the map class");
+		return info.This().As<Napi::Function>().New({info[0]});
+	}
+
 	Napi::Value GetPath(const Napi::CallbackInfo &info)
 	{
 		return Napi::String::New(info.Env(), map_.Path());
@@ -175,6 +184,7 @@ private:
 	Napi::Value LookupFlow(const Napi::CallbackInfo &info);
 	Napi::Value ListFlows(const Napi::CallbackInfo &info);
 	Napi::Value ListFlowKeys(const Napi::CallbackInfo &info);
+	Napi::Value CountFlows(const Napi::CallbackInfo &info);
 };
 
 /* pcf_rule_stats: PERCPU_HASH __u32 rule_id -> struct pcf_counter. */

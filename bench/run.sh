@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# run.sh - every benchmark of the project, in one run (make bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== XDP cost per packet (BPF_PROG_TEST_RUN) =="
+build/bench_xdp_cost
+echo
+echo "== rules per second into SQLite and the map =="
+node --import tsx bench/rules_rate.ts

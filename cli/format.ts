@@ -1,0 +1,112 @@
+// format.ts - how pcfctl shows rules, stats and watch events to people. --json bypasses all
+// of this and prints the API's own JSON.
+import { PROTO_NAMES } from '../server/model.js';
+import type { Flow, FlowAction, FlowEvent, FlowKey, Stats } from './client.js';
+import { count, keyValues, table } from './table.js';
+
+const protoName = (p: FlowKey['proto']) => (typeof p === 'number' ? PROTO_NAMES[p] ?? String(p) : p);
+
+/** "198.18.0.1:1234 -> 198.18.1.1:80 udp"; ICMP has no ports: "198.18.0.1 -> 198.18.1.1 icmp". */
+export function renderKey(k: FlowKey): string {
+  const noPorts = k.proto === 1 || k.proto === 'icmp';
+  const end = (ip: string, port: number) => (noPorts ? ip : `${ip}:${port}`);
+  return `${end(k.src_ip, k.src_port)} -> ${end(k.dst_ip, k.dst_port)} ${protoName(k.proto)}`;
+}
+
+/** "REDIRECT ttl-5 snat=198.18.0.9 dnat=198.18.1.2:8080 mark=273 q0" (only what is set). */
+export function renderAction(a: FlowAction): string {
+  const parts: string[] = [a.type];
+  if (a.ttl_delta) parts.push(`ttl${a.ttl_delta > 0 ? '+' : ''}${a.ttl_delta}`);
+  const nat = a.nat;
+  for (const side of ['snat', 'dnat'] as const) {
+    const ip = nat?.[`${side}_ip`];
+    const port = nat?.[`${side}_port`];
+    if (ip || port) parts.push(`${side}=${ip ?? ''}${port ? `:${port}` : ''}`);
+  }
+  if (a.mark !== null && a.mark !== undefined) parts.push(`mark=${a.mark}`);
+  if (a.queue_id !== null && a.queue_id !== undefined) parts.push(`q${a.queue_id}`);
+  return parts.join(' ');
+}
+
+export function flowsTable(flows: Flow[]): string {
+  return table(
+    [{ header: 'ID', align: 'right' }, { header: 'KEY' }, { header: 'ACTION' }, { header: 'REV', align: 'right' }, { header: 'UPDATED' }],
+    flows.map((f) => [String(f.id), renderKey(f.key), renderAction(f.action), String(f.revision), f.updated_at]),
+  );
+}
+
+export function flowDetail(f: Flow): string {
+  return keyValues([
+    ['id', String(f.id)],
+    ['key', renderKey(f.key)],
+    ['action', renderAction(f.action)],
+    ['revision', String(f.revision)],
+    ['created', f.created_at],
+    ['updated', f.updated_at],
+    ['counters', f.counters ? `${count(f.counters.packets)} packets, ${count(f.counters.bytes)} bytes` : '- (datapath absent)'],
+  ]);
+}
+
+/** One line per event with fixed-width columns (a stream cannot be aligned afterwards). */
+export const WATCH_HEADER = `${'REV'.padStart(8)}  ${'KIND'.padEnd(6)}  ${'ID'.padStart(6)}  ${'KEY'.padEnd(44)}  ACTION`;
+export function watchLine(e: FlowEvent): string {
+  return `${String(e.revision).padStart(8)}  ${e.kind.padEnd(6)}  ${String(e.id).padStart(6)}  ${renderKey(e.flow.key).padEnd(44)}  ${renderAction(e.flow.action)}`.trimEnd();
+}
+
+const orDash = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
+
+function datapathSection(s: Stats): string {
+  const d = s.datapath;
+  const pairs: [string, string][] = [
+    ['datapath', d.present ? `present${d.map_id ? ` (pcf_flow_map id ${d.map_id})` : ''}` : 'absent (no pinned maps: rules are stored and pushed when they appear)'],
+    ['pin dir', d.pin_dir],
+    ['rules', `${count(d.rules_in_db)} in db, ${count(d.rules_in_map)} in map, capacity ${count(d.map_capacity)}`],
+    ['default action', orDash(d.default_action)],
+    ['rx queues', orDash(d.rx_queues)],
+    ['last reconcile', orDash(d.last_reconcile_at)],
+  ];
+  if (d.error) pairs.push(['error', d.error]);
+  pairs.push(['read at', s.read_at]);
+  return keyValues(pairs);
+}
+
+function xdpSection(s: Stats): string {
+  const all = Object.entries(s.xdp ?? {});
+  if (all.length === 0) return 'XDP counters: none (datapath absent)\n';
+  const nonzero = all.filter(([, c]) => c.packets > 0 || c.bytes > 0);
+  if (nonzero.length === 0) return `XDP counters: all ${all.length} are zero\n`;
+  return table(
+    [{ header: 'XDP COUNTER' }, { header: 'PACKETS', align: 'right' }, { header: 'BYTES', align: 'right' }],
+    nonzero.map(([name, c]) => [name, count(c.packets), count(c.bytes)]),
+  );
+}
+
+function rulesSection(s: Stats): string {
+  const rules = s.rules ?? [];
+  if (rules.length === 0) return 'rule counters: no rule has matched a packet\n';
+  return table(
+    [{ header: 'RULE', align: 'right' }, { header: 'PACKETS', align: 'right' }, { header: 'BYTES', align: 'right' }],
+    rules.map((r) => [String(r.id), count(r.packets), count(r.bytes)]),
+  );
+}
+
+/**
+ * WORKERS: the AF_XDP worker's counters (per RX queue and pipeline stage), reported to the
+ * control plane over gRPC. Placeholder until the API carries `workers[]` in the stats
+ * response: prints nothing while it is absent, and a generic table of each worker's scalar
+ * fields if it appears before this is written properly.
+ */
+function workersSection(s: Stats): string {
+  const workers = s.workers;
+  if (!Array.isArray(workers) || workers.length === 0) return '';
+  const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+  const cols = [...new Set(workers.flatMap((w) => Object.keys(w).filter((k) => scalar(w[k]))))];
+  return table(
+    cols.map((c) => ({ header: c.toUpperCase(), align: workers.every((w) => typeof w[c] !== 'string') ? 'right' as const : 'left' as const })),
+    workers.map((w) => cols.map((c) => (typeof w[c] === 'number' ? count(w[c] as number) : orDash(w[c])))),
+  );
+}
+
+export function statsText(s: Stats): string {
+  return [datapathSection(s), xdpSection(s), rulesSection(s), workersSection(s)].filter(Boolean).join('\n');
+}

@@ -1,0 +1,198 @@
+// grpc.ts - pcfctl over pcf.v1.PcfControl, with the server's own proto loader (one set of
+// loader options: server/grpc.ts PROTO_OPTIONS). Messages are converted to the REST shapes
+// for display; --json prints the message as decoded.
+import * as grpc from '@grpc/grpc-js';
+import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
+import { PROTO_NUMBERS } from '../server/model.js';
+import {
+  CliError, RefusedError, unreachable, usageError,
+  type Flow, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
+} from './client.js';
+
+type Msg = Record<string, any>;
+
+/** "host:port" as grpc-js dials it; the port defaults to 50051. */
+export function grpcTarget(addr: string): string {
+  const a = addr.replace(/^grpc:\/\//, '').replace(/\/+$/, '');
+  if (/^(\[[^\]]+\]|[^:[\]/\s]+):\d+$/.test(a)) return a;
+  if (/^[^:[\]/\s]+$/.test(a)) return `${a}:50051`;
+  throw usageError(`--grpc: ${JSON.stringify(addr)} is not host:port (an IPv6 address goes in brackets: [::1]:50051)`);
+}
+
+/** gRPC status details to pcfctl's lines. INVALID_ARGUMENT details are "field: message; field: message". */
+export function statusLines(code: number, details: string): string[] {
+  const lines = code === grpc.status.INVALID_ARGUMENT ? details.split(/; (?=[A-Za-z_][\w.[\]]*: )/) : [details || 'request failed'];
+  const fieldCodes: number[] = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.RESOURCE_EXHAUSTED, grpc.status.FAILED_PRECONDITION];
+  return fieldCodes.includes(code) ? lines : lines.map((l) => `${l} (gRPC ${grpc.status[code] ?? code})`);
+}
+
+const dropNulls = (o: Msg): Msg => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+const isObject = (v: unknown): v is Msg => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A FlowSpec as REST takes it to a FlowSpec message: proto names to numbers (the message has
+ * uint32), nulls dropped (unset optional fields). Anything else goes as written; the server
+ * validates it and names the field.
+ */
+export function specToMessage(raw: unknown, where: string): unknown {
+  if (!isObject(raw)) return raw;
+  const out: Msg = { ...raw };
+  if (isObject(raw.key)) {
+    const p = raw.key.proto;
+    let proto = p;
+    if (typeof p === 'string') {
+      proto = /^\d+$/.test(p) ? Number(p) : PROTO_NUMBERS[p.toLowerCase()];
+      if (proto === undefined) throw usageError(`${where}key.proto: ${JSON.stringify(p)} is not tcp, udp, icmp or a protocol number`);
+    }
+    out.key = { ...raw.key, proto };
+  }
+  if (isObject(raw.action)) {
+    out.action = dropNulls({ ...raw.action, nat: isObject(raw.action.nat) ? dropNulls(raw.action.nat) : null });
+  }
+  return out;
+}
+
+export function flowFromMessage(m: Msg): Flow {
+  const k: Msg = m.key ?? {};
+  const a: Msg = m.action ?? {};
+  const n: Msg | undefined = a.nat;
+  return {
+    id: m.id ?? 0,
+    key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
+    action: {
+      type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
+      ttl_delta: a.ttl_delta ?? null,
+      nat: n ? { snat_ip: n.snat_ip ?? null, snat_port: n.snat_port ?? null, dnat_ip: n.dnat_ip ?? null, dnat_port: n.dnat_port ?? null } : null,
+      mark: a.mark ?? null,
+      queue_id: a.queue_id ?? null,
+    },
+    revision: m.revision ?? 0,
+    created_at: m.created_at ?? '',
+    updated_at: m.updated_at ?? '',
+    ...(m.counters ? { counters: { packets: m.counters.packets ?? 0, bytes: m.counters.bytes ?? 0 } } : {}),
+  };
+}
+
+function statsFromMessage(m: Msg): Stats {
+  const d: Msg = m.datapath ?? {};
+  const xdp: Stats['xdp'] = {};
+  for (const [name, c] of Object.entries((m.xdp ?? {}) as Record<string, Msg>)) xdp[name] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
+  return {
+    read_at: m.read_at ?? '',
+    datapath: {
+      present: d.present ?? false,
+      pin_dir: d.pin_dir ?? '',
+      rules_in_db: d.rules_in_db ?? 0,
+      rules_in_map: d.rules_in_map ?? null,
+      map_capacity: d.map_capacity ?? null,
+      map_id: d.map_id ?? null,
+      default_action: d.default_action ?? null,
+      rx_queues: d.rx_queues ?? null,
+      last_reconcile_at: d.last_reconcile_at ?? null,
+      error: d.error ?? null,
+    },
+    xdp,
+    rules: ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
+    ...(Array.isArray(m.workers) ? { workers: m.workers } : {}),
+  };
+}
+
+export function eventFromMessage(m: Msg): FlowEvent {
+  return { revision: m.revision ?? 0, kind: m.kind, id: m.id ?? 0, flow: flowFromMessage(m.flow ?? {}) };
+}
+
+export class GrpcClient implements PcfClient {
+  readonly target: string;
+  private readonly client: grpc.Client & Record<string, any>;
+
+  constructor(addr: string, private readonly timeoutMs: number) {
+    const hostPort = grpcTarget(addr);
+    this.target = `${hostPort} (gRPC)`;
+    const pkg = loadPcfPackage() as any;
+    const Ctor = pkg.pcf.v1.PcfControl as grpc.ServiceClientConstructor;
+    this.client = new Ctor(hostPort, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    }) as grpc.Client & Record<string, any>;
+  }
+
+  private error(code: number, details: string): CliError {
+    if (code === grpc.status.UNAVAILABLE)
+      // "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50051 (2025-01-01T00:00:00.000Z)"
+      return unreachable(this.target, details.replace(/^No connection established\. Last error: /, '').replace(/ \(\d{4}-\d\d-\d\dT[^)]*\)$/, ''));
+    if (code === grpc.status.DEADLINE_EXCEEDED) return unreachable(this.target, `no answer within ${this.timeoutMs} ms`);
+    const lines = statusLines(code, details);
+    const fields = code === grpc.status.INVALID_ARGUMENT
+      ? lines.map((l) => /^([A-Za-z_][\w.[\]]*): (.*)$/s.exec(l)).filter((m) => m !== null).map((m) => ({ field: m[1], message: m[2] }))
+      : [];
+    return new RefusedError(lines, fields);
+  }
+
+  private unary(method: string, req: Msg): Promise<Msg> {
+    return new Promise((resolve, reject) => {
+      this.client[method](req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Msg) =>
+        err ? reject(this.error(err.code, err.details)) : resolve(res));
+    });
+  }
+
+  async upsert(spec: unknown) {
+    const m = (await this.unary('UpsertFlow', specToMessage(spec, '') as Msg));
+    return { flow: flowFromMessage(m.flow ?? {}), created: m.created ?? false, raw: m };
+  }
+
+  async upsertMany(specs: unknown[]): Promise<WithRaw<UpsertManyResult>> {
+    const m = await this.unary('BatchUpsertFlows', { flows: specs.map((s, i) => specToMessage(s, `flows[${i}].`)) });
+    return { created: m.created ?? 0, updated: m.updated ?? 0, ids: m.ids ?? [], revision: m.revision ?? 0, raw: m };
+  }
+
+  async list(filter: FlowFilter, limit: number | undefined, cursor: number | undefined) {
+    const p = filter.proto;
+    const req = dropNulls({
+      ...filter,
+      proto: typeof p === 'string' ? (/^\d+$/.test(p) ? Number(p) : PROTO_NUMBERS[p.toLowerCase()]) : p,
+      limit,
+      cursor,
+    });
+    const m = await this.unary('ListFlows', req);
+    return { flows: ((m.flows ?? []) as Msg[]).map(flowFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
+  }
+
+  async get(id: number) {
+    const m = await this.unary('GetFlow', { id });
+    return { flow: flowFromMessage(m), raw: m };
+  }
+
+  async delete(id: number) {
+    return { raw: await this.unary('DeleteFlow', { id }) };
+  }
+
+  async stats() {
+    const m = await this.unary('GetStats', {});
+    return { stats: statsFromMessage(m), raw: m };
+  }
+
+  /** WatchFlows: changes after `from`, then live ones, until cancel(). */
+  watch(from: number, onEvent: (e: FlowEvent, raw: Msg) => void): Watch {
+    const call = this.client.WatchFlows({ from_revision: from }) as grpc.ClientReadableStream<Msg>;
+    let cancelled = false;
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (m: Msg) => onEvent(eventFromMessage(m), m));
+      call.on('error', () => {}); // the 'status' event that follows decides
+      call.on('status', (s: grpc.StatusObject) => {
+        if (s.code === grpc.status.OK || (cancelled && s.code === grpc.status.CANCELLED)) resolve();
+        else reject(this.error(s.code, s.details));
+      });
+    });
+    return {
+      cancel: () => {
+        cancelled = true;
+        call.cancel();
+      },
+      done,
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

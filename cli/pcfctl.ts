@@ -1,0 +1,346 @@
+// pcfctl - the control plane's command line: rules (flows), stats and the change stream, over
+// REST (default) or gRPC. Run through bin/pcfctl. Exit codes: 0 ok, 1 the server refused
+// (each field error on stderr as "pcfctl: <field>: <message>"), 2 usage, 3 unreachable.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, EXIT, usageError, type ActionType, type Flow, type FlowFilter, type PcfClient } from './client.js';
+import { flowDetail, flowsTable, renderAction, renderKey, statsText, WATCH_HEADER, watchLine } from './format.js';
+import { RestClient } from './rest.js';
+import { table } from './table.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Globals {
+  http: string;
+  grpc: string;
+  transport: 'rest' | 'grpc';
+  json?: boolean;
+  timeout: number;
+}
+
+// ---- option parsing -------------------------------------------------------------------------
+
+/** Integer option in [min, max]: the wire type's bounds only; the server checks the meaning. */
+function intArg(min: number, max: number) {
+  return (v: string): number => {
+    if (!/^[+-]?\d+$/.test(v.trim())) throw new InvalidArgumentError('not an integer.');
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`not in ${min}..${max}.`);
+    return n;
+  };
+}
+const U32 = intArg(0, 0xffffffff);
+const S32 = intArg(-0x80000000, 0x7fffffff);
+
+/** "tcp", "UDP", "17" -> "tcp" | "udp" | 17; REST takes either, the gRPC client maps names. */
+function protoArg(v: string): string | number {
+  if (/^\d+$/.test(v)) return Number(v);
+  const name = v.toLowerCase();
+  if (!['tcp', 'udp', 'icmp'].includes(name)) throw new InvalidArgumentError('not tcp, udp, icmp or a protocol number.');
+  return name;
+}
+
+function actionArg(v: string): ActionType {
+  const t = v.toUpperCase();
+  if (!['PASS', 'DROP', 'REDIRECT'].includes(t)) throw new InvalidArgumentError('not PASS, DROP or REDIRECT.');
+  return t as ActionType;
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+const out = (s: string): void => void process.stdout.write(s);
+const json = (doc: unknown): void => out(JSON.stringify(doc, null, 2) + '\n');
+const note = (s: string) => process.stderr.write(`pcfctl: ${s}\n`);
+
+function globals(cmd: Command): Globals {
+  return cmd.optsWithGlobals() as Globals;
+}
+
+async function connect(g: Globals): Promise<PcfClient> {
+  if (g.transport === 'grpc') {
+    const { GrpcClient } = await import('./grpc.js');
+    return new GrpcClient(g.grpc, g.timeout);
+  }
+  return new RestClient(g.http, g.timeout);
+}
+
+/** Runs fn with a client of the chosen transport and closes it after. */
+async function withClient(cmd: Command, fn: (c: PcfClient, g: Globals) => Promise<void>): Promise<void> {
+  const g = globals(cmd);
+  const c = await connect(g);
+  try {
+    await fn(c, g);
+  } finally {
+    c.close();
+  }
+}
+
+// ---- flows add --------------------------------------------------------------------------------
+
+interface AddOptions {
+  file?: string;
+  srcIp?: string;
+  dstIp?: string;
+  srcPort?: number;
+  dstPort?: number;
+  proto?: string | number;
+  action?: ActionType;
+  ttlDelta?: number;
+  snatIp?: string;
+  snatPort?: number;
+  dnatIp?: string;
+  dnatPort?: number;
+  mark?: number;
+  queueId?: number;
+}
+
+const RULE_OPTIONS: [keyof AddOptions, string][] = [
+  ['srcIp', '--src-ip'], ['dstIp', '--dst-ip'], ['srcPort', '--src-port'], ['dstPort', '--dst-port'], ['proto', '--proto'],
+  ['action', '--action'], ['ttlDelta', '--ttl-delta'], ['snatIp', '--snat-ip'], ['snatPort', '--snat-port'],
+  ['dnatIp', '--dnat-ip'], ['dnatPort', '--dnat-port'], ['mark', '--mark'], ['queueId', '--queue-id'],
+];
+
+/** The FlowSpec of openapi.yaml from the options; unset options are left out. */
+function specFromOptions(o: AddOptions): unknown {
+  const missing: (keyof AddOptions)[] = (['srcIp', 'dstIp', 'proto', 'action'] as const).filter((k) => o[k] === undefined);
+  const icmp = o.proto === 'icmp' || o.proto === 1;
+  if (!icmp) missing.push(...(['srcPort', 'dstPort'] as const).filter((k) => o[k] === undefined));
+  if (missing.length) {
+    const names = missing.map((k) => RULE_OPTIONS.find(([n]) => n === k)![1]);
+    throw usageError(`flows add: missing ${names.join(', ')}${icmp ? '' : ' (ports are required except for icmp)'}; or --file rules.json`);
+  }
+  const nat = Object.fromEntries(
+    ([['snat_ip', o.snatIp], ['snat_port', o.snatPort], ['dnat_ip', o.dnatIp], ['dnat_port', o.dnatPort]] as const).filter(([, v]) => v !== undefined),
+  );
+  const action: Record<string, unknown> = { type: o.action };
+  if (o.ttlDelta !== undefined) action.ttl_delta = o.ttlDelta;
+  if (Object.keys(nat).length) action.nat = nat;
+  if (o.mark !== undefined) action.mark = o.mark;
+  if (o.queueId !== undefined) action.queue_id = o.queueId;
+  return {
+    key: { src_ip: o.srcIp, dst_ip: o.dstIp, src_port: o.srcPort ?? 0, dst_port: o.dstPort ?? 0, proto: o.proto },
+    action,
+  };
+}
+
+/** A JSON array of FlowSpec (or {"flows": [...]}, as BatchUpsertFlows takes it); "-" is stdin. */
+function readRulesFile(file: string): unknown[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw usageError(`--file ${file}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw usageError(`--file ${file}: not JSON: ${(err as Error).message}`);
+  }
+  const rules = Array.isArray(doc) ? doc : (doc as { flows?: unknown })?.flows;
+  if (!Array.isArray(rules)) throw usageError(`--file ${file}: expected a JSON array of {key, action} rules`);
+  if (rules.length === 0) throw usageError(`--file ${file}: holds no rules`);
+  return rules;
+}
+
+async function flowsAdd(o: AddOptions, cmd: Command): Promise<void> {
+  if (o.file !== undefined) {
+    const given = RULE_OPTIONS.filter(([k]) => o[k] !== undefined).map(([, n]) => n);
+    if (given.length) throw usageError(`flows add: --file cannot be combined with ${given.join(', ')}`);
+    const specs = readRulesFile(o.file);
+    await withClient(cmd, async (c, g) => {
+      const r = await c.upsertMany(specs);
+      if (g.json) return json(r.raw);
+      out(`created ${r.created}, updated ${r.updated}${r.revision ? ` (revision ${r.revision})` : ''}\n`);
+      const SHOWN = 100;
+      const rows = r.ids.slice(0, SHOWN).map((id, i) => {
+        const s = specs[i] as { key: Flow['key']; action: Flow['action'] };
+        return [String(id), renderKey(s.key), renderAction(s.action)];
+      });
+      out(table([{ header: 'ID', align: 'right' }, { header: 'KEY' }, { header: 'ACTION' }], rows));
+      if (r.ids.length > SHOWN) out(`... and ${r.ids.length - SHOWN} more (--json lists every id)\n`);
+    });
+    return;
+  }
+  const spec = specFromOptions(o);
+  await withClient(cmd, async (c, g) => {
+    const r = await c.upsert(spec);
+    if (g.json) return json(r.raw);
+    out(`${r.created ? 'created' : 'updated'} flow ${r.flow.id}  ${renderKey(r.flow.key)}  ${renderAction(r.flow.action)}\n`);
+  });
+}
+
+// ---- flows list / get / del -----------------------------------------------------------------
+
+interface ListOptions extends FlowFilter {
+  srcIp?: string;
+  dstIp?: string;
+  srcPort?: number;
+  dstPort?: number;
+  limit?: number;
+  cursor?: number;
+  all?: boolean;
+}
+
+async function flowsList(o: ListOptions, cmd: Command): Promise<void> {
+  const filter: FlowFilter = Object.fromEntries(
+    Object.entries({ src_ip: o.srcIp, dst_ip: o.dstIp, src_port: o.srcPort, dst_port: o.dstPort, proto: o.proto, type: o.type })
+      .filter(([, v]) => v !== undefined),
+  );
+  await withClient(cmd, async (c, g) => {
+    let page = await c.list(filter, o.limit, o.cursor);
+    const flows = [...page.flows];
+    const raws = [...(((page.raw as { flows?: unknown[] }).flows) ?? [])];
+    while (o.all && page.next_cursor !== null) {
+      page = await c.list(filter, o.limit, page.next_cursor);
+      flows.push(...page.flows);
+      raws.push(...(((page.raw as { flows?: unknown[] }).flows) ?? []));
+    }
+    // --all: one document as the last page would be if it held every flow.
+    if (g.json) return json(o.all ? { ...(page.raw as object), flows: raws } : page.raw);
+    out(flows.length ? flowsTable(flows) : 'no flows\n');
+    if (page.next_cursor !== null) note(`more flows after id ${page.next_cursor}: add --cursor ${page.next_cursor}, or --all`);
+  });
+}
+
+function idArg(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('not a flow id (an integer >= 1).');
+  return Number(v);
+}
+
+async function flowsGet(id: number, _o: unknown, cmd: Command): Promise<void> {
+  await withClient(cmd, async (c, g) => {
+    const r = await c.get(id);
+    if (g.json) return json(r.raw);
+    out(flowDetail(r.flow));
+  });
+}
+
+async function flowsDel(id: number, _o: unknown, cmd: Command): Promise<void> {
+  await withClient(cmd, async (c, g) => {
+    const r = await c.delete(id);
+    if (g.json) return json(r.raw);
+    out(`deleted flow ${id}\n`);
+  });
+}
+
+// ---- stats, watch ---------------------------------------------------------------------------
+
+async function stats(_o: unknown, cmd: Command): Promise<void> {
+  await withClient(cmd, async (c, g) => {
+    const r = await c.stats();
+    if (g.json) return json(r.raw);
+    out(statsText(r.stats));
+  });
+}
+
+async function watch(o: { from: number }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  if (g.transport === 'rest' && cmd.parent?.getOptionValueSource('transport') === 'cli')
+    throw usageError('watch is gRPC only (WatchFlows): leave out --transport rest; it dials --grpc');
+  const { GrpcClient } = await import('./grpc.js');
+  const c = new GrpcClient(g.grpc, g.timeout);
+  if (!g.json) out(WATCH_HEADER + '\n');
+  const w = c.watch(o.from, (e, raw) => out(g.json ? JSON.stringify(raw) + '\n' : watchLine(e) + '\n'));
+  const stop = () => w.cancel();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await w.done;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    c.close();
+  }
+}
+
+// ---- the program ----------------------------------------------------------------------------
+
+export function buildProgram(): Command {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const program = new Command('pcfctl')
+    .description('Manage the pcf-afxdp control plane: rules (flows), stats and the change stream.')
+    .version(version)
+    .addOption(new Option('--http <url>', 'REST address, http:// optional').env('PCF_HTTP').default('127.0.0.1:8080'))
+    .addOption(new Option('--grpc <host:port>', 'gRPC address').env('PCF_GRPC').default('127.0.0.1:50051'))
+    .addOption(new Option('--transport <name>', 'rest or grpc (watch is always gRPC)').choices(['rest', 'grpc']).default('rest'))
+    .option('--json', "machine output: the API's JSON, one document (watch: one object per line)")
+    .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').argParser(intArg(1, 3_600_000)).default(10_000))
+    // Settings below are inherited by every command added after them.
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`pcfctl: ${str.replace(/^error: /, '')}`) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', `
+Exit codes: 0 ok, 1 refused by the server (field errors on stderr), 2 usage, 3 server unreachable.
+Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
+
+  const flows = program.command('flows').description('rules: add, list, get, del');
+
+  flows.command('add')
+    .description('create a rule, or update the rule with the same 5-tuple (id kept)')
+    .option('--file <rules.json>', 'a JSON array of {key, action} rules ("-": stdin); gRPC: one all-or-nothing batch, REST: one by one')
+    .option('--src-ip <ip>', 'source IPv4 address')
+    .option('--dst-ip <ip>', 'destination IPv4 address')
+    .option('--src-port <n>', 'source port (0 for icmp)', U32)
+    .option('--dst-port <n>', 'destination port (0 for icmp)', U32)
+    .option('--proto <p>', 'tcp, udp, icmp or the IANA number', protoArg)
+    .option('--action <type>', 'PASS, DROP or REDIRECT', actionArg)
+    .option('--ttl-delta <n>', 'REDIRECT: added to the TTL by the worker', S32)
+    .option('--snat-ip <ip>', 'REDIRECT: new source address')
+    .option('--snat-port <n>', 'REDIRECT: new source port', U32)
+    .option('--dnat-ip <ip>', 'REDIRECT: new destination address')
+    .option('--dnat-port <n>', 'REDIRECT: new destination port', U32)
+    .option('--mark <n>', 'PASS/REDIRECT: skb mark on the kernel path', U32)
+    .option('--queue-id <n>', 'REDIRECT: redirect only when the flow arrives on this RX queue', U32)
+    .action(flowsAdd);
+
+  flows.command('list')
+    .description('list rules in id order (one page unless --all)')
+    .option('--limit <n>', 'rules per page (1..1000, server default 100)', U32)
+    .option('--cursor <id>', 'start after this id (next_cursor of the previous page)', U32)
+    .option('--all', 'follow next_cursor to the last page')
+    .option('--src-ip <ip>', 'only this source address')
+    .option('--dst-ip <ip>', 'only this destination address')
+    .option('--src-port <n>', 'only this source port', U32)
+    .option('--dst-port <n>', 'only this destination port', U32)
+    .option('--proto <p>', 'only this protocol', protoArg)
+    .option('--type <type>', 'only this action: PASS, DROP or REDIRECT', actionArg)
+    .action(flowsList);
+
+  flows.command('get').description('one rule, with its XDP counters').argument('<id>', 'flow id', idArg).action(flowsGet);
+  flows.command('del').alias('delete').description('remove a rule').argument('<id>', 'flow id', idArg).action(flowsDel);
+
+  program.command('stats')
+    .description('datapath state, nonzero XDP counters and per-rule counters')
+    .action(stats);
+
+  program.command('watch')
+    .description('stream rule changes (gRPC WatchFlows) until Ctrl-C')
+    .option('--from <rev>', 'first replay the changes after this revision (0: every change the log still holds)', U32, 0)
+    .action(watch);
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0); // `pcfctl ... | head`
+    throw err;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.USAGE; // message already printed
+    if (err instanceof CliError) {
+      for (const l of err.lines) process.stderr.write(`pcfctl: ${l}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`pcfctl: ${(err as Error)?.stack ?? err}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,123 @@
+// rest.ts - pcfctl over the HTTP API of openapi.yaml (Node's fetch, no extra dependency).
+import {
+  RefusedError, unreachable, usageError,
+  type Flow, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type WithRaw,
+} from './client.js';
+
+type Problem = { title?: string; detail?: string; status?: number; errors?: { field: string; message: string }[] };
+
+/** "127.0.0.1:8080", "http://host:8080/prefix" -> a base URL without trailing slash. */
+export function baseUrl(http: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(http) ? http : `http://${http}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw usageError(`--http: ${JSON.stringify(http)} is not a URL or host:port`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw usageError(`--http: ${u.protocol} is not http: or https:`);
+  return u.href.replace(/\/+$/, '');
+}
+
+/** A problem+json body as pcfctl's error: one line per errors[] entry, "field: message". */
+export function problemError(status: number, body: unknown): RefusedError {
+  const p = (body && typeof body === 'object' ? body : {}) as Problem;
+  if (Array.isArray(p.errors) && p.errors.length) return new RefusedError(p.errors.map((e) => `${e.field}: ${e.message}`), p.errors);
+  return new RefusedError([`${p.detail ?? p.title ?? (typeof body === 'string' && body ? body.trim() : 'request failed')} (HTTP ${status})`]);
+}
+
+export class RestClient implements PcfClient {
+  readonly target: string;
+
+  constructor(http: string, private readonly timeoutMs: number) {
+    this.target = baseUrl(http);
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(this.target + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: Error & { code?: string } };
+      if (e.name === 'TimeoutError') throw unreachable(this.target, `no answer within ${this.timeoutMs} ms`);
+      const cause = e.cause;
+      // undici wraps the socket error: "fetch failed" { cause: connect ECONNREFUSED 127.0.0.1:8080 }
+      throw unreachable(this.target, cause?.message || cause?.code || e.message);
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (text && /json/.test(res.headers.get('content-type') ?? '')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* keep the text */
+      }
+    }
+    if (!res.ok) throw problemError(res.status, parsed);
+    return { status: res.status, body: parsed };
+  }
+
+  async upsert(spec: unknown): Promise<WithRaw<{ flow: Flow; created: boolean }>> {
+    const r = await this.request('POST', '/flows', spec);
+    return { flow: r.body as Flow, created: r.status === 201, raw: r.body };
+  }
+
+  /** One POST per rule: not atomic. A refusal names the rule (flows[i]) and what was written before it. */
+  async upsertMany(specs: unknown[]): Promise<WithRaw<UpsertManyResult>> {
+    const flows: Flow[] = [];
+    const out: UpsertManyResult = { created: 0, updated: 0, ids: [] };
+    for (const [i, spec] of specs.entries()) {
+      let r;
+      try {
+        r = await this.upsert(spec);
+      } catch (err) {
+        if (!(err instanceof RefusedError)) throw err;
+        // Name the rule as BatchUpsertFlows does: "flows[3].key.src_port: ..."
+        const lines = err.fields.length
+          ? err.fields.map((f) => `flows[${i}]${f.field === 'body' ? '' : `.${f.field}`}: ${f.message}`)
+          : err.lines.map((l) => `flows[${i}]: ${l}`);
+        lines.push(i === 0
+          ? 'nothing was written'
+          : `flows[0..${i - 1}] were written (REST sends the rules one by one; --transport grpc writes a file all or nothing)`);
+        throw new RefusedError(lines);
+      }
+      flows.push(r.flow);
+      out.ids.push(r.flow.id);
+      if (r.created) out.created++;
+      else out.updated++;
+    }
+    return { ...out, raw: flows };
+  }
+
+  async list(filter: FlowFilter, limit: number | undefined, cursor: number | undefined) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...filter, limit, cursor })) if (v !== undefined) q.set(k, String(v));
+    const qs = q.toString();
+    const r = await this.request('GET', `/flows${qs ? `?${qs}` : ''}`);
+    const body = r.body as { flows: Flow[]; next_cursor: number | null };
+    return { flows: body.flows, next_cursor: body.next_cursor ?? null, raw: r.body };
+  }
+
+  async get(id: number) {
+    const r = await this.request('GET', `/flows/${id}`);
+    return { flow: r.body as Flow, raw: r.body };
+  }
+
+  /** 204 has no body; --json prints {} as gRPC's DeleteFlowResponse does. */
+  async delete(id: number) {
+    await this.request('DELETE', `/flows/${id}`);
+    return { raw: {} };
+  }
+
+  async stats() {
+    const r = await this.request('GET', '/stats');
+    return { stats: r.body as Stats, raw: r.body };
+  }
+
+  close(): void {}
+}

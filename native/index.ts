@@ -1,0 +1,280 @@
+/**
+ * Typed wrapper of the pcf_native addon (native/src/): the pinned BPF maps of
+ * include/pcf_common.h, opened by path, read and written through libbpf.
+ *
+ * - Synchronous on purpose: the control plane calls these inside better-sqlite3
+ *   transactions, which must be synchronous, and bpf() map operations do not block.
+ * - TypeScript never packs bytes: the addon converts these objects to the C structs of
+ *   pcf_common.h (network byte order, PCF_F_* flags, PCF_QUEUE_ANY) and back.
+ * - Counters are JS numbers: exact up to Number.MAX_SAFE_INTEGER (2^53 - 1 packets or bytes,
+ *   about 9 PB); beyond that they lose low-order precision, they never wrap.
+ * - Errors: a failed bpf() call throws a {@link PcfSystemError}; a bad argument a TypeError
+ *   with code 'ERR_PCF_INVALID_ARG' and the field; a pinned map of the wrong shape (a stale
+ *   program) an Error with code 'ERR_PCF_MAP_LAYOUT'. Arguments are validated before the
+ *   first syscall, so a TypeError never leaves a map half-written.
+ *
+ * Build: `cd native && npx node-gyp rebuild` (needs libbpf-dev).
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const native = require('./build/Release/pcf_native.node') as NativeModule;
+
+export type ActionType = 'PASS' | 'DROP' | 'REDIRECT';
+
+/** The 5-tuple. Ports are 0 for protocols without ports (ICMP). */
+export interface FlowKey {
+  /** Dotted IPv4, e.g. '198.18.0.1'. */
+  srcIp: string;
+  dstIp: string;
+  /** 0..65535, host order (the addon stores network order). */
+  srcPort: number;
+  dstPort: number;
+  /** IANA protocol number 0..255: 6 tcp, 17 udp, 1 icmp. */
+  proto: number;
+}
+
+/**
+ * What the datapath does with a flow. Reading a map always yields every field; when
+ * writing, absent (undefined) optional fields count as null / 0 / false.
+ */
+export interface FlowAction {
+  /** 0..2^32-1; key of the rule counter map. */
+  ruleId: number;
+  type: ActionType;
+  /** -128..127, applied by the worker to REDIRECT traffic. */
+  ttlDelta: number;
+  /** 0..2^32-1: skb->mark for packets that take the kernel path; null: no mark (no PCF_F_MARK). */
+  mark: number | null;
+  /** 0..PCF_MAX_QUEUES-1 (63): redirect only on this RX queue; null: any queue (PCF_QUEUE_ANY). */
+  queueId: number | null;
+  /**
+   * NAT: a side is on (PCF_F_SNAT / PCF_F_DNAT) when its address or port is non-null; a null
+   * address or port keeps the packet's own. '0.0.0.0' and port 0 are refused (they are the
+   * datapath's "keep", so say null).
+   */
+  snatIp: string | null;
+  snatPort: number | null;
+  dnatIp: string | null;
+  dnatPort: number | null;
+  /** PCF_F_MIRROR. */
+  mirror: boolean;
+}
+
+export interface FlowEntry {
+  key: FlowKey;
+  action: FlowAction;
+}
+
+/** Summed over all possible CPUs. JS numbers: exact below 2^53. */
+export interface Counter {
+  packets: number;
+  bytes: number;
+}
+
+export interface PcfConfig {
+  /** Action for packets that match no rule. */
+  defaultAction: ActionType;
+  nRxQueues: number;
+  ifindex: number;
+}
+
+export interface UpsertResult {
+  /** Keys that were not in the map. */
+  inserted: number;
+  /** Keys whose action was overwritten. */
+  replaced: number;
+}
+
+/** What every map object exposes (from bpf_obj_get_info_by_fd when it was opened). */
+export interface PinnedMap {
+  readonly path: string;
+  /** Kernel map id: changes when the loader re-creates the map (compare with pinnedMapId). */
+  readonly id: number;
+  readonly name: string;
+  /** enum bpf_map_type, e.g. 1 (BPF_MAP_TYPE_HASH); typeName is libbpf's name, e.g. 'hash'. */
+  readonly type: number;
+  readonly typeName: string;
+  readonly keySize: number;
+  /** Per CPU for per-CPU maps. */
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly closed: boolean;
+  /** Closes the fd (idempotent); later calls throw EBADF. The GC closes it otherwise. */
+  close(): void;
+}
+
+/** pcf_flow_map: HASH struct pcf_flow_key -> struct pcf_flow_action. */
+export interface FlowMap extends PinnedMap {
+  /**
+   * Inserts or replaces one or many entries (bpf_map_update_batch; per element on kernels
+   * without it). A key given twice keeps its last action. All or nothing: when the kernel
+   * fails midway (E2BIG: map full, ...) the entries already written are restored to what
+   * they were, then a PcfSystemError is thrown with `index` (the entry that failed) and
+   * `rolledBack` (false: the restore failed too; reconcile the map).
+   */
+  upsertFlows(entries: FlowEntry | readonly FlowEntry[]): UpsertResult;
+  /**
+   * Deletes one or many keys (bpf_map_delete_batch); absent keys are skipped. Returns how
+   * many were deleted. All or nothing, as upsertFlows.
+   */
+  deleteFlows(keys: FlowKey | readonly FlowKey[]): number;
+  /** The action of a key, or null when absent. */
+  lookupFlow(key: FlowKey): FlowAction | null;
+  /**
+   * Every entry (bpf_map_lookup_batch, or get_next_key + lookup). Throws 'ERR_PCF_BAD_VALUE'
+   * for an action type pcf_common.h does not define (another writer); listFlowKeys still
+   * works then, for a reconcile that deletes and rewrites.
+   */
+  listFlows(): FlowEntry[];
+  /** Every key, without decoding actions. */
+  listFlowKeys(): FlowKey[];
+  /** The number of entries (a dump without building objects: cheap enough for GET /stats). */
+  countFlows(): number;
+}
+
+/** pcf_rule_stats: PERCPU_HASH u32 rule_id -> struct pcf_counter. */
+export interface RuleStatsMap extends PinnedMap {
+  /**
+   * Inserts zeroed counters for ids that have none (an existing counter keeps counting).
+   * All or nothing. Returns how many were created.
+   */
+  createRuleCounters(ids: number | readonly number[]): number;
+  /** Deletes the counters of the ids (absent ones skipped). Returns how many were deleted. */
+  deleteRuleCounters(ids: number | readonly number[]): number;
+  /** Every rule's counter, summed over possible CPUs. */
+  readRuleCounters(): Map<number, Counter>;
+  /** One rule's counter, or null when it has none. */
+  readRuleCounter(id: number): Counter | null;
+}
+
+/** pcf_stats: PERCPU_ARRAY enum pcf_counter_idx -> struct pcf_counter (opened read-only). */
+export interface StatsMap extends PinnedMap {
+  /** Every counter of PCF_COUNTER_TABLE by name ({@link counterNames}), summed over CPUs. */
+  readCounters(): Record<string, Counter>;
+}
+
+/** pcf_config: ARRAY[1] struct pcf_config (opened read-only; the loader writes it). */
+export interface ConfigMap extends PinnedMap {
+  readConfig(): PcfConfig;
+}
+
+/** A failed bpf() call. */
+export interface PcfSystemError extends Error {
+  /** Positive errno. */
+  errno: number;
+  /** 'ENOENT', 'E2BIG', 'ENOTSUPP', ... */
+  code: string;
+  /** The libbpf function that failed, e.g. 'bpf_map_update_batch'. */
+  syscall: string;
+  /** The addon operation, e.g. 'upsertFlows', 'open'. */
+  op: string;
+  /** The pinned map. */
+  path: string;
+  /** upsertFlows/createRuleCounters: index in the caller's array of the entry that failed. */
+  index?: number;
+  /** upsertFlows/deleteFlows/createRuleCounters: whether the map was restored. */
+  rolledBack?: boolean;
+  rollbackErrno?: number;
+  rollbackCode?: string;
+}
+
+/** A bad argument (TypeError). */
+export interface PcfArgumentError extends TypeError {
+  code: 'ERR_PCF_INVALID_ARG';
+  /** e.g. 'entries[2].action.snatPort'. */
+  field: string;
+}
+
+/** A pinned map of the wrong shape, or a value the addon cannot decode. */
+export interface PcfMapError extends Error {
+  code: 'ERR_PCF_MAP_LAYOUT' | 'ERR_PCF_BAD_VALUE';
+  path: string;
+}
+
+export function isPcfSystemError(e: unknown): e is PcfSystemError {
+  return e instanceof Error && typeof (e as Partial<PcfSystemError>).errno === 'number';
+}
+
+interface NativeModule {
+  FlowMap: MapClass<FlowMap>;
+  RuleStatsMap: MapClass<RuleStatsMap>;
+  StatsMap: MapClass<StatsMap>;
+  ConfigMap: MapClass<ConfigMap>;
+  pinnedMapId(path: string): number | null;
+  possibleCpus(): number;
+  _setBatchSyscalls(enabled: boolean): void;
+  counterNames: string[];
+  pinNames: PinNames;
+  defaultPinDir: string;
+  defaultMaxRules: number;
+  maxQueues: number;
+}
+
+/** File names of the pinned objects under the pin dir (PCF_PIN_* of pcf_common.h). */
+export interface PinNames {
+  flowMap: string;
+  stats: string;
+  ruleStats: string;
+  xskmap: string;
+  config: string;
+}
+
+/**
+ * A map class: `FlowMap.open(path)` (or `new FlowMap(path)`) opens the map pinned at path and
+ * checks its shape; throws ENOENT when nothing is pinned there, ERR_PCF_MAP_LAYOUT when the
+ * shape is not the one of pcf_common.h.
+ */
+export interface MapClass<T extends PinnedMap> {
+  new (path: string): T;
+  open(path: string): T;
+}
+
+export const FlowMap: MapClass<FlowMap> = native.FlowMap;
+export const RuleStatsMap: MapClass<RuleStatsMap> = native.RuleStatsMap;
+export const StatsMap: MapClass<StatsMap> = native.StatsMap;
+export const ConfigMap: MapClass<ConfigMap> = native.ConfigMap;
+
+/**
+ * Id of the map pinned at path, or null when nothing is pinned there. Cheap (open, one info
+ * call, close): poll it to notice a re-created map (the id differs from the open map's
+ * `id`) or an absent datapath (null). Other failures throw.
+ */
+export function pinnedMapId(path: string): number | null {
+  return native.pinnedMapId(path);
+}
+
+/** libbpf_num_possible_cpus(): the number of per-CPU slots summed on read. */
+export function possibleCpus(): number {
+  return native.possibleCpus();
+}
+
+/** Names of the XDP counters in enum pcf_counter_idx order (PCF_COUNTER_TABLE). */
+export const counterNames: readonly string[] = Object.freeze([...native.counterNames]);
+export const pinNames: Readonly<PinNames> = Object.freeze({ ...native.pinNames });
+/** PCF_DEFAULT_PIN_DIR, '/sys/fs/bpf/pcf'. */
+export const defaultPinDir: string = native.defaultPinDir;
+/** PCF_DEFAULT_MAX_RULES. */
+export const defaultMaxRules: number = native.defaultMaxRules;
+/** PCF_MAX_QUEUES: queueId must be below it. */
+export const maxQueues: number = native.maxQueues;
+
+/** Full paths of the pinned objects under a pin dir. */
+export function pinPaths(pinDir: string = defaultPinDir): Readonly<PinNames> {
+  return Object.freeze({
+    flowMap: path.join(pinDir, pinNames.flowMap),
+    stats: path.join(pinDir, pinNames.stats),
+    ruleStats: path.join(pinDir, pinNames.ruleStats),
+    xskmap: path.join(pinDir, pinNames.xskmap),
+    config: path.join(pinDir, pinNames.config),
+  });
+}
+
+/** For tests only. */
+export const _testing = {
+  /** false: use the per-element syscalls instead of the batch ones (process-wide). */
+  setBatchSyscalls(enabled: boolean): void {
+    native._setBatchSyscalls(enabled);
+  },
+};

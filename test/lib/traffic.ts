@@ -1,0 +1,44 @@
+// traffic.ts - bounded UDP/TCP exchanges between a lab's client and server namespaces.
+import path from 'node:path';
+import { ROOT } from './env.js';
+import { SERVER_IP, type Lab } from './lab.js';
+
+const UDP = path.join(ROOT, 'test/tools/udp.mjs');
+const TCP = path.join(ROOT, 'test/tools/tcp.mjs');
+
+/** Starts a UDP counter in the server namespace; resolves once it listens. */
+export async function udpReceiver(lab: Lab, port: number, idleMs = 1500, maxMs = 20_000) {
+  const p = lab.spawn(lab.server, process.execPath, [UDP, 'recv', String(port), String(idleMs), String(maxMs)]);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    p.stderr!.on('data', (d) => String(d).includes('ready') && resolve());
+    p.once('exit', (code) => reject(new Error(`udp receiver exited ${code}`)));
+  });
+  return {
+    /** Resolves with the datagram count once the receiver went idle. */
+    result: () => new Promise<{ received: number; from: Record<string, number> }>((resolve) => {
+      if (p.exitCode !== null) return resolve(JSON.parse(out));
+      p.once('exit', () => resolve(JSON.parse(out)));
+    }),
+    kill: () => p.kill(),
+  };
+}
+
+export async function udpSend(lab: Lab, dstPort: number, srcPort: number, count: number, dst = SERVER_IP): Promise<void> {
+  await lab.exec(lab.client, process.execPath, [UDP, 'send', dst, String(dstPort), String(srcPort), String(count), '1']);
+}
+
+export async function tcpServer(lab: Lab, port: number, maxMs = 60_000) {
+  const p = lab.spawn(lab.server, process.execPath, [TCP, 'serve', String(port), String(maxMs)]);
+  await new Promise<void>((resolve, reject) => {
+    p.stderr!.on('data', (d) => String(d).includes('ready') && resolve());
+    p.once('exit', (code) => reject(new Error(`tcp server exited ${code}`)));
+  });
+  return { kill: () => p.kill() };
+}
+
+export async function tcpExchange(lab: Lab, port: number, srcPort: number, bytes: number, timeoutMs: number): Promise<{ ok: boolean; echoed?: number; error?: string }> {
+  const { stdout } = await lab.exec(lab.client, process.execPath, [TCP, 'connect', SERVER_IP, String(port), String(srcPort), String(bytes), String(timeoutMs)]);
+  return JSON.parse(stdout);
+}

@@ -1,0 +1,577 @@
+/**
+ * The native addon against real pinned maps: every test creates its maps with bpftool
+ * (an independent writer and reader of the raw bytes) in a pin dir of its own under
+ * /sys/fs/bpf, removed in after() whatever happens.
+ *
+ * Needs root, bpffs and bpftool; skips with the reason otherwise, fails instead when
+ * CI=true. Run: node --import tsx --test test/native.test.ts
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import type * as NativeModule from '../native/index.js';
+import type { FlowAction, FlowEntry, FlowKey, PinnedMap } from '../native/index.js';
+
+const BPFFS = '/sys/fs/bpf';
+
+function fsType(p: string): string {
+  return execFileSync('stat', ['-f', '-c', '%T', p], { encoding: 'utf8' }).trim();
+}
+
+/** Why these tests cannot run here, or null. Mounts bpffs when it is missing. */
+function environmentProblem(): string | null {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root (creating BPF maps needs CAP_BPF)';
+  try {
+    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
+  } catch {
+    return 'bpftool is not installed';
+  }
+  try {
+    if (fsType(BPFFS) !== 'bpf_fs') execFileSync('mount', ['-t', 'bpf', 'bpf', BPFFS]);
+    if (fsType(BPFFS) !== 'bpf_fs') return `${BPFFS} is not bpffs and mounting it did nothing`;
+  } catch (e) {
+    return `cannot mount bpffs on ${BPFFS}: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+const problem = environmentProblem();
+if (problem && process.env.CI === 'true') {
+  test('the BPF environment is usable (CI=true)', () => {
+    assert.fail(`native tests cannot run: ${problem}`);
+  });
+}
+
+// ---- helpers: bpftool as the independent side ---------------------------------------------
+
+function bpftool(...args: string[]): string {
+  return execFileSync('bpftool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+interface RawEntry {
+  key: number[];
+  value?: number[];
+  values?: { cpu: number; value: number[] }[];
+}
+
+/** `bpftool map dump -j`, bytes as numbers, sorted by key: the map as the kernel holds it. */
+function rawDump(pinned: string): RawEntry[] {
+  const hex = (a: string[]) => a.map((b) => parseInt(b, 16));
+  const raw = JSON.parse(bpftool('map', 'dump', 'pinned', pinned, '-j')) as {
+    key: string[];
+    value?: string[];
+    values?: { cpu: number; value: string[] }[];
+  }[];
+  return raw
+    .map((e) => ({
+      key: hex(e.key),
+      ...(e.value ? { value: hex(e.value) } : {}),
+      ...(e.values ? { values: e.values.map((v) => ({ cpu: v.cpu, value: hex(v.value) })) } : {}),
+    }))
+    .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+}
+
+/** Host-order integers as byte lists for `bpftool map update ... value`. */
+function uint(n: number | bigint, size: number): number[] {
+  const b = Buffer.alloc(size);
+  if (size === 8) b.writeBigUInt64LE(BigInt(n));
+  else if (size === 4) b.writeUInt32LE(Number(n));
+  else throw new Error('size');
+  if (os.endianness() === 'BE') b.reverse();
+  return [...b];
+}
+
+function bpftoolUpdate(pinned: string, key: number[], value: number[]): void {
+  bpftool('map', 'update', 'pinned', pinned, 'key', ...key.map(String), 'value', ...value.map(String));
+}
+
+/** CPUs in /sys/devices/system/cpu/possible ("0-3,6"), counted without libbpf. */
+function possibleCpusFromSysfs(): number {
+  const text = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  return text.split(',').reduce((n, part) => {
+    const [lo, hi] = part.split('-').map(Number);
+    return n + (hi === undefined ? 1 : hi - lo + 1);
+  }, 0);
+}
+
+function keyOf(src: string, srcPort: number, proto = 6, dst = '198.18.1.1', dstPort = 80): FlowKey {
+  return { srcIp: src, dstIp: dst, srcPort, dstPort, proto };
+}
+
+function plain(ruleId: number, type: FlowAction['type'] = 'PASS'): FlowAction {
+  return {
+    ruleId,
+    type,
+    ttlDelta: 0,
+    mark: null,
+    queueId: null,
+    snatIp: null,
+    snatPort: null,
+    dnatIp: null,
+    dnatPort: null,
+    mirror: false,
+  };
+}
+
+function sortEntries(entries: FlowEntry[]): FlowEntry[] {
+  const k = (e: FlowEntry) => JSON.stringify(e.key);
+  return [...entries].sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+}
+
+/** Asserts the error is a PcfSystemError for `op` on `p` with the given code. */
+function isSysError(code: string, errno: number, op: string, p: string) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof Error, 'an Error');
+    const err = e as NativeModule.PcfSystemError;
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.errno, errno);
+    assert.equal(err.op, op);
+    assert.equal(err.path, p);
+    assert.equal(typeof err.syscall, 'string');
+    assert.ok(err.message.includes(op) && err.message.includes(p), err.message);
+    return true;
+  };
+}
+
+function isArgError(field: string) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof TypeError, `a TypeError, got ${String(e)}`);
+    const err = e as NativeModule.PcfArgumentError;
+    assert.equal(err.code, 'ERR_PCF_INVALID_ARG');
+    assert.equal(err.field, field, err.message);
+    assert.ok(err.message.startsWith(field), err.message);
+    return true;
+  };
+}
+
+// ---- the tests ------------------------------------------------------------------------------
+
+describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpffs and bpftool: ${problem}` : false }, () => {
+  let native: typeof NativeModule;
+  let dir = '';
+  const opened: PinnedMap[] = [];
+
+  /** Creates a map with bpftool, pinned at dir/file. */
+  function createMap(file: string, type: string, key: number, value: number, entries: number, flags = 0): string {
+    const p = path.join(dir, file);
+    const name = file.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 15);
+    bpftool('map', 'create', p, 'type', type, 'key', String(key), 'value', String(value),
+      'entries', String(entries), 'name', name, 'flags', String(flags));
+    return p;
+  }
+
+  function track<T extends PinnedMap>(m: T): T {
+    opened.push(m);
+    return m;
+  }
+
+  const flowMap = (file: string, entries = 8, flags = 0) =>
+    track(new native.FlowMap(createMap(file, 'hash', 16, 24, entries, flags)));
+
+  before(async () => {
+    native = await import('../native/index.js');
+    dir = path.join(BPFFS, `pcf-native-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(dir);
+  });
+
+  after(() => {
+    native?._testing.setBatchSyscalls(true);
+    for (const m of opened) m.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('opens a pinned map and reports its info', () => {
+    const p = createMap('pcf_flow_map', 'hash', 16, 24, 8);
+    const m = track(new native.FlowMap(p));
+    const shown = JSON.parse(bpftool('map', 'show', 'pinned', p, '-j')) as { id: number };
+    assert.equal(m.id, shown.id);
+    assert.equal(m.path, p);
+    assert.equal(m.name, 'pcf_flow_map');
+    assert.equal(m.type, 1); // BPF_MAP_TYPE_HASH
+    assert.equal(m.typeName, 'hash');
+    assert.equal(m.keySize, 16);
+    assert.equal(m.valueSize, 24);
+    assert.equal(m.maxEntries, 8);
+    assert.equal(m.closed, false);
+    assert.equal(native.pinnedMapId(p), m.id);
+    assert.deepEqual(m.listFlows(), []);
+    const viaOpen = track(native.FlowMap.open(p));
+    assert.ok(viaOpen instanceof native.FlowMap);
+    assert.equal(viaOpen.id, m.id);
+  });
+
+  test('exports the names of pcf_common.h', () => {
+    assert.deepEqual(native.pinNames, {
+      flowMap: 'pcf_flow_map',
+      stats: 'pcf_stats',
+      ruleStats: 'pcf_rule_stats',
+      xskmap: 'pcf_xskmap',
+      config: 'pcf_config',
+    });
+    assert.equal(native.pinPaths('/x').flowMap, '/x/pcf_flow_map');
+    assert.equal(native.defaultPinDir, '/sys/fs/bpf/pcf');
+    assert.equal(native.maxQueues, 64);
+    assert.equal(native.counterNames[0], 'rx');
+    assert.equal(native.counterNames.at(-1), 'meta_fail');
+    assert.equal(native.counterNames.length, 17);
+    assert.ok(Object.isFrozen(native.counterNames));
+  });
+
+  // Every field, its edges, and null vs 0 where they differ.
+  const redirect: FlowEntry = {
+    key: keyOf('198.18.0.1', 1234, 6, '198.18.1.1', 80),
+    action: {
+      ruleId: 7,
+      type: 'REDIRECT',
+      ttlDelta: -1,
+      mark: 0x42,
+      queueId: 3,
+      snatIp: '198.18.1.254',
+      snatPort: 40000,
+      dnatIp: null,
+      dnatPort: 8080,
+      mirror: true,
+    },
+  };
+  const variety: FlowEntry[] = [
+    { key: keyOf('198.18.0.2', 65535, 17, '198.18.1.2', 0), action: { ...plain(1), mark: 0, ttlDelta: 127 } },
+    { key: keyOf('198.18.0.3', 0, 1, '198.18.1.3', 0), action: { ...plain(4294967295, 'DROP'), mark: 0xffffffff } },
+    {
+      key: keyOf('0.0.0.0', 1, 132, '255.255.255.255', 2),
+      action: { ...plain(3, 'REDIRECT'), queueId: 0, ttlDelta: -128, dnatIp: '10.0.0.1', snatPort: 1 },
+    },
+    { key: keyOf('198.18.0.5', 5, 6), action: { ...plain(5, 'REDIRECT'), queueId: 63, snatIp: '198.18.9.9', dnatPort: 65535 } },
+  ];
+
+  test('upserts one entry and a batch, and reads every field back', () => {
+    const m = flowMap('roundtrip');
+    assert.deepEqual(m.upsertFlows(redirect), { inserted: 1, replaced: 0 });
+    assert.deepEqual(m.lookupFlow(redirect.key), redirect.action);
+    assert.deepEqual(m.upsertFlows(variety), { inserted: 4, replaced: 0 });
+    for (const e of variety) assert.deepEqual(m.lookupFlow(e.key), e.action, JSON.stringify(e.key));
+    assert.deepEqual(sortEntries(m.listFlows()), sortEntries([redirect, ...variety]));
+    assert.equal(m.countFlows(), 5);
+    assert.deepEqual(
+      m.listFlowKeys().map((k) => JSON.stringify(k)).sort(),
+      [redirect, ...variety].map((e) => JSON.stringify(e.key)).sort(),
+    );
+
+    // replace, and a key given twice keeps its last action
+    const changed = { key: variety[0].key, action: plain(11, 'DROP') };
+    assert.deepEqual(m.upsertFlows([{ key: variety[0].key, action: plain(10) }, changed]), { inserted: 0, replaced: 1 });
+    assert.deepEqual(m.lookupFlow(variety[0].key), changed.action);
+    assert.equal(m.lookupFlow(keyOf('198.18.0.99', 1)), null);
+    assert.deepEqual(m.upsertFlows([]), { inserted: 0, replaced: 0 });
+  });
+
+  test('packs keys and actions in network order as pcf_common.h lays them out', () => {
+    const m = flowMap('layout');
+    m.upsertFlows(redirect);
+    const [e] = rawDump(m.path);
+    // struct pcf_flow_key: src_ip, dst_ip, src_port, dst_port (network order), proto, pad[3]
+    assert.deepEqual(e.key, [198, 18, 0, 1, 198, 18, 1, 1, 0x04, 0xd2, 0x00, 0x50, 6, 0, 0, 0]);
+    // struct pcf_flow_action: rule_id (host), type, ttl_delta, flags, queue_id, mark (host),
+    // snat_ip, dnat_ip, snat_port, dnat_port (network order)
+    const flags = 0x1 | 0x2 | 0x4 | 0x8; // SNAT | DNAT (port only) | MARK | MIRROR
+    assert.deepEqual(e.value, [
+      ...uint(7, 4), 2, 0xff, flags, 3,
+      ...uint(0x42, 4),
+      198, 18, 1, 254,
+      0, 0, 0, 0,
+      0x9c, 0x40,
+      0x1f, 0x90,
+    ]);
+
+    const m2 = flowMap('layout2');
+    m2.upsertFlows({ key: redirect.key, action: plain(1) });
+    // no flags, queue_id PCF_QUEUE_ANY, NAT and mark zero
+    assert.deepEqual(rawDump(m2.path)[0].value, [...uint(1, 4), 0, 0, 0, 0xff, ...new Array(16).fill(0)]);
+  });
+
+  test('deletes one or many keys, skipping absent ones', () => {
+    const m = flowMap('delete');
+    m.upsertFlows([redirect, ...variety]);
+    assert.equal(m.deleteFlows(redirect.key), 1);
+    assert.equal(m.lookupFlow(redirect.key), null);
+    assert.equal(m.deleteFlows([variety[0].key, variety[0].key, redirect.key, variety[1].key]), 2);
+    assert.deepEqual(sortEntries(m.listFlows()), sortEntries(variety.slice(2)));
+    assert.equal(m.deleteFlows([]), 0);
+    assert.equal(m.deleteFlows(variety.slice(2).map((e) => e.key)), 2);
+    assert.deepEqual(rawDump(m.path), []);
+  });
+
+  test('the per-element fallback path behaves the same', () => {
+    native._testing.setBatchSyscalls(false);
+    try {
+      const m = flowMap('per_elem');
+      assert.deepEqual(m.upsertFlows([redirect, ...variety]), { inserted: 5, replaced: 0 });
+      assert.deepEqual(sortEntries(m.listFlows()), sortEntries([redirect, ...variety]));
+      assert.equal(m.listFlowKeys().length, 5);
+      assert.equal(m.deleteFlows([redirect.key, keyOf('9.9.9.9', 9)]), 1);
+      assert.deepEqual(sortEntries(m.listFlows()), sortEntries(variety));
+    } finally {
+      native._testing.setBatchSyscalls(true);
+    }
+  });
+
+  test('lists and deletes thousands of entries (several batch chunks)', () => {
+    const m = flowMap('big', 10000);
+    const entries: FlowEntry[] = [];
+    for (let i = 0; i < 9000; i++)
+      entries.push({ key: keyOf(`198.18.${i >> 8}.${i & 255}`, 1024 + i, 17), action: plain(i + 1) });
+    assert.deepEqual(m.upsertFlows(entries), { inserted: 9000, replaced: 0 });
+    const listed = m.listFlows();
+    assert.equal(listed.length, 9000);
+    assert.equal(m.countFlows(), 9000);
+    assert.deepEqual(sortEntries(listed), sortEntries(entries));
+    native._testing.setBatchSyscalls(false);
+    try {
+      assert.equal(m.listFlowKeys().length, 9000);
+    } finally {
+      native._testing.setBatchSyscalls(true);
+    }
+    assert.equal(m.deleteFlows(entries.map((e) => e.key)), 9000);
+    assert.deepEqual(m.listFlows(), []);
+  });
+
+  // A map of 8 holding 5; the batch replaces two of them and adds 5 new keys: the 6th
+  // element of the batch (index 5) hits the full map.
+  for (const variant of [
+    { name: 'batch, preallocated', file: 'full_batch', flags: 0, batch: true, syscall: 'bpf_map_update_batch' },
+    { name: 'batch, BPF_F_NO_PREALLOC', file: 'full_nopre', flags: 1, batch: true, syscall: 'bpf_map_update_batch' },
+    { name: 'per element', file: 'full_elem', flags: 0, batch: false, syscall: 'bpf_map_update_elem' },
+  ]) {
+    test(`a batch that overflows the map throws and leaves it as it was (${variant.name})`, () => {
+      const m = flowMap(variant.file, 8, variant.flags);
+      const base = [0, 1, 2, 3, 4].map((i) => ({ key: keyOf(`198.18.0.${10 + i}`, 1000 + i), action: plain(100 + i) }));
+      m.upsertFlows(base);
+      const rawBefore = rawDump(m.path);
+      const listBefore = sortEntries(m.listFlows());
+      const fresh = (i: number) => ({ key: keyOf(`198.18.2.${i}`, 2000 + i), action: plain(200 + i, 'DROP') });
+      const batch = [
+        { key: base[0].key, action: plain(900, 'DROP') },
+        fresh(1), fresh(2), fresh(3),
+        { key: base[1].key, action: { ...plain(901, 'REDIRECT'), dnatIp: '10.1.1.1' } },
+        fresh(4), fresh(5),
+      ];
+      native._testing.setBatchSyscalls(variant.batch);
+      try {
+        assert.throws(() => m.upsertFlows(batch), (e: unknown) => {
+          isSysError('E2BIG', 7, 'upsertFlows', m.path)(e);
+          const err = e as NativeModule.PcfSystemError;
+          assert.equal(err.syscall, variant.syscall);
+          assert.equal(err.index, 5);
+          assert.equal(err.rolledBack, true);
+          assert.ok(native.isPcfSystemError(e));
+          return true;
+        });
+      } finally {
+        native._testing.setBatchSyscalls(true);
+      }
+      assert.deepEqual(rawDump(m.path), rawBefore);
+      assert.deepEqual(sortEntries(m.listFlows()), listBefore);
+
+      // bigger than the whole map, into an empty one
+      const empty = flowMap(`${variant.file}_e`, 8, variant.flags);
+      assert.throws(() => empty.upsertFlows([1, 2, 3, 4, 5, 6, 7, 8, 9].map(fresh)), isSysError('E2BIG', 7, 'upsertFlows', empty.path));
+      assert.deepEqual(rawDump(empty.path), []);
+    });
+  }
+
+  test('bad arguments throw a TypeError naming the field and write nothing', () => {
+    const m = flowMap('invalid');
+    const ok = { key: keyOf('198.18.0.1', 1), action: plain(1) };
+    const cases: [string, (e: FlowEntry) => unknown][] = [
+      ['key.srcIp', (e) => ({ ...e, key: { ...e.key, srcIp: '198.18.0' } })],
+      ['key.srcIp', (e) => ({ ...e, key: { ...e.key, srcIp: '198.18.0.01' } })],
+      ['key.dstIp', (e) => ({ ...e, key: { ...e.key, dstIp: 3323068417 } })],
+      ['key.srcPort', (e) => ({ ...e, key: { ...e.key, srcPort: 65536 } })],
+      ['key.dstPort', (e) => ({ ...e, key: { ...e.key, dstPort: -1 } })],
+      ['key.dstPort', (e) => ({ ...e, key: { ...e.key, dstPort: 1.5 } })],
+      ['key.proto', (e) => ({ ...e, key: { ...e.key, proto: 256 } })],
+      ['key', (e) => ({ ...e, key: undefined })],
+      ['action.type', (e) => ({ ...e, action: { ...e.action, type: 'ACCEPT' } })],
+      ['action.ruleId', (e) => ({ ...e, action: { ...e.action, ruleId: 2 ** 32 } })],
+      ['action.ruleId', (e) => ({ ...e, action: { ...e.action, ruleId: '1' } })],
+      ['action.ttlDelta', (e) => ({ ...e, action: { ...e.action, ttlDelta: 128 } })],
+      ['action.mark', (e) => ({ ...e, action: { ...e.action, mark: -1 } })],
+      ['action.queueId', (e) => ({ ...e, action: { ...e.action, queueId: 64 } })],
+      ['action.snatIp', (e) => ({ ...e, action: { ...e.action, snatIp: '0.0.0.0' } })],
+      ['action.snatPort', (e) => ({ ...e, action: { ...e.action, snatPort: 0 } })],
+      ['action.dnatIp', (e) => ({ ...e, action: { ...e.action, dnatIp: '1.2.3.4.5' } })],
+      ['action.dnatPort', (e) => ({ ...e, action: { ...e.action, dnatPort: 65536 } })],
+      ['action.mirror', (e) => ({ ...e, action: { ...e.action, mirror: 'yes' } })],
+    ];
+    const bad = { key: keyOf('198.18.0.2', 2), action: plain(2) };
+    for (const [field, mutate] of cases) {
+      assert.throws(() => m.upsertFlows([ok, mutate(bad)] as FlowEntry[]), isArgError(`entries[1].${field}`));
+    }
+    // a single entry (not an array) is named without an index
+    assert.throws(() => m.upsertFlows({ ...ok, key: { ...ok.key, srcPort: 70000 } }), isArgError('entries.key.srcPort'));
+    assert.throws(() => m.lookupFlow({ ...ok.key, srcIp: 'x' }), isArgError('key.srcIp'));
+    assert.throws(() => m.deleteFlows([ok.key, { ...ok.key, proto: -1 }]), isArgError('keys[1].proto'));
+    assert.deepEqual(rawDump(m.path), []);
+  });
+
+  test('refuses a map whose shape differs from pcf_common.h (stale program)', () => {
+    const layout = (what: RegExp) => (e: unknown) => {
+      const err = e as NativeModule.PcfMapError;
+      assert.equal(err.code, 'ERR_PCF_MAP_LAYOUT', String(e));
+      assert.match(err.message, what);
+      assert.ok(err.path.startsWith(dir));
+      assert.ok(err.message.includes(err.path));
+      return true;
+    };
+    const badKey = createMap('bad_key', 'hash', 12, 24, 8);
+    assert.throws(() => new native.FlowMap(badKey), layout(/key 12 B.*struct pcf_flow_key/));
+    const badValue = createMap('bad_value', 'hash', 16, 32, 8);
+    assert.throws(() => new native.FlowMap(badValue), layout(/value 32 B.*struct pcf_flow_action/));
+    const badType = createMap('bad_type', 'lru_hash', 16, 24, 8);
+    assert.throws(() => new native.FlowMap(badType), layout(/lru_hash.*hash map/));
+    const shortStats = createMap('short_stats', 'percpu_array', 4, 16, 4);
+    assert.throws(() => new native.StatsMap(shortStats), layout(/max_entries 4.*at least 17/));
+    const flows = createMap('not_rules', 'hash', 16, 24, 8);
+    assert.throws(() => new native.RuleStatsMap(flows), layout(/percpu_hash/));
+    assert.throws(() => new native.ConfigMap(flows), layout(/array/));
+  });
+
+  test('pinnedMapId is null when absent and changes when the map is re-created', () => {
+    const p = createMap('recreated', 'hash', 16, 24, 8);
+    const id = native.pinnedMapId(p);
+    assert.equal(typeof id, 'number');
+    const m = track(new native.FlowMap(p));
+    assert.equal(m.id, id);
+    m.upsertFlows(redirect);
+
+    fs.rmSync(p);
+    assert.equal(native.pinnedMapId(p), null);
+    assert.equal(native.pinnedMapId(path.join(dir, 'no-such-dir', 'pcf_flow_map')), null);
+    assert.throws(() => new native.FlowMap(p), isSysError('ENOENT', 2, 'open', p));
+    // the open handle still reaches the old, unpinned map
+    assert.deepEqual(m.lookupFlow(redirect.key), redirect.action);
+
+    createMap('recreated', 'hash', 16, 24, 8);
+    const id2 = native.pinnedMapId(p);
+    assert.equal(typeof id2, 'number');
+    assert.notEqual(id2, id);
+    assert.equal(m.id, id);
+    const m2 = track(new native.FlowMap(p));
+    assert.equal(m2.id, id2);
+    assert.equal(m2.lookupFlow(redirect.key), null);
+  });
+
+  test('rule counters: create, sum over possible CPUs, delete', () => {
+    const ncpus = possibleCpusFromSysfs();
+    assert.equal(native.possibleCpus(), ncpus);
+    const m = track(new native.RuleStatsMap(createMap('pcf_rule_stats', 'percpu_hash', 4, 16, 8)));
+    assert.equal(m.createRuleCounters([1, 2, 3]), 3);
+    assert.equal(m.createRuleCounters([3, 4, 4]), 1);
+    assert.equal(m.createRuleCounters(5), 1);
+    const raw = rawDump(m.path);
+    assert.equal(raw.length, 5);
+    for (const e of raw) {
+      assert.equal(e.values?.length, ncpus);
+      for (const v of e.values ?? []) assert.deepEqual(v.value, new Array(16).fill(0));
+    }
+    assert.deepEqual([...m.readRuleCounters().keys()].sort(), [1, 2, 3, 4, 5]);
+    assert.deepEqual(m.readRuleCounter(1), { packets: 0, bytes: 0 });
+
+    // bpftool writes the same value on every CPU: the sum is ncpus times it
+    bpftoolUpdate(m.path, uint(2, 4), [...uint(5, 8), ...uint(1000, 8)]);
+    bpftoolUpdate(m.path, uint(4, 4), [...uint(2 ** 40, 8), ...uint(2 ** 44 + 3, 8)]);
+    assert.deepEqual(m.readRuleCounter(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
+    const all = m.readRuleCounters();
+    assert.ok(all instanceof Map);
+    assert.deepEqual(all.get(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
+    assert.deepEqual(all.get(4), { packets: 2 ** 40 * ncpus, bytes: (2 ** 44 + 3) * ncpus });
+    assert.deepEqual(all.get(3), { packets: 0, bytes: 0 });
+
+    // an existing counter keeps counting
+    assert.equal(m.createRuleCounters([2]), 0);
+    assert.deepEqual(m.readRuleCounter(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
+
+    assert.equal(m.deleteRuleCounters([1, 99]), 1);
+    assert.equal(m.readRuleCounter(1), null);
+    assert.equal(m.readRuleCounter(99), null);
+
+    // full: 4 held, room for 4 more; the 5th new id fails and the call undoes itself
+    const before = rawDump(m.path);
+    assert.throws(() => m.createRuleCounters([10, 11, 2, 12, 13, 14]), (e: unknown) => {
+      isSysError('E2BIG', 7, 'createRuleCounters', m.path)(e);
+      assert.equal((e as NativeModule.PcfSystemError).index, 5);
+      return true;
+    });
+    assert.deepEqual(rawDump(m.path), before);
+    assert.throws(() => m.createRuleCounters([1, -2]), isArgError('ids[1]'));
+    assert.throws(() => m.readRuleCounter(2 ** 32), isArgError('id'));
+  });
+
+  test('XDP counters: every name of PCF_COUNTER_TABLE, summed over possible CPUs', () => {
+    const ncpus = possibleCpusFromSysfs();
+    const p = createMap('pcf_stats', 'percpu_array', 4, 16, native.counterNames.length);
+    const m = track(new native.StatsMap(p));
+    assert.equal(m.typeName, 'percpu_array');
+    const zero = m.readCounters();
+    assert.deepEqual(Object.keys(zero), [...native.counterNames]);
+    for (const c of Object.values(zero)) assert.deepEqual(c, { packets: 0, bytes: 0 });
+
+    const idx = (name: string) => native.counterNames.indexOf(name);
+    bpftoolUpdate(p, uint(idx('act_drop'), 4), [...uint(3, 8), ...uint(180, 8)]);
+    bpftoolUpdate(p, uint(idx('rx'), 4), [...uint(10, 8), ...uint(600, 8)]);
+    const c = m.readCounters();
+    assert.deepEqual(c.act_drop, { packets: 3 * ncpus, bytes: 180 * ncpus });
+    assert.deepEqual(c.rx, { packets: 10 * ncpus, bytes: 600 * ncpus });
+    assert.deepEqual(c.meta_fail, { packets: 0, bytes: 0 });
+  });
+
+  test('config: reads pcf_config[0]', () => {
+    const p = createMap('pcf_config', 'array', 4, 16, 1);
+    const m = track(new native.ConfigMap(p));
+    assert.deepEqual(m.readConfig(), { defaultAction: 'PASS', nRxQueues: 0, ifindex: 0 });
+    bpftoolUpdate(p, uint(0, 4), [...uint(1, 4), ...uint(4, 4), ...uint(7, 4), ...uint(0, 4)]);
+    assert.deepEqual(m.readConfig(), { defaultAction: 'DROP', nRxQueues: 4, ifindex: 7 });
+    bpftoolUpdate(p, uint(0, 4), [...uint(9, 4), ...uint(4, 4), ...uint(7, 4), ...uint(0, 4)]);
+    assert.throws(() => m.readConfig(), (e: unknown) => {
+      assert.equal((e as NativeModule.PcfMapError).code, 'ERR_PCF_BAD_VALUE');
+      assert.equal((e as NativeModule.PcfMapError).path, p);
+      return true;
+    });
+  });
+
+  test('an action the addon did not write: listFlows refuses it, listFlowKeys and deleteFlows still work', () => {
+    const m = flowMap('foreign');
+    m.upsertFlows(redirect);
+    const rawKey = rawDump(m.path)[0].key;
+    bpftoolUpdate(m.path, rawKey, [...uint(7, 4), 9, 0, 0, 0xff, ...new Array(16).fill(0)]);
+    assert.throws(() => m.listFlows(), (e: unknown) => {
+      assert.equal((e as NativeModule.PcfMapError).code, 'ERR_PCF_BAD_VALUE');
+      return true;
+    });
+    assert.deepEqual(m.listFlowKeys(), [redirect.key]);
+    assert.equal(m.deleteFlows(m.listFlowKeys()), 1);
+    assert.deepEqual(m.listFlows(), []);
+  });
+
+  test('errors carry errno, code, syscall, op and path', () => {
+    const p = path.join(dir, 'absent');
+    assert.throws(() => new native.FlowMap(p), (e: unknown) => {
+      isSysError('ENOENT', 2, 'open', p)(e);
+      assert.equal((e as NativeModule.PcfSystemError).syscall, 'bpf_obj_get');
+      return true;
+    });
+    assert.throws(() => native.StatsMap.open(p), isSysError('ENOENT', 2, 'open', p));
+    const m = flowMap('closing');
+    m.close();
+    assert.equal(m.closed, true);
+    m.close();
+    assert.throws(() => m.listFlows(), isSysError('EBADF', 9, 'listFlows', m.path));
+    assert.throws(() => m.upsertFlows(redirect), isSysError('EBADF', 9, 'upsertFlows', m.path));
+    assert.throws(() => new native.FlowMap(42 as unknown as string), isArgError('path'));
+  });
+});
