@@ -83,7 +83,7 @@ export class RestClient implements PcfClient {
           : err.lines.map((l) => `flows[${i}]: ${l}`);
         lines.push(i === 0
           ? 'nothing was written'
-          : `flows[0..${i - 1}] were written (REST sends the rules one by one; --transport grpc writes a file all or nothing)`);
+          : `${i === 1 ? "flows[0] was" : `flows[0..${i - 1}] were`} written (REST sends the rules one by one; --transport grpc writes a file all or nothing)`);
         throw new RefusedError(lines);
       }
       flows.push(r.flow);

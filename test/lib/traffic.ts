@@ -7,8 +7,8 @@ const UDP = path.join(ROOT, 'test/tools/udp.mjs');
 const TCP = path.join(ROOT, 'test/tools/tcp.mjs');
 
 /** Starts a UDP counter in the server namespace; resolves once it listens. */
-export async function udpReceiver(lab: Lab, port: number, idleMs = 1500, maxMs = 20_000) {
-  const p = lab.spawn(lab.server, process.execPath, [UDP, 'recv', String(port), String(idleMs), String(maxMs)]);
+export async function udpReceiver(lab: Lab, port: number, maxMs = 60_000) {
+  const p = lab.spawn(lab.server, process.execPath, [UDP, 'recv', String(port), String(maxMs)]);
   let out = '';
   p.stdout!.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
@@ -16,11 +16,14 @@ export async function udpReceiver(lab: Lab, port: number, idleMs = 1500, maxMs =
     p.once('exit', (code) => reject(new Error(`udp receiver exited ${code}`)));
   });
   return {
-    /** Resolves with the datagram count once the receiver went idle. */
-    result: () => new Promise<{ received: number; from: Record<string, number> }>((resolve) => {
-      if (p.exitCode !== null) return resolve(JSON.parse(out));
-      p.once('exit', () => resolve(JSON.parse(out)));
-    }),
+    /** Stops the receiver after a moment for packets in flight, and gives its count. */
+    result: async (settleMs = 300) => {
+      await new Promise((r) => setTimeout(r, settleMs));
+      const exited = new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+      p.kill('SIGTERM');
+      await exited;
+      return JSON.parse(out) as { received: number; from: Record<string, number> };
+    },
     kill: () => p.kill(),
   };
 }

@@ -1,7 +1,7 @@
 // udp.mjs - bounded UDP traffic for the lab tests, run inside a namespace.
 //   node udp.mjs send <dst_ip> <dst_port> <src_port> <count> [gap_ms]   -> {"sent":n}
-//   node udp.mjs recv <port> <idle_ms> <max_ms>                       -> {"received":n,"from":{...}}
-// Both stop by themselves: send after <count> datagrams, recv after idle_ms without one or max_ms.
+//   node udp.mjs recv <port> <max_ms>                                 -> {"received":n,"from":{...}}
+// Both stop by themselves: send after <count> datagrams, recv on SIGTERM or after max_ms.
 import dgram from 'node:dgram';
 
 const [mode, ...a] = process.argv.slice(2);
@@ -18,31 +18,26 @@ if (mode === 'send') {
     console.log(JSON.stringify({ sent: n }));
   });
 } else if (mode === 'recv') {
-  const [port, idle, max] = a.map(Number);
+  const [port, max] = a.map(Number);
   const s = dgram.createSocket('udp4');
   let received = 0;
   const from = {};
-  let timer;
   const done = () => {
     s.close();
     console.log(JSON.stringify({ received, from }));
-  };
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(done, idle);
+    process.exit(0);
   };
   s.on('message', (_m, rinfo) => {
     received++;
     const k = `${rinfo.address}:${rinfo.port}`;
     from[k] = (from[k] ?? 0) + 1;
-    arm();
   });
+  process.on('SIGTERM', done);
   s.bind(port, () => {
     console.error('ready');
-    arm();
     setTimeout(done, max).unref();
   });
 } else {
-  console.error('usage: udp.mjs send <ip> <port> <sport> <count> [gap_ms] | recv <port> <idle_ms> <max_ms>');
+  console.error('usage: udp.mjs send <ip> <port> <sport> <count> [gap_ms] | recv <port> <max_ms>');
   process.exit(2);
 }
