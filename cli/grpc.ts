@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
 import { PROTO_NUMBERS } from '../server/model.js';
 import {
-  CliError, RefusedError, unreachable, usageError,
+  CliError, EXIT, RefusedError, unreachable, usageError,
   type Flow, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
@@ -180,6 +180,8 @@ export class GrpcClient implements PcfClient {
       call.on('error', () => {}); // the 'status' event that follows decides
       call.on('status', (s: grpc.StatusObject) => {
         if (s.code === grpc.status.OK || (cancelled && s.code === grpc.status.CANCELLED)) resolve();
+        // Not cancelled here: the server went away (a shutdown cancels open streams).
+        else if (s.code === grpc.status.CANCELLED) reject(new CliError([`watch: the control plane at ${this.target} closed the stream (${s.details})`], EXIT.UNREACHABLE));
         else reject(this.error(s.code, s.details));
       });
     });

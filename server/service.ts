@@ -87,7 +87,7 @@ export class FlowService {
     const spec = validateFlowSpec(raw, this.limits());
     const now = new Date().toISOString();
     const res = this.write(() => {
-      const r = this.store.upsert(spec, now);
+      const [r] = this.store.upsertMany([spec], now);
       if (r.created) this.checkCapacity('key');
       this.datapath.write([{ id: r.flow.id, spec }], r.created ? [r.flow.id] : []);
       return r;
@@ -120,7 +120,7 @@ export class FlowService {
 
     const now = new Date().toISOString();
     const results = this.write(() => {
-      const rs = specs.map((s) => this.store.upsert(s, now));
+      const rs = this.store.upsertMany(specs, now);
       if (rs.some((r) => r.created)) this.checkCapacity('flows');
       this.datapath.write(
         rs.map((r, i) => ({ id: r.flow.id, spec: specs[i] })),

@@ -51,52 +51,107 @@ export interface UpsertResult {
   created: boolean;
 }
 
+/** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
+const CHUNK = 200;
+const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port, revision, created_revision, created_at, updated_at';
+const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
+
+function upsertSql(rows: number): string {
+  return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
+    ON CONFLICT (src_ip, dst_ip, src_port, dst_port, proto) DO UPDATE SET
+      action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
+      queue_id = excluded.queue_id, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
+      dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
+      revision = excluded.revision, updated_at = excluded.updated_at
+    RETURNING id, revision, created_revision, created_at`;
+}
+
+function eventSql(rows: number): string {
+  return `INSERT INTO flow_events (revision, kind, flow_id, flow_json) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}`;
+}
+
 export class FlowStore {
-  private revision: number;
+  private revision = 0;
+  private rows = 0;
   private readonly stmts;
 
   constructor(readonly db: Database.Database) {
-    const cols = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port';
     this.stmts = {
-      upsert: db.prepare<unknown[], FlowRow>(`
-        INSERT INTO flows (${cols}, revision, created_revision, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (src_ip, dst_ip, src_port, dst_port, proto) DO UPDATE SET
-          action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
-          queue_id = excluded.queue_id, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
-          dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
-          revision = excluded.revision, updated_at = excluded.updated_at
-        RETURNING *`),
+      upsertOne: db.prepare(upsertSql(1)).raw(),
+      upsertChunk: db.prepare(upsertSql(CHUNK)).raw(),
+      eventOne: db.prepare(eventSql(1)),
+      eventChunk: db.prepare(eventSql(CHUNK)),
       byId: db.prepare<[number], FlowRow>('SELECT * FROM flows WHERE id = ?'),
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
-      addEvent: db.prepare('INSERT INTO flow_events (revision, kind, flow_id, flow_json) VALUES (?, ?, ?, ?)'),
+      maxRevision: db.prepare<[], { r: number | null }>(
+        'SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_events)'),
       eventsAfter: db.prepare<[number, number], { revision: number; kind: 'UPSERT' | 'DELETE'; flow_id: number; flow_json: string }>(
         'SELECT * FROM flow_events WHERE revision > ? ORDER BY revision LIMIT ?'),
       oldestEvent: db.prepare<[], { r: number | null }>('SELECT min(revision) AS r FROM flow_events'),
       prune: db.prepare<[number], unknown>('DELETE FROM flow_events WHERE revision <= ?'),
     };
-    const r = db.prepare<[], { r: number | null }>(
-      'SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_events)').get();
-    this.revision = r?.r ?? 0;
+    this.reload();
   }
 
   get currentRevision(): number {
     return this.revision;
   }
 
-  /** Insert or update by key. Call inside a transaction; the revision is taken back on rollback by reload(). */
-  upsert(spec: FlowSpec, now: string): UpsertResult {
-    const rev = ++this.revision;
-    const { key: k, action: a } = spec;
-    const row = this.stmts.upsert.get(
-      k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id,
-      a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null,
-      rev, rev, now, now) as FlowRow;
-    const flow = rowToFlow(row);
-    this.stmts.addEvent.run(rev, 'UPSERT', flow.id, JSON.stringify(flow));
-    return { flow, created: row.created_revision === rev };
+  /** Rules stored (kept in memory: count(*) walks the whole table). */
+  count(): number {
+    return this.rows;
+  }
+
+  /** Takes the revision and row count from SQLite: at start and after a rolled-back transaction. */
+  reload(): void {
+    this.revision = this.stmts.maxRevision.get()?.r ?? 0;
+    this.rows = this.stmts.count.get()!.n;
+  }
+
+  /**
+   * Inserts or updates each rule by key, in order, one revision each, and logs the changes.
+   * Keys must be distinct (the service refuses duplicates). Call inside a transaction.
+   */
+  upsertMany(specs: FlowSpec[], now: string): UpsertResult[] {
+    const base = this.revision;
+    const results: UpsertResult[] = new Array(specs.length);
+    const args: unknown[] = [];
+    const flush = (rows: number) => {
+      const stmt = rows === CHUNK ? this.stmts.upsertChunk : this.stmts.upsertOne;
+      // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
+      for (const [id, rev, createdRev, createdAt] of stmt.all(...args) as [number, number, number, string][]) {
+        const i = rev - base - 1;
+        const flow: Flow = { id, key: specs[i].key, action: specs[i].action, revision: rev, created_at: createdAt, updated_at: now };
+        results[i] = { flow, created: createdRev === rev };
+      }
+      args.length = 0;
+    };
+    specs.forEach((s, i) => {
+      const { key: k, action: a } = s;
+      const rev = base + i + 1;
+      args.push(k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id,
+        a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, rev, rev, now, now);
+      const full = specs.length - (specs.length % CHUNK);
+      if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);
+    });
+    this.revision = base + specs.length;
+    for (const r of results) if (r.created) this.rows++;
+    this.logEvents(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT', id: r.flow.id, flow: r.flow })));
+    return results;
+  }
+
+  private logEvents(events: FlowEvent[]): void {
+    const args: unknown[] = [];
+    events.forEach((e, i) => {
+      args.push(e.revision, e.kind, e.id, JSON.stringify(e.flow));
+      const full = events.length - (events.length % CHUNK);
+      if (i < full ? (i + 1) % CHUNK === 0 : true) {
+        (i < full ? this.stmts.eventChunk : this.stmts.eventOne).run(...args);
+        args.length = 0;
+      }
+    });
   }
 
   delete(id: number): Flow | undefined {
@@ -104,24 +159,15 @@ export class FlowStore {
     if (!row) return undefined;
     const flow = rowToFlow(row);
     const rev = ++this.revision;
-    this.stmts.addEvent.run(rev, 'DELETE', id, JSON.stringify(flow));
-    return { ...flow, revision: rev };
-  }
-
-  /** After a rolled-back transaction: the in-memory revision goes back to what SQLite holds. */
-  reload(): void {
-    const r = this.db.prepare<[], { r: number | null }>(
-      'SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_events)').get();
-    this.revision = r?.r ?? 0;
+    this.rows--;
+    const deleted = { ...flow, revision: rev };
+    this.logEvents([{ revision: rev, kind: 'DELETE', id, flow: deleted }]);
+    return deleted;
   }
 
   get(id: number): Flow | undefined {
     const row = this.stmts.byId.get(id);
     return row && rowToFlow(row);
-  }
-
-  count(): number {
-    return this.stmts.count.get()!.n;
   }
 
   all(): Flow[] {

@@ -747,6 +747,11 @@ static int tc_update(int ifindex, int prog_fd)
 
 /* ---- commands ------------------------------------------------------------------------ */
 
+static const char *action_name(__u32 a)
+{
+	return a == PCF_ACT_DROP ? "drop" : a == PCF_ACT_PASS ? "pass" : "invalid";
+}
+
 static int config_update(struct loaded *l, int ifindex, const char *iface, bool fresh)
 {
 	struct pcf_config cfg = {};
@@ -872,8 +877,9 @@ static int cmd_attach(int ifindex)
 		read_tc_state(ifindex, &t);
 		if (!memcmp(old_tag, new_tag, BPF_TAG_SIZE) && t.kind) {
 			printf("%s already attached to %s (%s mode, prog id %u, link id %u): "
-			       "no change\n", PROG_XDP, opt.iface, mode_name(&s), s.link.prog_id,
-			       s.link.id);
+			       "no change%s%s\n", PROG_XDP, opt.iface, mode_name(&s), s.link.prog_id,
+			       s.link.id, opt.default_action >= 0 ? "; default action " : "",
+			       opt.default_action >= 0 ? action_name(opt.default_action) : "");
 			ret = EXIT_OK;
 			goto cleanup;
 		}
@@ -1037,11 +1043,6 @@ static int cmd_detach(int ifindex)
 cleanup:
 	free_xdp_state(&s);
 	return ret;
-}
-
-static const char *action_name(__u32 a)
-{
-	return a == PCF_ACT_DROP ? "drop" : a == PCF_ACT_PASS ? "pass" : "invalid";
 }
 
 static int cmd_status(int ifindex)
