@@ -11,7 +11,7 @@ export PCF_DB      ?= $(CURDIR)/var/$(PCF_LAB)/pcf.db
 
 # Debian packages the build, the lab and the tests use.
 APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \
-                iproute2 iputils-ping ethtool tcpdump tshark netsniff-ng gcc-multilib
+                iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib
 
 NATIVE_ADDON := native/build/Release/pcf_native.node
 

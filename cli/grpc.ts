@@ -172,14 +172,16 @@ export class GrpcClient implements PcfClient {
   }
 
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */
-  watch(from: number, onEvent: (e: FlowEvent, raw: Msg) => void): Watch {
-    const call = this.client.WatchFlows({ from_revision: from }) as grpc.ClientReadableStream<Msg>;
+  watch(from: number | undefined, onEvent: (e: FlowEvent, raw: Msg) => void): Watch {
+    const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }) as grpc.ClientReadableStream<Msg>;
     let cancelled = false;
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (m: Msg) => onEvent(eventFromMessage(m), m));
       call.on('error', () => {}); // the 'status' event that follows decides
       call.on('status', (s: grpc.StatusObject) => {
-        if (s.code === grpc.status.OK || (cancelled && s.code === grpc.status.CANCELLED)) resolve();
+        if (cancelled && (s.code === grpc.status.OK || s.code === grpc.status.CANCELLED)) resolve();
+        // The server ends open watches when it stops.
+        else if (s.code === grpc.status.OK) reject(new CliError([`watch: the control plane at ${this.target} ended the stream (it is stopping)`], EXIT.UNREACHABLE));
         // Not cancelled here: the server went away (a shutdown cancels open streams).
         else if (s.code === grpc.status.CANCELLED) reject(new CliError([`watch: the control plane at ${this.target} closed the stream (${s.details})`], EXIT.UNREACHABLE));
         else reject(this.error(s.code, s.details));

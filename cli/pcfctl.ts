@@ -236,7 +236,7 @@ async function stats(_o: unknown, cmd: Command): Promise<void> {
   });
 }
 
-async function watch(o: { from: number }, cmd: Command): Promise<void> {
+async function watch(o: { from?: number }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   if (g.transport === 'rest' && cmd.parent?.getOptionValueSource('transport') === 'cli')
     throw usageError('watch is gRPC only (WatchFlows): leave out --transport rest; it dials --grpc');
@@ -318,7 +318,7 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
 
   program.command('watch')
     .description('stream rule changes (gRPC WatchFlows) until Ctrl-C')
-    .option('--from <rev>', 'first replay the changes after this revision (0: every change the log still holds)', U32, 0)
+    .option('--from <rev>', 'first replay the changes after this revision (0: every change the log still holds); without it, changes from now on', U32)
     .action(watch);
 
   return program;

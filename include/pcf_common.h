@@ -13,7 +13,7 @@
 /* Names of the pinned objects under the pin dir (default /sys/fs/bpf/pcf). */
 #define PCF_PIN_FLOW_MAP   "pcf_flow_map"   /* HASH  pcf_flow_key -> pcf_flow_action   */
 #define PCF_PIN_STATS      "pcf_stats"      /* PERCPU_ARRAY  enum pcf_counter_idx -> pcf_counter */
-#define PCF_PIN_RULE_STATS "pcf_rule_stats" /* PERCPU_HASH   rule_id -> pcf_counter    */
+#define PCF_PIN_RULE_STATS "pcf_rule_stats" /* PERCPU_ARRAY  stats_slot -> pcf_counter */
 #define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP rx_queue_index -> AF_XDP socket  */
 #define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[1] struct pcf_config (runtime knobs) */
 
@@ -45,9 +45,12 @@ enum pcf_action_type {
 
 #define PCF_QUEUE_ANY 0xff      /* queue_id not set: redirect on whatever queue the packet came */
 
-/* The value of pcf_flow_map, and the body of the XDP metadata. 24 bytes, no holes. */
+/* The value of pcf_flow_map, and the body of the XDP metadata. 28 bytes, no holes. */
 struct pcf_flow_action {
-	__u32 rule_id;    /* stable id from SQLite; key of pcf_rule_stats */
+	__u32 rule_id;    /* stable id from SQLite: how the worker and the API name the rule */
+	__u32 stats_slot; /* index of the rule's counters in pcf_rule_stats (< its max_entries),
+			   * handed out densely by the control plane: an array lookup, not a
+			   * second hash lookup, on the packet path */
 	__u8  type;       /* enum pcf_action_type */
 	__s8  ttl_delta;  /* REDIRECT only: applied by the worker */
 	__u8  flags;      /* PCF_F_* */
@@ -61,7 +64,7 @@ struct pcf_flow_action {
 
 /* Written by the XDP program in front of every packet that matched a rule (PASS and
  * REDIRECT), read by the TC ingress program (skb->mark) and by the worker (AF_XDP UMEM
- * headroom). 28 bytes: within the 32-byte limit, a multiple of 4. */
+ * headroom). 32 bytes: exactly the metadata limit, a multiple of 4. */
 #define PCF_META_MAGIC 0x50434631u /* "PCF1" */
 struct pcf_xdp_meta {
 	struct pcf_flow_action action;

@@ -1,6 +1,9 @@
 -- 001: rules and their change log.
 -- One row per rule; the 5-tuple is unique. revision is the global revision of the last change
 -- to the row; created_revision the one that created it (created iff equal after an upsert).
+-- stats_slot is the rule's index in the per-CPU counter array pcf_rule_stats: kept here so
+-- a restarted control plane finds each rule's counters where they were. Unique by
+-- construction (server/slots.ts is its only allocator); no index, to keep writes cheap.
 CREATE TABLE flows (
   id               INTEGER PRIMARY KEY AUTOINCREMENT,
   src_ip           TEXT    NOT NULL,
@@ -16,6 +19,7 @@ CREATE TABLE flows (
   snat_port        INTEGER CHECK (snat_port BETWEEN 1 AND 65535),
   dnat_ip          TEXT,
   dnat_port        INTEGER CHECK (dnat_port BETWEEN 1 AND 65535),
+  stats_slot       INTEGER NOT NULL CHECK (stats_slot >= 0),
   revision         INTEGER NOT NULL,
   created_revision INTEGER NOT NULL,
   created_at       TEXT    NOT NULL,

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import * as native from '../native/index.js';
-import { keyString, type Counter, type Flow, type FlowSpec } from './model.js';
+import { keyString, type Counter, type FlowSpec } from './model.js';
+import type { StoredFlow } from './store.js';
 
 export interface DatapathState {
   present: boolean;
@@ -21,9 +22,10 @@ function toNativeKey(k: FlowSpec['key']): native.FlowKey {
   return { srcIp: k.src_ip, dstIp: k.dst_ip, srcPort: k.src_port, dstPort: k.dst_port, proto: k.proto };
 }
 
-function toNativeAction(id: number, a: FlowSpec['action']): native.FlowAction {
+function toNativeAction(id: number, slot: number, a: FlowSpec['action']): native.FlowAction {
   return {
     ruleId: id,
+    statsSlot: slot,
     type: a.type,
     ttlDelta: a.ttl_delta ?? 0,
     mark: a.mark,
@@ -41,7 +43,7 @@ function nativeKeyString(k: native.FlowKey): string {
 }
 
 function sameAction(x: native.FlowAction, y: native.FlowAction): boolean {
-  return x.ruleId === y.ruleId && x.type === y.type && x.ttlDelta === y.ttlDelta && x.mark === y.mark &&
+  return x.ruleId === y.ruleId && x.statsSlot === y.statsSlot && x.type === y.type && x.ttlDelta === y.ttlDelta && x.mark === y.mark &&
     x.queueId === y.queueId && x.snatIp === y.snatIp && x.snatPort === y.snatPort &&
     x.dnatIp === y.dnatIp && x.dnatPort === y.dnatPort && Boolean(x.mirror) === Boolean(y.mirror);
 }
@@ -127,59 +129,58 @@ export class Datapath {
   }
 
   /**
-   * Writes rules into the map (and zeroed counters for new ids), all or nothing: on failure
-   * the addon restores the map and this throws, so the caller's transaction rolls back.
+   * Writes rules into the map, all or nothing: on failure the addon restores the map and
+   * this throws, so the caller's transaction rolls back. New rules' counter slots are zeroed
+   * first: a slot may have counted for a deleted rule.
    */
-  write(flows: { id: number; spec: FlowSpec }[], newIds: number[]): void {
+  write(flows: StoredFlow[], newSlots: number[]): void {
     if (!this.maps || flows.length === 0) return;
-    this.maps.flows.upsertFlows(flows.map((f) => ({ key: toNativeKey(f.spec.key), action: toNativeAction(f.id, f.spec.action) })));
-    if (newIds.length) {
-      try {
-        this.maps.ruleStats.createRuleCounters(newIds);
-      } catch (err) {
-        // Counters are a convenience; the rule itself must not fail for them. Reconcile retries.
-        this.log.warn({ err }, 'failed to create per-rule counters');
-      }
-    }
+    if (newSlots.length) this.maps.ruleStats.resetCounters(newSlots);
+    this.maps.flows.upsertFlows(flows.map((f) => ({ key: toNativeKey(f.flow.key), action: toNativeAction(f.flow.id, f.slot, f.flow.action) })));
   }
 
-  remove(flow: Flow): void {
+  remove(f: StoredFlow): void {
     if (!this.maps) return;
-    this.maps.flows.deleteFlows([toNativeKey(flow.key)]);
-    try {
-      this.maps.ruleStats.deleteRuleCounters([flow.id]);
-    } catch (err) {
-      this.log.warn({ err, id: flow.id }, 'failed to delete per-rule counters');
-    }
+    this.maps.flows.deleteFlows([toNativeKey(f.flow.key)]);
   }
 
-  /** Makes the maps equal to `flows` (SQLite): stale keys out, missing or different ones in. */
-  reconcile(flows: Flow[]): { added: number; removed: number; kept: number } {
+  /**
+   * Makes the map equal to `flows` (SQLite): stale keys out, missing or different ones in.
+   * A rule whose entry was missing or different has unknown counts: its slot is zeroed.
+   */
+  reconcile(flows: StoredFlow[]): { added: number; removed: number; kept: number } {
     if (!this.maps) return { added: 0, removed: 0, kept: 0 };
-    const want = new Map(flows.map((f) => [keyString(f.key), f]));
-    const have = this.maps.flows.listFlows();
+    const want = new Map(flows.map((f) => [keyString(f.flow.key), f]));
+    let have: native.FlowEntry[];
+    try {
+      have = this.maps.flows.listFlows();
+    } catch (err) {
+      // An entry this addon cannot decode (another writer): drop everything, rewrite all.
+      this.log.warn({ err }, 'pcf_flow_map holds entries of an unknown layout; rewriting it');
+      have = this.maps.flows.listFlowKeys().map((key) => ({ key, action: null as unknown as native.FlowAction }));
+    }
     const stale: native.FlowKey[] = [];
     const seen = new Map<string, native.FlowAction>();
     for (const e of have) {
       const k = nativeKeyString(e.key);
-      if (want.has(k)) seen.set(k, e.action);
-      else stale.push(e.key);
+      if (want.has(k) && e.action) seen.set(k, e.action);
+      else if (!want.has(k)) stale.push(e.key);
     }
-    const put: { key: native.FlowKey; action: native.FlowAction }[] = [];
+    const put: native.FlowEntry[] = [];
+    const resetSlots: number[] = [];
     for (const [k, f] of want) {
-      const action = toNativeAction(f.id, f.action);
+      const action = toNativeAction(f.flow.id, f.slot, f.flow.action);
       const cur = seen.get(k);
-      if (!cur || !sameAction(cur, action)) put.push({ key: toNativeKey(f.key), action });
+      if (cur && sameAction(cur, action)) continue;
+      put.push({ key: toNativeKey(f.flow.key), action });
+      if (!cur || cur.statsSlot !== f.slot || cur.ruleId !== f.flow.id) resetSlots.push(f.slot);
     }
     if (stale.length) this.maps.flows.deleteFlows(stale);
+    // A map re-created smaller than the slots in use: those rules act, uncounted.
+    const inRange = resetSlots.filter((s) => s < this.maps!.ruleStats.maxEntries);
+    if (inRange.length < resetSlots.length) this.log.warn({ slots: resetSlots.length - inRange.length }, 'rule counter slots beyond pcf_rule_stats: those rules are not counted');
+    if (inRange.length) this.maps.ruleStats.resetCounters(inRange);
     if (put.length) this.maps.flows.upsertFlows(put);
-
-    const counters = this.maps.ruleStats.readRuleCounters();
-    const ids = new Set(flows.map((f) => f.id));
-    const extraIds = [...counters.keys()].filter((id) => !ids.has(id));
-    const missingIds = [...ids].filter((id) => !counters.has(id));
-    if (extraIds.length) this.maps.ruleStats.deleteRuleCounters(extraIds);
-    if (missingIds.length) this.maps.ruleStats.createRuleCounters(missingIds);
 
     this.lastReconcileAt = new Date().toISOString();
     return { added: put.length, removed: stale.length, kept: flows.length - put.length };
@@ -193,13 +194,15 @@ export class Datapath {
     return this.maps ? this.maps.stats.readCounters() : {};
   }
 
-  ruleCounters(): Map<number, Counter> {
-    return this.maps ? this.maps.ruleStats.readRuleCounters() : new Map();
+  /** Counters of slots 0..count-1, index = slot; empty without datapath. */
+  slotCounters(count: number): Counter[] {
+    if (!this.maps) return [];
+    return this.maps.ruleStats.readCounters(Math.min(count, this.maps.ruleStats.maxEntries));
   }
 
-  ruleCounter(id: number): Counter | undefined {
-    if (!this.maps) return undefined;
-    return this.maps.ruleStats.readRuleCounter(id) ?? { packets: 0, bytes: 0 };
+  slotCounter(slot: number): Counter | undefined {
+    if (!this.maps || slot >= this.maps.ruleStats.maxEntries) return undefined;
+    return this.maps.ruleStats.readCounter(slot);
   }
 
   state(): DatapathState {

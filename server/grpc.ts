@@ -112,13 +112,18 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
     }),
     WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       let stop: (() => void) | null = null;
+      const from = call.request.from_revision;
       try {
-        stop = service.watch(Number(call.request.from_revision ?? 0), (e) => call.write(eventToMessage(e)));
+        stop = service.watch(from === undefined || from === null ? null : Number(from), (e) => call.write(eventToMessage(e)));
       } catch (err) {
         call.emit('error', toStatus(err));
         return;
       }
-      const end = () => stop?.();
+      const offClose = service.onClose(() => call.end());
+      const end = () => {
+        stop?.();
+        offClose();
+      };
       call.on('cancelled', end);
       call.on('close', end);
     },

@@ -15,6 +15,7 @@ export const MAX_BATCH = 200_000;
 
 export interface Stats {
   read_at: string;
+  revision: number;
   datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null };
   xdp: Record<string, Counter>;
   rules: { id: number; packets: number; bytes: number }[];
@@ -41,7 +42,14 @@ export class FlowService {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.events.emit('close');
     this.datapath.close();
+  }
+
+  /** Runs fn when the service stops (watch streams end instead of holding shutdown up). */
+  onClose(fn: () => void): () => void {
+    this.events.once('close', fn);
+    return () => this.events.off('close', fn);
   }
 
   /** One look at the pin dir; reconciles when the maps (re)appeared. */
@@ -89,11 +97,11 @@ export class FlowService {
     const res = this.write(() => {
       const [r] = this.store.upsertMany([spec], now);
       if (r.created) this.checkCapacity('key');
-      this.datapath.write([{ id: r.flow.id, spec }], r.created ? [r.flow.id] : []);
+      this.datapath.write([r], r.created ? [r.slot] : []);
       return r;
     });
     this.publish([{ revision: res.flow.revision, kind: 'UPSERT', id: res.flow.id, flow: res.flow }]);
-    return res;
+    return { flow: res.flow, created: res.created };
   }
 
   /** All or nothing: any invalid rule or duplicate key refuses the whole batch. */
@@ -122,10 +130,7 @@ export class FlowService {
     const results = this.write(() => {
       const rs = this.store.upsertMany(specs, now);
       if (rs.some((r) => r.created)) this.checkCapacity('flows');
-      this.datapath.write(
-        rs.map((r, i) => ({ id: r.flow.id, spec: specs[i] })),
-        rs.filter((r) => r.created).map((r) => r.flow.id),
-      );
+      this.datapath.write(rs, rs.filter((r) => r.created).map((r) => r.slot));
       return rs;
     });
     this.publish(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
@@ -134,7 +139,7 @@ export class FlowService {
   }
 
   delete(id: number): void {
-    const flow = this.write(() => {
+    const { flow } = this.write(() => {
       const f = this.store.delete(id);
       if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
       this.datapath.remove(f);
@@ -146,7 +151,7 @@ export class FlowService {
   get(id: number): Flow {
     const flow = this.store.get(id);
     if (!flow) throw new NotFoundError('id', `no flow with id ${id}`);
-    const counters = this.datapath.ruleCounter(id);
+    const counters = this.datapath.slotCounter(this.store.slotOf(id)!);
     return counters ? { ...flow, counters } : flow;
   }
 
@@ -155,12 +160,14 @@ export class FlowService {
   }
 
   stats(): Stats {
-    const rules = [...this.datapath.ruleCounters()]
-      .filter(([, c]) => c.packets > 0)
-      .map(([id, c]) => ({ id, packets: c.packets, bytes: c.bytes }))
+    const bySlot = this.datapath.slotCounters(this.store.slotHighWater);
+    const idOf = bySlot.some((c) => c.packets > 0) ? this.store.idsBySlot() : new Map<number, number>();
+    const rules = bySlot
+      .flatMap((c, slot) => (c.packets > 0 && idOf.has(slot) ? [{ id: idOf.get(slot)!, packets: c.packets, bytes: c.bytes }] : []))
       .sort((a, b) => a.id - b.id);
     return {
       read_at: new Date().toISOString(),
+      revision: this.store.currentRevision,
       datapath: { ...this.datapath.state(), rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? this.datapath.state().error },
       xdp: this.datapath.counters(),
       rules,
@@ -177,8 +184,8 @@ export class FlowService {
    * Streams changes after `from` (replayed from the change log), then live ones, in revision
    * order without gaps or repeats. Returns the function that ends the watch.
    */
-  watch(from: number, send: (e: FlowEvent) => void): () => void {
-    let last = from;
+  watch(from: number | null, send: (e: FlowEvent) => void): () => void {
+    let last = from ?? this.store.currentRevision;
     const live: FlowEvent[] = [];
     let replaying = true;
     const onEvent = (e: FlowEvent) => {

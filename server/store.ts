@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import { CompactedError } from './errors.js';
 import type { ActionType, Flow, FlowEvent, FlowFilter, FlowSpec } from './model.js';
+import { SlotAllocator } from './slots.js';
 
 interface FlowRow {
   id: number;
@@ -19,6 +20,7 @@ interface FlowRow {
   snat_port: number | null;
   dnat_ip: string | null;
   dnat_port: number | null;
+  stats_slot: number;
   revision: number;
   created_revision: number;
   created_at: string;
@@ -46,14 +48,19 @@ function rowToFlow(r: FlowRow): Flow {
 /** How many change-log entries WatchFlows can resume from. */
 export const EVENTS_KEPT = 500_000;
 
-export interface UpsertResult {
+/** A rule with its counter slot in pcf_rule_stats (internal: not part of the API). */
+export interface StoredFlow {
   flow: Flow;
+  slot: number;
+}
+
+export interface UpsertResult extends StoredFlow {
   created: boolean;
 }
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
 const CHUNK = 200;
-const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port, revision, created_revision, created_at, updated_at';
+const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
 const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
 
 function upsertSql(rows: number): string {
@@ -63,7 +70,7 @@ function upsertSql(rows: number): string {
       queue_id = excluded.queue_id, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
       dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
       revision = excluded.revision, updated_at = excluded.updated_at
-    RETURNING id, revision, created_revision, created_at`;
+    RETURNING id, revision, created_revision, created_at, stats_slot`;
 }
 
 function eventSql(rows: number): string {
@@ -73,6 +80,7 @@ function eventSql(rows: number): string {
 export class FlowStore {
   private revision = 0;
   private rows = 0;
+  private readonly slots = new SlotAllocator();
   private readonly stmts;
 
   constructor(readonly db: Database.Database) {
@@ -84,6 +92,8 @@ export class FlowStore {
       byId: db.prepare<[number], FlowRow>('SELECT * FROM flows WHERE id = ?'),
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
+      slotOf: db.prepare<[number], { stats_slot: number }>('SELECT stats_slot FROM flows WHERE id = ?'),
+      slotsInUse: db.prepare<[], { id: number; stats_slot: number }>('SELECT id, stats_slot FROM flows'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
       maxRevision: db.prepare<[], { r: number | null }>(
         'SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_events)'),
@@ -104,10 +114,25 @@ export class FlowStore {
     return this.rows;
   }
 
-  /** Takes the revision and row count from SQLite: at start and after a rolled-back transaction. */
+  /** Takes revision, row count and slots from SQLite: at start and after a rolled-back transaction. */
   reload(): void {
     this.revision = this.stmts.maxRevision.get()?.r ?? 0;
     this.rows = this.stmts.count.get()!.n;
+    this.slots.reset(this.stmts.slotsInUse.all().map((r) => r.stats_slot));
+  }
+
+  /** One past the highest counter slot in use. */
+  get slotHighWater(): number {
+    return this.slots.highWater;
+  }
+
+  /** Rule id by counter slot. */
+  idsBySlot(): Map<number, number> {
+    return new Map(this.stmts.slotsInUse.all().map((r) => [r.stats_slot, r.id]));
+  }
+
+  slotOf(id: number): number | undefined {
+    return this.stmts.slotOf.get(id)?.stats_slot;
   }
 
   /**
@@ -117,14 +142,18 @@ export class FlowStore {
   upsertMany(specs: FlowSpec[], now: string): UpsertResult[] {
     const base = this.revision;
     const results: UpsertResult[] = new Array(specs.length);
+    const offered = specs.map(() => this.slots.take());
+    const unused: number[] = [];
     const args: unknown[] = [];
     const flush = (rows: number) => {
       const stmt = rows === CHUNK ? this.stmts.upsertChunk : this.stmts.upsertOne;
       // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
-      for (const [id, rev, createdRev, createdAt] of stmt.all(...args) as [number, number, number, string][]) {
+      for (const [id, rev, createdRev, createdAt, slot] of stmt.all(...args) as [number, number, number, string, number][]) {
         const i = rev - base - 1;
         const flow: Flow = { id, key: specs[i].key, action: specs[i].action, revision: rev, created_at: createdAt, updated_at: now };
-        results[i] = { flow, created: createdRev === rev };
+        results[i] = { flow, slot, created: createdRev === rev };
+        // An update keeps its slot; the one offered for a new row goes back.
+        if (slot !== offered[i]) unused.push(offered[i]);
       }
       args.length = 0;
     };
@@ -132,11 +161,12 @@ export class FlowStore {
       const { key: k, action: a } = s;
       const rev = base + i + 1;
       args.push(k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id,
-        a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, rev, rev, now, now);
+        a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
       const full = specs.length - (specs.length % CHUNK);
       if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);
     });
     this.revision = base + specs.length;
+    this.slots.give(unused);
     for (const r of results) if (r.created) this.rows++;
     this.logEvents(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT', id: r.flow.id, flow: r.flow })));
     return results;
@@ -154,15 +184,15 @@ export class FlowStore {
     });
   }
 
-  delete(id: number): Flow | undefined {
+  delete(id: number): StoredFlow | undefined {
     const row = this.stmts.deleteById.get(id);
     if (!row) return undefined;
-    const flow = rowToFlow(row);
     const rev = ++this.revision;
     this.rows--;
-    const deleted = { ...flow, revision: rev };
-    this.logEvents([{ revision: rev, kind: 'DELETE', id, flow: deleted }]);
-    return deleted;
+    this.slots.give([row.stats_slot]);
+    const flow = { ...rowToFlow(row), revision: rev };
+    this.logEvents([{ revision: rev, kind: 'DELETE', id, flow }]);
+    return { flow, slot: row.stats_slot };
   }
 
   get(id: number): Flow | undefined {
@@ -170,8 +200,8 @@ export class FlowStore {
     return row && rowToFlow(row);
   }
 
-  all(): Flow[] {
-    return this.stmts.all.all().map(rowToFlow);
+  all(): StoredFlow[] {
+    return this.stmts.all.all().map((r) => ({ flow: rowToFlow(r), slot: r.stats_slot }));
   }
 
   list(filter: FlowFilter, limit: number, cursor: number): { flows: Flow[]; next_cursor: number | null } {

@@ -104,9 +104,11 @@ function keyOf(src: string, srcPort: number, proto = 6, dst = '198.18.1.1', dstP
   return { srcIp: src, dstIp: dst, srcPort, dstPort, proto };
 }
 
-function plain(ruleId: number, type: FlowAction['type'] = 'PASS'): FlowAction {
+/** A plain action; the slot defaults to the mirror of the id, so the two never coincide. */
+function plain(ruleId: number, type: FlowAction['type'] = 'PASS', statsSlot = 2 ** 32 - 1 - ruleId): FlowAction {
   return {
     ruleId,
+    statsSlot,
     type,
     ttlDelta: 0,
     mark: null,
@@ -172,7 +174,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
   }
 
   const flowMap = (file: string, entries = 8, flags = 0) =>
-    track(new native.FlowMap(createMap(file, 'hash', 16, 24, entries, flags)));
+    track(new native.FlowMap(createMap(file, 'hash', 16, 28, entries, flags)));
 
   before(async () => {
     native = await import('../native/index.js');
@@ -187,7 +189,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
   });
 
   test('opens a pinned map and reports its info', () => {
-    const p = createMap('pcf_flow_map', 'hash', 16, 24, 8);
+    const p = createMap('pcf_flow_map', 'hash', 16, 28, 8);
     const m = track(new native.FlowMap(p));
     const shown = JSON.parse(bpftool('map', 'show', 'pinned', p, '-j')) as { id: number };
     assert.equal(m.id, shown.id);
@@ -196,7 +198,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.equal(m.type, 1); // BPF_MAP_TYPE_HASH
     assert.equal(m.typeName, 'hash');
     assert.equal(m.keySize, 16);
-    assert.equal(m.valueSize, 24);
+    assert.equal(m.valueSize, 28);
     assert.equal(m.maxEntries, 8);
     assert.equal(m.closed, false);
     assert.equal(native.pinnedMapId(p), m.id);
@@ -228,6 +230,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     key: keyOf('198.18.0.1', 1234, 6, '198.18.1.1', 80),
     action: {
       ruleId: 7,
+      statsSlot: 131071,
       type: 'REDIRECT',
       ttlDelta: -1,
       mark: 0x42,
@@ -241,7 +244,8 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
   };
   const variety: FlowEntry[] = [
     { key: keyOf('198.18.0.2', 65535, 17, '198.18.1.2', 0), action: { ...plain(1), mark: 0, ttlDelta: 127 } },
-    { key: keyOf('198.18.0.3', 0, 1, '198.18.1.3', 0), action: { ...plain(4294967295, 'DROP'), mark: 0xffffffff } },
+    { key: keyOf('198.18.0.3', 0, 1, '198.18.1.3', 0), action: { ...plain(4294967295, 'DROP'), mark: 0xffffffff } }, // slot 0
+    { key: keyOf('198.18.0.4', 4, 17), action: plain(0, 'DROP', 4294967295) },
     {
       key: keyOf('0.0.0.0', 1, 132, '255.255.255.255', 2),
       action: { ...plain(3, 'REDIRECT'), queueId: 0, ttlDelta: -128, dnatIp: '10.0.0.1', snatPort: 1 },
@@ -253,10 +257,10 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     const m = flowMap('roundtrip');
     assert.deepEqual(m.upsertFlows(redirect), { inserted: 1, replaced: 0 });
     assert.deepEqual(m.lookupFlow(redirect.key), redirect.action);
-    assert.deepEqual(m.upsertFlows(variety), { inserted: 4, replaced: 0 });
+    assert.deepEqual(m.upsertFlows(variety), { inserted: 5, replaced: 0 });
     for (const e of variety) assert.deepEqual(m.lookupFlow(e.key), e.action, JSON.stringify(e.key));
     assert.deepEqual(sortEntries(m.listFlows()), sortEntries([redirect, ...variety]));
-    assert.equal(m.countFlows(), 5);
+    assert.equal(m.countFlows(), 6);
     assert.deepEqual(
       m.listFlowKeys().map((k) => JSON.stringify(k)).sort(),
       [redirect, ...variety].map((e) => JSON.stringify(e.key)).sort(),
@@ -276,11 +280,12 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     const [e] = rawDump(m.path);
     // struct pcf_flow_key: src_ip, dst_ip, src_port, dst_port (network order), proto, pad[3]
     assert.deepEqual(e.key, [198, 18, 0, 1, 198, 18, 1, 1, 0x04, 0xd2, 0x00, 0x50, 6, 0, 0, 0]);
-    // struct pcf_flow_action: rule_id (host), type, ttl_delta, flags, queue_id, mark (host),
-    // snat_ip, dnat_ip, snat_port, dnat_port (network order)
+    // struct pcf_flow_action (28 bytes): rule_id, stats_slot (host), type, ttl_delta, flags,
+    // queue_id, mark (host), snat_ip, dnat_ip, snat_port, dnat_port (network order)
     const flags = 0x1 | 0x2 | 0x4 | 0x8; // SNAT | DNAT (port only) | MARK | MIRROR
+    assert.equal(e.value?.length, 28);
     assert.deepEqual(e.value, [
-      ...uint(7, 4), 2, 0xff, flags, 3,
+      ...uint(7, 4), ...uint(131071, 4), 2, 0xff, flags, 3,
       ...uint(0x42, 4),
       198, 18, 1, 254,
       0, 0, 0, 0,
@@ -289,9 +294,15 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     ]);
 
     const m2 = flowMap('layout2');
-    m2.upsertFlows({ key: redirect.key, action: plain(1) });
+    m2.upsertFlows({ key: redirect.key, action: plain(1, 'PASS', 0x01020304) });
     // no flags, queue_id PCF_QUEUE_ANY, NAT and mark zero
-    assert.deepEqual(rawDump(m2.path)[0].value, [...uint(1, 4), 0, 0, 0, 0xff, ...new Array(16).fill(0)]);
+    assert.deepEqual(rawDump(m2.path)[0].value, [...uint(1, 4), ...uint(0x01020304, 4), 0, 0, 0, 0xff, ...new Array(16).fill(0)]);
+
+    // statsSlot comes back from what the kernel holds, not from a cache: bpftool writes it
+    const raw = rawDump(m2.path)[0];
+    bpftoolUpdate(m2.path, raw.key, [...uint(1, 4), ...uint(4294967295, 4), ...raw.value!.slice(8)]);
+    assert.deepEqual(m2.lookupFlow(redirect.key), plain(1, 'PASS', 4294967295));
+    assert.deepEqual(m2.listFlows()[0].action.statsSlot, 4294967295);
   });
 
   test('deletes one or many keys, skipping absent ones', () => {
@@ -302,7 +313,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.equal(m.deleteFlows([variety[0].key, variety[0].key, redirect.key, variety[1].key]), 2);
     assert.deepEqual(sortEntries(m.listFlows()), sortEntries(variety.slice(2)));
     assert.equal(m.deleteFlows([]), 0);
-    assert.equal(m.deleteFlows(variety.slice(2).map((e) => e.key)), 2);
+    assert.equal(m.deleteFlows(variety.slice(2).map((e) => e.key)), 3);
     assert.deepEqual(rawDump(m.path), []);
   });
 
@@ -310,9 +321,9 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     native._testing.setBatchSyscalls(false);
     try {
       const m = flowMap('per_elem');
-      assert.deepEqual(m.upsertFlows([redirect, ...variety]), { inserted: 5, replaced: 0 });
+      assert.deepEqual(m.upsertFlows([redirect, ...variety]), { inserted: 6, replaced: 0 });
       assert.deepEqual(sortEntries(m.listFlows()), sortEntries([redirect, ...variety]));
-      assert.equal(m.listFlowKeys().length, 5);
+      assert.equal(m.listFlowKeys().length, 6);
       assert.equal(m.deleteFlows([redirect.key, keyOf('9.9.9.9', 9)]), 1);
       assert.deepEqual(sortEntries(m.listFlows()), sortEntries(variety));
     } finally {
@@ -399,6 +410,11 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
       ['action.type', (e) => ({ ...e, action: { ...e.action, type: 'ACCEPT' } })],
       ['action.ruleId', (e) => ({ ...e, action: { ...e.action, ruleId: 2 ** 32 } })],
       ['action.ruleId', (e) => ({ ...e, action: { ...e.action, ruleId: '1' } })],
+      ['action.statsSlot', (e) => ({ ...e, action: { ...e.action, statsSlot: undefined } })],
+      ['action.statsSlot', (e) => ({ ...e, action: { ...e.action, statsSlot: 2 ** 32 } })],
+      ['action.statsSlot', (e) => ({ ...e, action: { ...e.action, statsSlot: -1 } })],
+      ['action.statsSlot', (e) => ({ ...e, action: { ...e.action, statsSlot: 0.5 } })],
+      ['action.statsSlot', (e) => ({ ...e, action: { ...e.action, statsSlot: '3' } })],
       ['action.ttlDelta', (e) => ({ ...e, action: { ...e.action, ttlDelta: 128 } })],
       ['action.mark', (e) => ({ ...e, action: { ...e.action, mark: -1 } })],
       ['action.queueId', (e) => ({ ...e, action: { ...e.action, queueId: 64 } })],
@@ -432,17 +448,20 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.throws(() => new native.FlowMap(badKey), layout(/key 12 B.*struct pcf_flow_key/));
     const badValue = createMap('bad_value', 'hash', 16, 32, 8);
     assert.throws(() => new native.FlowMap(badValue), layout(/value 32 B.*struct pcf_flow_action/));
-    const badType = createMap('bad_type', 'lru_hash', 16, 24, 8);
-    assert.throws(() => new native.FlowMap(badType), layout(/lru_hash.*hash map/));
+    // the flow map of the previous header: 24-byte actions, without stats_slot
+    const oldFlows = createMap('old_flows', 'hash', 16, 24, 8);
+    assert.throws(() => new native.FlowMap(oldFlows), layout(/value 24 B.*value 28 B \(struct pcf_flow_action\).*detach --purge and attach again/));
+    const badType = createMap('bad_type', 'lru_hash', 16, 28, 8);
+    assert.throws(() => new native.FlowMap(badType), layout(/wrong type \(a lru_hash map.*as a hash map/));
     const shortStats = createMap('short_stats', 'percpu_array', 4, 16, 4);
     assert.throws(() => new native.StatsMap(shortStats), layout(/max_entries 4.*at least 17/));
-    const flows = createMap('not_rules', 'hash', 16, 24, 8);
-    assert.throws(() => new native.RuleStatsMap(flows), layout(/percpu_hash/));
+    const flows = createMap('not_rules', 'hash', 16, 28, 8);
+    assert.throws(() => new native.RuleStatsMap(flows), layout(/wrong type.*percpu_array/));
     assert.throws(() => new native.ConfigMap(flows), layout(/array/));
   });
 
   test('pinnedMapId is null when absent and changes when the map is re-created', () => {
-    const p = createMap('recreated', 'hash', 16, 24, 8);
+    const p = createMap('recreated', 'hash', 16, 28, 8);
     const id = native.pinnedMapId(p);
     assert.equal(typeof id, 'number');
     const m = track(new native.FlowMap(p));
@@ -456,7 +475,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     // the open handle still reaches the old, unpinned map
     assert.deepEqual(m.lookupFlow(redirect.key), redirect.action);
 
-    createMap('recreated', 'hash', 16, 24, 8);
+    createMap('recreated', 'hash', 16, 28, 8);
     const id2 = native.pinnedMapId(p);
     assert.equal(typeof id2, 'number');
     assert.notEqual(id2, id);
@@ -466,50 +485,154 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.equal(m2.lookupFlow(redirect.key), null);
   });
 
-  test('rule counters: create, sum over possible CPUs, delete', () => {
+  /** A pcf_rule_stats as the loader creates it: PERCPU_ARRAY, u32 slot -> struct pcf_counter. */
+  const ruleStats = (file: string, entries: number) =>
+    track(new native.RuleStatsMap(createMap(file, 'percpu_array', 4, 16, entries)));
+
+  /** Slot -> per-CPU values as bpftool reads them. */
+  function rawSlots(p: string): Map<number, number[][]> {
+    return new Map(rawDump(p).map((e) => [Buffer.from(e.key).readUInt32LE(0), (e.values ?? []).map((v) => v.value)]));
+  }
+
+  test('rule counters: slot-indexed, summed over possible CPUs, reset to zero', () => {
     const ncpus = possibleCpusFromSysfs();
     assert.equal(native.possibleCpus(), ncpus);
-    const m = track(new native.RuleStatsMap(createMap('pcf_rule_stats', 'percpu_hash', 4, 16, 8)));
-    assert.equal(m.createRuleCounters([1, 2, 3]), 3);
-    assert.equal(m.createRuleCounters([3, 4, 4]), 1);
-    assert.equal(m.createRuleCounters(5), 1);
-    const raw = rawDump(m.path);
-    assert.equal(raw.length, 5);
-    for (const e of raw) {
-      assert.equal(e.values?.length, ncpus);
-      for (const v of e.values ?? []) assert.deepEqual(v.value, new Array(16).fill(0));
-    }
-    assert.deepEqual([...m.readRuleCounters().keys()].sort(), [1, 2, 3, 4, 5]);
-    assert.deepEqual(m.readRuleCounter(1), { packets: 0, bytes: 0 });
+    const m = ruleStats('pcf_rule_stats', 8);
+    assert.equal(m.typeName, 'percpu_array');
+    assert.equal(m.maxEntries, 8);
+    const zero = { packets: 0, bytes: 0 };
+    assert.deepEqual(m.readCounters(), new Array(8).fill(zero));
 
     // bpftool writes the same value on every CPU: the sum is ncpus times it
+    bpftoolUpdate(m.path, uint(1, 4), [...uint(1, 8), ...uint(64, 8)]);
     bpftoolUpdate(m.path, uint(2, 4), [...uint(5, 8), ...uint(1000, 8)]);
     bpftoolUpdate(m.path, uint(4, 4), [...uint(2 ** 40, 8), ...uint(2 ** 44 + 3, 8)]);
-    assert.deepEqual(m.readRuleCounter(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
-    const all = m.readRuleCounters();
-    assert.ok(all instanceof Map);
-    assert.deepEqual(all.get(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
-    assert.deepEqual(all.get(4), { packets: 2 ** 40 * ncpus, bytes: (2 ** 44 + 3) * ncpus });
-    assert.deepEqual(all.get(3), { packets: 0, bytes: 0 });
+    bpftoolUpdate(m.path, uint(7, 4), [...uint(9, 8), ...uint(900, 8)]);
+    const c1 = { packets: ncpus, bytes: 64 * ncpus };
+    const c2 = { packets: 5 * ncpus, bytes: 1000 * ncpus };
+    const c4 = { packets: 2 ** 40 * ncpus, bytes: (2 ** 44 + 3) * ncpus };
+    const c7 = { packets: 9 * ncpus, bytes: 900 * ncpus };
 
-    // an existing counter keeps counting
-    assert.equal(m.createRuleCounters([2]), 0);
-    assert.deepEqual(m.readRuleCounter(2), { packets: 5 * ncpus, bytes: 1000 * ncpus });
+    // read one
+    assert.deepEqual(m.readCounter(2), c2);
+    assert.deepEqual(m.readCounter(4), c4);
+    assert.deepEqual(m.readCounter(0), zero);
+    assert.deepEqual(m.readCounter(7), c7);
+    // read all (index = slot), and a prefix
+    const all = m.readCounters();
+    assert.ok(Array.isArray(all));
+    assert.deepEqual(all, [zero, c1, c2, zero, c4, zero, zero, c7]);
+    assert.deepEqual(m.readCounters(8), all);
+    assert.deepEqual(m.readCounters(3), [zero, c1, c2]);
+    assert.deepEqual(m.readCounters(1), [zero]);
+    assert.deepEqual(m.readCounters(0), []);
 
-    assert.equal(m.deleteRuleCounters([1, 99]), 1);
-    assert.equal(m.readRuleCounter(1), null);
-    assert.equal(m.readRuleCounter(99), null);
+    // reset: zero on every CPU at those slots, nothing else touched
+    m.resetCounters([2, 7, 2]);
+    const raw = rawSlots(m.path);
+    assert.equal(raw.size, 8);
+    for (const slot of [2, 7]) {
+      assert.equal(raw.get(slot)?.length, ncpus);
+      for (const v of raw.get(slot)!) assert.deepEqual(v, new Array(16).fill(0));
+    }
+    assert.deepEqual(m.readCounters(), [zero, c1, zero, zero, c4, zero, zero, zero]);
+    m.resetCounters(4); // one slot, not an array
+    assert.deepEqual(m.readCounter(4), zero);
+    m.resetCounters([]);
+    assert.deepEqual(m.readCounter(1), c1);
+  });
 
-    // full: 4 held, room for 4 more; the 5th new id fails and the call undoes itself
+  test('rule counters: a slot out of range, or not a u32, throws a TypeError naming it and writes nothing', () => {
+    const m = ruleStats('slots_range', 8);
+    bpftoolUpdate(m.path, uint(1, 4), [...uint(3, 8), ...uint(30, 8)]);
     const before = rawDump(m.path);
-    assert.throws(() => m.createRuleCounters([10, 11, 2, 12, 13, 14]), (e: unknown) => {
-      isSysError('E2BIG', 7, 'createRuleCounters', m.path)(e);
-      assert.equal((e as NativeModule.PcfSystemError).index, 5);
+    const outOfRange = (field: string, slot: number) => (e: unknown) => {
+      isArgError(field)(e);
+      const msg = (e as Error).message;
+      assert.ok(msg.includes(`slot ${slot} is out of range`) && msg.includes(m.path) && msg.includes('0..7'), msg);
+      return true;
+    };
+    // slot 1 comes first and is valid: it must still hold its counter afterwards
+    assert.throws(() => m.resetCounters([1, 8]), outOfRange('slots[1]', 8));
+    assert.throws(() => m.resetCounters([1, 2, 3, 4294967295]), outOfRange('slots[3]', 4294967295));
+    assert.throws(() => m.resetCounters(8), outOfRange('slots', 8));
+    assert.throws(() => m.resetCounters([1, -1]), isArgError('slots[1]'));
+    assert.throws(() => m.resetCounters([1, 2 ** 32]), isArgError('slots[1]'));
+    assert.throws(() => m.resetCounters([1, 1.5]), isArgError('slots[1]'));
+    assert.throws(() => m.resetCounters(['1' as unknown as number]), isArgError('slots[0]'));
+    assert.throws(() => m.resetCounters(undefined as unknown as number), isArgError('slots'));
+    assert.deepEqual(rawDump(m.path), before);
+
+    assert.throws(() => m.readCounter(8), outOfRange('slot', 8));
+    assert.throws(() => m.readCounter(-1), isArgError('slot'));
+    assert.throws(() => m.readCounter(2 ** 32), isArgError('slot'));
+    assert.throws(() => m.readCounters(9), (e: unknown) => {
+      isArgError('count')(e);
+      assert.match((e as Error).message, /at most 8/);
       return true;
     });
-    assert.deepEqual(rawDump(m.path), before);
-    assert.throws(() => m.createRuleCounters([1, -2]), isArgError('ids[1]'));
-    assert.throws(() => m.readRuleCounter(2 ** 32), isArgError('id'));
+    assert.throws(() => m.readCounters(-1), isArgError('count'));
+    assert.throws(() => m.readCounters(1.5), isArgError('count'));
+  });
+
+  test('rule counters: refuses the PERCPU_HASH pcf_rule_stats of an older loader', () => {
+    // what the previous pcf_common.h made: PERCPU_HASH keyed by rule_id, same key and value sizes
+    const p = createMap('old_rule_stats', 'percpu_hash', 4, 16, 8);
+    assert.throws(() => new native.RuleStatsMap(p), (e: unknown) => {
+      const err = e as NativeModule.PcfMapError;
+      assert.equal(err.code, 'ERR_PCF_MAP_LAYOUT', String(e));
+      assert.equal(err.path, p);
+      assert.ok(!('errno' in err), 'no system call failed');
+      for (const part of [
+        `${p} is a map of the wrong type (a percpu_hash map`,
+        'as a percpu_array map with key 4 B (__u32 stats_slot), value 16 B (struct pcf_counter)',
+        'The datapath was loaded by an older loader',
+        'detach --purge and attach again',
+      ])
+        assert.ok(err.message.includes(part), `${JSON.stringify(part)} in: ${err.message}`);
+      return true;
+    });
+  });
+
+  test('rule counters: the per-element fallback path behaves the same', () => {
+    const ncpus = possibleCpusFromSysfs();
+    const m = ruleStats('slots_elem', 5000); // more than one batch chunk of 4096
+    for (const slot of [0, 4095, 4096, 4999]) bpftoolUpdate(m.path, uint(slot, 4), [...uint(slot + 1, 8), ...uint(2 * slot, 8)]);
+    const viaBatch = m.readCounters();
+    native._testing.setBatchSyscalls(false);
+    try {
+      const viaElem = m.readCounters();
+      assert.deepEqual(viaElem, viaBatch);
+      assert.deepEqual(viaElem[4096], { packets: 4097 * ncpus, bytes: 8192 * ncpus });
+      assert.deepEqual(m.readCounters(4096).length, 4096);
+      m.resetCounters([4095, 4999]);
+      assert.deepEqual(m.readCounter(4095), { packets: 0, bytes: 0 });
+      assert.deepEqual(m.readCounter(4999), { packets: 0, bytes: 0 });
+      assert.throws(() => m.resetCounters([0, 5000]), isArgError('slots[1]'));
+    } finally {
+      native._testing.setBatchSyscalls(true);
+    }
+    assert.deepEqual(m.readCounter(0), { packets: ncpus, bytes: 0 });
+    assert.deepEqual(m.readCounter(4096), { packets: 4097 * ncpus, bytes: 8192 * ncpus });
+  });
+
+  test(`rule counters: ${131072} slots (PCF_DEFAULT_MAX_RULES) read in one call, and reset`, () => {
+    const ncpus = possibleCpusFromSysfs();
+    const n = native.defaultMaxRules;
+    assert.equal(n, 131072);
+    const m = ruleStats('slots_big', n);
+    const set = [0, 1, 4095, 4096, 65537, n - 1];
+    for (const slot of set) bpftoolUpdate(m.path, uint(slot, 4), [...uint(slot + 1, 8), ...uint(slot * 100 + 7, 8)]);
+
+    const all = m.readCounters();
+    assert.equal(all.length, n);
+    for (let slot = 0; slot < n; slot++) {
+      const want = set.includes(slot) ? { packets: (slot + 1) * ncpus, bytes: (slot * 100 + 7) * ncpus } : { packets: 0, bytes: 0 };
+      if (all[slot].packets !== want.packets || all[slot].bytes !== want.bytes) assert.deepEqual(all[slot], want, `slot ${slot}`);
+    }
+    m.resetCounters(Array.from({ length: n }, (_, i) => i));
+    assert.ok(m.readCounters().every((c) => c.packets === 0 && c.bytes === 0));
+    assert.deepEqual(m.readCounters(2), [{ packets: 0, bytes: 0 }, { packets: 0, bytes: 0 }]);
   });
 
   test('XDP counters: every name of PCF_COUNTER_TABLE, summed over possible CPUs', () => {
@@ -548,7 +671,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     const m = flowMap('foreign');
     m.upsertFlows(redirect);
     const rawKey = rawDump(m.path)[0].key;
-    bpftoolUpdate(m.path, rawKey, [...uint(7, 4), 9, 0, 0, 0xff, ...new Array(16).fill(0)]);
+    bpftoolUpdate(m.path, rawKey, [...uint(7, 4), ...uint(131071, 4), 9, 0, 0, 0xff, ...new Array(16).fill(0)]);
     assert.throws(() => m.listFlows(), (e: unknown) => {
       assert.equal((e as NativeModule.PcfMapError).code, 'ERR_PCF_BAD_VALUE');
       return true;
@@ -572,6 +695,11 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     m.close();
     assert.throws(() => m.listFlows(), isSysError('EBADF', 9, 'listFlows', m.path));
     assert.throws(() => m.upsertFlows(redirect), isSysError('EBADF', 9, 'upsertFlows', m.path));
+    const rs = ruleStats('closing_rs', 4);
+    rs.close();
+    assert.throws(() => rs.readCounters(), isSysError('EBADF', 9, 'readCounters', rs.path));
+    assert.throws(() => rs.readCounter(0), isSysError('EBADF', 9, 'readCounter', rs.path));
+    assert.throws(() => rs.resetCounters([0]), isSysError('EBADF', 9, 'resetCounters', rs.path));
     assert.throws(() => new native.FlowMap(42 as unknown as string), isArgError('path'));
   });
 });

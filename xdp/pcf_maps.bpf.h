@@ -16,10 +16,12 @@ struct {
 	__type(value, struct pcf_flow_action);
 } pcf_flow_map SEC(".maps");
 
-/* rule_id -> packets/bytes. Entries are created (zeroed) by the control plane with the rule;
- * the datapath only updates existing entries. */
+/* stats_slot -> packets/bytes: the per-rule counters, indexed by pcf_flow_action.stats_slot.
+ * Same max_entries as pcf_flow_map (the loader sizes both). The control plane hands out slots
+ * and zeroes a slot before reusing it; the datapath only adds. An array, so the lookup is
+ * inlined by the verifier (a bounds check and an address): no second hash lookup per hit. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PCF_DEFAULT_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct pcf_counter);

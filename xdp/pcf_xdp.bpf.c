@@ -16,6 +16,12 @@
 #include "pcf_maps.bpf.h"
 #include "pcf_parse.bpf.h"
 
+/* bpf_xdp_adjust_meta() takes a multiple of 4; 32 bytes is the most every kernel accepts
+ * (older kernels refuse more), and pcf_tc_mark and the worker expect the magic at data - 4. */
+_Static_assert(sizeof(struct pcf_flow_action) == 28, "pcf_flow_action is 28 bytes");
+_Static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta is 32 bytes");
+_Static_assert(__builtin_offsetof(struct pcf_xdp_meta, magic) == 28, "magic last");
+
 static __always_inline void count(__u32 idx, __u64 bytes)
 {
 	struct pcf_counter *c = bpf_map_lookup_elem(&pcf_stats, &idx);
@@ -26,10 +32,11 @@ static __always_inline void count(__u32 idx, __u64 bytes)
 	}
 }
 
-/* Per-rule counters: only entries the control plane created are updated, never inserted. */
-static __always_inline void count_rule(__u32 rule_id, __u64 bytes)
+/* Per-rule counters at the rule's stats_slot. A slot beyond pcf_rule_stats (max_entries) has
+ * no element: the lookup returns NULL and nothing is counted; the rule still applies. */
+static __always_inline void count_rule(__u32 slot, __u64 bytes)
 {
-	struct pcf_counter *c = bpf_map_lookup_elem(&pcf_rule_stats, &rule_id);
+	struct pcf_counter *c = bpf_map_lookup_elem(&pcf_rule_stats, &slot);
 
 	if (c) {
 		c->packets++;
@@ -90,7 +97,7 @@ int pcf_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	count_rule(act->rule_id, bytes);
+	count_rule(act->stats_slot, bytes);
 
 	if (act->type == PCF_ACT_DROP) {
 		count(PCF_CNT_ACT_DROP, bytes);

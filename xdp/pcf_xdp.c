@@ -69,10 +69,15 @@ enum exit_code {
 
 enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 
-static const char *const map_names[] = {
-	PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS, PCF_PIN_XSKMAP, PCF_PIN_CONFIG,
+enum map_idx { M_FLOW, M_STATS, M_RULE_STATS, M_XSKMAP, M_CONFIG, N_MAPS };
+
+static const char *const map_names[N_MAPS] = {
+	[M_FLOW] = PCF_PIN_FLOW_MAP,
+	[M_STATS] = PCF_PIN_STATS,
+	[M_RULE_STATS] = PCF_PIN_RULE_STATS,
+	[M_XSKMAP] = PCF_PIN_XSKMAP,
+	[M_CONFIG] = PCF_PIN_CONFIG,
 };
-#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 struct opts {
 	const char *cmd;
@@ -141,7 +146,8 @@ static void usage(FILE *f)
 "  --pin-dir D   pin directory on a BPF filesystem (default %s)\n"
 "  --obj PATH    BPF object to load (default: the pcf_xdp.bpf.o built into pcf-xdp)\n"
 "  --max-rules N size of pcf_flow_map and pcf_rule_stats when they are created\n"
-"                (default %u; pinned maps keep their size)\n"
+"                (default %u; pinned maps keep their size); rules' stats slots\n"
+"                must be below it to be counted\n"
 "  --default A   action for packets that match no rule: pass (default) or drop\n"
 "  --json        status as one JSON object\n"
 "  -v, --verbose libbpf messages on stderr\n"
@@ -437,29 +443,25 @@ static void print_log_tail(const char *name, const char *log)
 	fprintf(stderr, "%s%s", p, (*p && log[strlen(log) - 1] != '\n') ? "\n" : "");
 }
 
-/* Is the pinned map fd usable as the object's map m? */
-static int check_reuse(struct bpf_map *m, int fd, const char *name)
+static const char *map_type_str(__u32 type)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	const char *s = libbpf_bpf_map_type_str((enum bpf_map_type)type);
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		msg("failed to get info of pinned map %s: %s", name, strerror(errno));
-		return -errno;
-	}
-	if (info.type != (__u32)bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-	    info.value_size != bpf_map__value_size(m)) {
-		msg("pinned map %s/%s does not fit this program (type %u key %u value %u, "
-		    "want %u/%u/%u); detach --purge to recreate it",
-		    opt.pin_dir, name, info.type, info.key_size, info.value_size,
-		    bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m));
-		return -EINVAL;
-	}
-	if (opt.max_rules && (!strcmp(name, PCF_PIN_FLOW_MAP) || !strcmp(name, PCF_PIN_RULE_STATS)) &&
-	    info.max_entries != opt.max_rules)
-		msg("note: pinned %s keeps its %u entries (--max-rules %u applies when it is created)",
-		    name, info.max_entries, opt.max_rules);
-	return 0;
+	return s ? s : "unknown";
+}
+
+/* Is the pinned map (its info) usable as the object's map m? Says why not. A pinned map of
+ * another layout (say pcf_rule_stats as the PERCPU_HASH of an older pcf_common.h) must never be
+ * reused: the program would count into, and the control plane read, the wrong thing. */
+static bool pinned_fits(struct bpf_map *m, const struct bpf_map_info *info, const char *name)
+{
+	if (info->type == (__u32)bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
+	    info->value_size == bpf_map__value_size(m))
+		return true;
+	msg("pinned map %s/%s is %s key %u value %u; this program needs %s key %u value %u",
+	    opt.pin_dir, name, map_type_str(info->type), info->key_size, info->value_size,
+	    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m));
+	return false;
 }
 
 static void unload(struct loaded *l)
@@ -475,12 +477,18 @@ static void unload(struct loaded *l)
 static int load(struct loaded *l, bool need_pinned)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "pcf_xdp");
+	struct bpf_map_info pinfo[N_MAPS];
+	struct bpf_map *maps[N_MAPS], *m;
+	int pin_fd[N_MAPS];
 	char path[PATH_MAX];
-	struct bpf_map *m;
+	bool misfit = false;
+	__u32 len, rules_size;
 	size_t i, sz;
 	int fd, err, ret = EXIT_ERR;
 
 	memset(l, 0, sizeof(*l));
+	for (i = 0; i < N_MAPS; i++)
+		pin_fd[i] = -1;
 	if (opt.obj_path) {
 		l->obj = bpf_object__open_file(opt.obj_path, NULL);
 	} else {
@@ -508,9 +516,10 @@ static int load(struct loaded *l, bool need_pinned)
 	bpf_program__set_log_buf(l->xdp, l->log_xdp, LOG_BUF_SIZE);
 	bpf_program__set_log_buf(l->tc, l->log_tc, LOG_BUF_SIZE);
 
+	/* Look at every pinned map before reusing any, so that all misfits are reported. */
 	for (i = 0; i < N_MAPS; i++) {
-		m = bpf_object__find_map_by_name(l->obj, map_names[i]);
-		if (!m) {
+		maps[i] = bpf_object__find_map_by_name(l->obj, map_names[i]);
+		if (!maps[i]) {
 			msg("failed to find map %s in the object", map_names[i]);
 			goto cleanup;
 		}
@@ -520,9 +529,6 @@ static int load(struct loaded *l, bool need_pinned)
 				msg("map %s/%s is not pinned: attach first", opt.pin_dir, map_names[i]);
 				goto cleanup;
 			}
-			if (opt.max_rules && (!strcmp(map_names[i], PCF_PIN_FLOW_MAP) ||
-					      !strcmp(map_names[i], PCF_PIN_RULE_STATS)))
-				bpf_map__set_max_entries(m, opt.max_rules);
 			continue;
 		}
 		if (fd < 0) {
@@ -530,14 +536,55 @@ static int load(struct loaded *l, bool need_pinned)
 			    strerror(-fd));
 			goto cleanup;
 		}
-		err = check_reuse(m, fd, map_names[i]);
-		if (!err)
-			err = bpf_map__reuse_fd(m, fd);
-		close(fd);
-		if (err) {
-			if (err != -EINVAL)
-				msg("failed to reuse pinned map %s: %s", map_names[i], strerror(-err));
+		pin_fd[i] = fd;
+		len = sizeof(pinfo[i]);
+		memset(&pinfo[i], 0, sizeof(pinfo[i]));
+		if (bpf_obj_get_info_by_fd(fd, &pinfo[i], &len)) {
+			msg("failed to get info of pinned map %s/%s: %s", opt.pin_dir, map_names[i],
+			    strerror(errno));
 			goto cleanup;
+		}
+		if (!pinned_fits(maps[i], &pinfo[i], map_names[i]))
+			misfit = true;
+	}
+	/* pcf_rule_stats is indexed by the stats slots of the rules in pcf_flow_map: the control
+	 * plane hands out slots below the size of both, so both have one size. */
+	if (pin_fd[M_FLOW] >= 0 && pin_fd[M_RULE_STATS] >= 0 &&
+	    pinfo[M_FLOW].max_entries != pinfo[M_RULE_STATS].max_entries) {
+		msg("pinned %s has %u entries but %s has %u; they must be the same size",
+		    map_names[M_FLOW], pinfo[M_FLOW].max_entries, map_names[M_RULE_STATS],
+		    pinfo[M_RULE_STATS].max_entries);
+		misfit = true;
+	}
+	if (misfit) {
+		msg("the maps pinned under %s were not made for this program (an older "
+		    "pcf_common.h?) and are left as they are. Run `pcf-xdp detach --iface %s "
+		    "--pin-dir %s --purge` first: it unpins them, dropping their rules and "
+		    "counters, which the control plane then writes again", opt.pin_dir, opt.iface,
+		    opt.pin_dir);
+		goto cleanup;
+	}
+
+	/* One size for both rule maps: a pinned one's (pinned maps keep their size), else
+	 * --max-rules, else the object's default. */
+	if (pin_fd[M_FLOW] >= 0 || pin_fd[M_RULE_STATS] >= 0) {
+		rules_size = pinfo[pin_fd[M_FLOW] >= 0 ? M_FLOW : M_RULE_STATS].max_entries;
+		if (opt.max_rules && opt.max_rules != rules_size)
+			msg("note: pinned %s keeps its %u entries (--max-rules %u applies when it "
+			    "is created)", map_names[pin_fd[M_FLOW] >= 0 ? M_FLOW : M_RULE_STATS],
+			    rules_size, opt.max_rules);
+	} else {
+		rules_size = opt.max_rules ? opt.max_rules : bpf_map__max_entries(maps[M_FLOW]);
+	}
+	for (i = 0; i < N_MAPS; i++) {
+		if (pin_fd[i] >= 0) {
+			err = bpf_map__reuse_fd(maps[i], pin_fd[i]);
+			if (err) {
+				msg("failed to reuse pinned map %s: %s", map_names[i], strerror(-err));
+				goto cleanup;
+			}
+		} else if (i == M_FLOW || i == M_RULE_STATS) {
+			bpf_map__set_max_entries(maps[i], rules_size);
 		}
 	}
 
@@ -570,6 +617,9 @@ static int load(struct loaded *l, bool need_pinned)
 	}
 	ret = EXIT_OK;
 cleanup:
+	for (i = 0; i < N_MAPS; i++)
+		if (pin_fd[i] >= 0)
+			close(pin_fd[i]); /* the object holds its own copy (bpf_map__reuse_fd) */
 	if (ret != EXIT_OK) {
 		for (i = 0; i < N_MAPS; i++)
 			if (l->pinned_now[i])

@@ -87,6 +87,7 @@ FlowNames::FlowNames(Napi::Env env)
 	: srcIp(Napi::String::New(env, "srcIp")), dstIp(Napi::String::New(env, "dstIp")),
 	  srcPort(Napi::String::New(env, "srcPort")), dstPort(Napi::String::New(env, "dstPort")),
 	  proto(Napi::String::New(env, "proto")), ruleId(Napi::String::New(env, "ruleId")),
+	  statsSlot(Napi::String::New(env, "statsSlot")),
 	  type(Napi::String::New(env, "type")), ttlDelta(Napi::String::New(env, "ttlDelta")),
 	  mark(Napi::String::New(env, "mark")), queueId(Napi::String::New(env, "queueId")),
 	  snatIp(Napi::String::New(env, "snatIp")), snatPort(Napi::String::New(env, "snatPort")),
@@ -161,6 +162,7 @@ struct pcf_flow_action ParseFlowAction(Napi::Env env, const FlowNames &n, Napi::
 	struct pcf_flow_action a;
 	memset(&a, 0, sizeof(a));
 	a.rule_id = ParseU32(env, o.Get(n.ruleId), field, "ruleId");
+	a.stats_slot = ParseU32(env, o.Get(n.statsSlot), field, "statsSlot");
 	a.type = ParseActionType(env, o.Get(n.type), field);
 
 	Napi::Value ttl = o.Get(n.ttlDelta);
@@ -221,6 +223,7 @@ Napi::Object FlowActionToJs(Napi::Env env, const FlowNames &n, const struct pcf_
 	Napi::Value null = env.Null();
 	Napi::Object o = Napi::Object::New(env);
 	o.Set(n.ruleId, Napi::Number::New(env, a.rule_id));
+	o.Set(n.statsSlot, Napi::Number::New(env, a.stats_slot));
 	o.Set(n.type, type);
 	o.Set(n.ttlDelta, Napi::Number::New(env, a.ttl_delta));
 	o.Set(n.mark, (a.flags & PCF_F_MARK) ? Napi::Number::New(env, a.mark) : null);

@@ -10,6 +10,7 @@
 
 #include <napi.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string>
 
@@ -21,7 +22,10 @@ namespace pcf {
 
 /* The header promises these layouts ("no holes"); the addon relies on them. */
 static_assert(sizeof(struct pcf_flow_key) == 16, "pcf_flow_key must be 16 bytes");
-static_assert(sizeof(struct pcf_flow_action) == 24, "pcf_flow_action must be 24 bytes");
+static_assert(sizeof(struct pcf_flow_action) == 28, "pcf_flow_action must be 28 bytes");
+static_assert(offsetof(struct pcf_flow_action, stats_slot) == 4,
+	      "pcf_flow_action.stats_slot must follow rule_id");
+static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta must be 32 bytes (the XDP limit)");
 static_assert(sizeof(struct pcf_config) == 16, "pcf_config must be 16 bytes");
 static_assert(sizeof(struct pcf_counter) == 16, "pcf_counter must be 16 bytes");
 
@@ -40,8 +44,8 @@ struct FieldPath {
 struct FlowNames {
 	explicit FlowNames(Napi::Env env);
 	Napi::String srcIp, dstIp, srcPort, dstPort, proto;
-	Napi::String ruleId, type, ttlDelta, mark, queueId, snatIp, snatPort, dnatIp, dnatPort,
-		mirror;
+	Napi::String ruleId, statsSlot, type, ttlDelta, mark, queueId, snatIp, snatPort, dnatIp,
+		dnatPort, mirror;
 	Napi::String key, action;
 };
 
@@ -49,7 +53,8 @@ struct FlowNames {
 struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, Napi::Value v,
 				 const FieldPath &field);
 
-/* {ruleId, type, ttlDelta, mark, queueId, snatIp, snatPort, dnatIp, dnatPort, mirror}. */
+/* {ruleId, statsSlot, type, ttlDelta, mark, queueId, snatIp, snatPort, dnatIp, dnatPort,
+ *  mirror}. */
 struct pcf_flow_action ParseFlowAction(Napi::Env env, const FlowNames &n, Napi::Value v,
 				       const FieldPath &field);
 

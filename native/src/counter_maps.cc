@@ -7,9 +7,9 @@
 #include "map_ops.h"
 #include "maps.h"
 
+#include <algorithm>
 #include <errno.h>
 #include <string.h>
-#include <unordered_set>
 
 namespace pcf {
 
@@ -38,131 +38,177 @@ static struct pcf_counter SumPerCpu(Napi::Env env, const uint8_t *value)
 
 const MapSpec RuleStatsMap::kSpec = {
 	"rule counter map (" PCF_PIN_RULE_STATS ")",
-	BPF_MAP_TYPE_PERCPU_HASH,
+	BPF_MAP_TYPE_PERCPU_ARRAY,
 	sizeof(__u32),
-	"__u32 rule_id",
+	"__u32 stats_slot",
 	sizeof(struct pcf_counter),
 	"struct pcf_counter",
 	1,
 	false,
 };
 
+/* Slots per syscall: bounds the buffers (chunk x 16 B x possible CPUs) whatever the map's
+ * size. */
+static const uint32_t kSlotChunk = 4096;
+
 Napi::Function RuleStatsMap::Init(Napi::Env env)
 {
 	auto props = CommonProperties();
-	props.push_back(InstanceMethod("createRuleCounters", &RuleStatsMap::CreateRuleCounters));
-	props.push_back(InstanceMethod("deleteRuleCounters", &RuleStatsMap::DeleteRuleCounters));
-	props.push_back(InstanceMethod("readRuleCounters", &RuleStatsMap::ReadRuleCounters));
-	props.push_back(InstanceMethod("readRuleCounter", &RuleStatsMap::ReadRuleCounter));
+	props.push_back(InstanceMethod("resetCounters", &RuleStatsMap::ResetCounters));
+	props.push_back(InstanceMethod("_readCounterSums", &RuleStatsMap::ReadCounterSums));
+	props.push_back(InstanceMethod("readCounter", &RuleStatsMap::ReadCounter));
 	return DefineClass(env, "RuleStatsMap", props);
 }
 
-/* Rule ids from a number or an array of numbers, without repeats. */
-static std::vector<__u32> ParseIds(Napi::Env env, Napi::Value v, std::vector<uint32_t> *source)
+/* A slot of the map: an integer below max_entries, else a TypeError naming the field and
+ * the slot. */
+static __u32 ParseSlot(Napi::Env env, Napi::Value v, const FieldPath &field,
+		       const PinnedMap &map)
 {
-	bool is_array;
-	std::vector<Napi::Value> items = OneOrMany(v, &is_array);
-	std::vector<__u32> ids;
-	std::unordered_set<__u32> seen;
-	for (size_t i = 0; i < items.size(); i++) {
-		__u32 id = ParseU32(env, items[i], FieldPath{"ids", is_array ? (int64_t)i : -1});
-		if (seen.insert(id).second) {
-			ids.push_back(id);
-			if (source)
-				source->push_back(i);
-		}
-	}
-	return ids;
+	__u32 slot = ParseU32(env, v, field);
+	uint32_t max = map.Info().max_entries;
+	if (slot >= max)
+		ThrowArg(env, field.Str(),
+			 "slot " + std::to_string(slot) + " is out of range: " + map.Path() +
+				 " has " + std::to_string(max) + " slots (0.." +
+				 std::to_string(max - 1) + ")");
+	return slot;
 }
 
-/* Inserts zeroed counters for the ids that have none (BPF_NOEXIST: an existing counter
- * keeps counting). All or nothing: on failure the counters created by this call are
- * deleted again. Returns how many were created. */
-Napi::Value RuleStatsMap::CreateRuleCounters(const Napi::CallbackInfo &info)
+/* Writes zeroed per-CPU values at the slots (the control plane calls it before handing a
+ * slot to a rule). Every slot is validated before the first write. Not all or nothing:
+ * when the kernel fails midway the slots before `index` are zeroed already; zeroing is
+ * idempotent, so the caller retries. */
+Napi::Value RuleStatsMap::ResetCounters(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "createRuleCounters");
-	std::vector<uint32_t> source;
-	std::vector<__u32> ids = ParseIds(env, info[0], &source);
-	std::vector<uint8_t> zero(PerCpuStride(env), 0);
-	std::vector<__u32> created;
-	for (size_t i = 0; i < ids.size(); i++) {
-		int err = bpf_map_update_elem(fd, &ids[i], zero.data(), BPF_NOEXIST);
-		if (err == -EEXIST)
-			continue;
+	int fd = map_.Fd(env, "resetCounters");
+	bool is_array;
+	std::vector<Napi::Value> items = OneOrMany(info[0], &is_array);
+	std::vector<__u32> slots(items.size());
+	for (size_t i = 0; i < items.size(); i++)
+		slots[i] = ParseSlot(env, items[i], FieldPath{"slots", is_array ? (int64_t)i : -1},
+				     map_);
+	if (slots.empty())
+		return env.Undefined();
+
+	size_t stride = PerCpuStride(env);
+	uint32_t chunk = std::min<size_t>(kSlotChunk, slots.size());
+	std::vector<uint8_t> zero((size_t)chunk * stride, 0);
+	for (size_t off = 0; off < slots.size(); off += chunk) {
+		uint32_t n = std::min<size_t>(chunk, slots.size() - off), done = 0;
+		const char *call = nullptr;
+		int err = UpdateElems(fd, slots.data() + off, zero.data(), sizeof(__u32), stride,
+				      n, &done, &call);
 		if (err) {
-			int rb_err = 0;
-			for (__u32 id : created) {
-				int e = bpf_map_delete_elem(fd, &id);
-				if (e && e != -ENOENT && !rb_err)
-					rb_err = -e;
-			}
-			Napi::Error e = SysError(env, -err, "createRuleCounters",
-						 "bpf_map_update_elem", map_.Path());
-			e.Value().Set("index", Napi::Number::New(env, source[i]));
-			e.Value().Set("rolledBack", Napi::Boolean::New(env, rb_err == 0));
+			Napi::Error e = SysError(env, err, "resetCounters", call, map_.Path());
+			if (done < n)
+				e.Value().Set("index", Napi::Number::New(env, (double)(off + done)));
 			throw e;
 		}
-		created.push_back(ids[i]);
 	}
-	return Napi::Number::New(env, created.size());
+	return env.Undefined();
 }
 
-/* Deletes the counters of the ids; absent ones are skipped. Returns how many were deleted.
- * Not all-or-nothing: a counter of a deleted rule is not worth restoring. */
-Napi::Value RuleStatsMap::DeleteRuleCounters(const Napi::CallbackInfo &info)
+/* Stores the sum of one slot's per-CPU values as sums[2 * slot] (packets) and
+ * sums[2 * slot + 1] (bytes). */
+static inline void StoreSum(Napi::Env env, double *sums, __u32 slot, const uint8_t *value)
 {
-	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "deleteRuleCounters");
-	std::vector<__u32> ids = ParseIds(env, info[0], nullptr);
-	uint32_t deleted = 0;
-	for (__u32 id : ids) {
-		int err = bpf_map_delete_elem(fd, &id);
-		if (err == -ENOENT)
-			continue;
-		if (err)
-			ThrowSys(env, -err, "deleteRuleCounters", "bpf_map_delete_elem",
-				 map_.Path());
-		deleted++;
-	}
-	return Napi::Number::New(env, deleted);
+	struct pcf_counter c = SumPerCpu(env, value);
+	sums[2 * (size_t)slot] = (double)c.packets;
+	sums[2 * (size_t)slot + 1] = (double)c.bytes;
 }
 
-Napi::Value RuleStatsMap::ReadRuleCounters(const Napi::CallbackInfo &info)
+/* Sums the per-CPU values of slots [0, count) into sums (StoreSum): one bpf_map_lookup_elem
+ * per slot. Returns 0 or a positive errno. */
+static int ReadSlotsByElem(Napi::Env env, int fd, uint32_t count, size_t stride, double *sums,
+			   const char **call)
+{
+	std::vector<uint8_t> value(stride);
+	for (__u32 slot = 0; slot < count; slot++) {
+		int err = bpf_map_lookup_elem(fd, &slot, value.data());
+		if (err) {
+			*call = "bpf_map_lookup_elem";
+			return -err;
+		}
+		StoreSum(env, sums, slot, value.data());
+	}
+	return 0;
+}
+
+/* The same with bpf_map_lookup_batch, kSlotChunk slots per call (per element when the
+ * kernel has no batch op for the map). */
+static int ReadSlots(Napi::Env env, int fd, uint32_t count, size_t stride, double *sums,
+		     const char **call)
+{
+	if (!g_use_batch_syscalls)
+		return ReadSlotsByElem(env, fd, count, stride, sums, call);
+	uint32_t chunk = std::max<uint32_t>(1, std::min(count, kSlotChunk));
+	std::vector<__u32> keys(chunk);
+	std::vector<uint8_t> values((size_t)chunk * stride);
+	/* The batch cursor of an array is the last key read; 8 bytes to spare. */
+	uint64_t in = 0, out = 0;
+	bool first = true;
+	for (uint32_t read = 0; read < count;) {
+		__u32 want = std::min(chunk, count - read), n = want;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(),
+					       values.data(), &n, &opts);
+		err = err ? -err : 0;
+		if (err == EFAULT)
+			n = 0;
+		n = std::min(n, want);
+		if (err && err != ENOENT) {
+			if (first && n == 0 && BatchUnsupported(err))
+				return ReadSlotsByElem(env, fd, count, stride, sums, call);
+			*call = "bpf_map_lookup_batch";
+			return err;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			if (keys[i] < count)
+				StoreSum(env, sums, keys[i], values.data() + (size_t)i * stride);
+		read += n;
+		if (err == ENOENT || n == 0) /* walked past the last slot */
+			break;
+		in = out;
+		first = false;
+	}
+	return 0;
+}
+
+/* _readCounterSums(count = max_entries): Float64Array [packets of slot 0, bytes of slot 0,
+ * packets of slot 1, ...] for slots 0..count-1. native/index.ts turns it into readCounters()'
+ * Counter[]: JS builds 131072 small objects several times faster than N-API does. */
+Napi::Value RuleStatsMap::ReadCounterSums(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "readRuleCounters");
-	size_t stride = PerCpuStride(env);
-	std::vector<uint8_t> keys, values;
+	int fd = map_.Fd(env, "readCounters");
+	uint32_t max = map_.Info().max_entries;
+	uint32_t count = max;
+	if (info.Length() > 0 && !info[0].IsUndefined()) {
+		count = ParseU32(env, info[0], FieldPath{"count"});
+		if (count > max)
+			ThrowArg(env, "count",
+				 "must be at most " + std::to_string(max) + " (the slots of " +
+					 map_.Path() + "), got " + std::to_string(count));
+	}
+	Napi::Float64Array sums = Napi::Float64Array::New(env, 2 * (size_t)count); /* zeroed */
 	const char *call = nullptr;
-	int err = DumpMap(fd, sizeof(__u32), stride, map_.Info().max_entries, &keys, &values,
-			  &call);
+	int err = ReadSlots(env, fd, count, PerCpuStride(env), sums.Data(), &call);
 	if (err)
-		ThrowSys(env, err, "readRuleCounters", call, map_.Path());
-
-	Napi::Object map = env.Global().Get("Map").As<Napi::Function>().New({});
-	Napi::Function set = map.Get("set").As<Napi::Function>();
-	size_t n = keys.size() / sizeof(__u32);
-	for (size_t i = 0; i < n; i++) {
-		__u32 id;
-		memcpy(&id, keys.data() + i * sizeof(id), sizeof(id));
-		struct pcf_counter sum = SumPerCpu(env, values.data() + i * stride);
-		set.Call(map, {Napi::Number::New(env, id), CounterToJs(env, sum)});
-	}
-	return map;
+		ThrowSys(env, err, "readCounters", call, map_.Path());
+	return sums;
 }
 
-Napi::Value RuleStatsMap::ReadRuleCounter(const Napi::CallbackInfo &info)
+Napi::Value RuleStatsMap::ReadCounter(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "readRuleCounter");
-	__u32 id = ParseU32(env, info[0], FieldPath{"id"});
+	int fd = map_.Fd(env, "readCounter");
+	__u32 slot = ParseSlot(env, info[0], FieldPath{"slot"}, map_);
 	std::vector<uint8_t> value(PerCpuStride(env));
-	int err = bpf_map_lookup_elem(fd, &id, value.data());
-	if (err == -ENOENT)
-		return env.Null();
+	int err = bpf_map_lookup_elem(fd, &slot, value.data());
 	if (err)
-		ThrowSys(env, -err, "readRuleCounter", "bpf_map_lookup_elem", map_.Path());
+		ThrowSys(env, -err, "readCounter", "bpf_map_lookup_elem", map_.Path());
 	return CounterToJs(env, SumPerCpu(env, value.data()));
 }
 

@@ -187,7 +187,8 @@ private:
 	Napi::Value CountFlows(const Napi::CallbackInfo &info);
 };
 
-/* pcf_rule_stats: PERCPU_HASH __u32 rule_id -> struct pcf_counter. */
+/* pcf_rule_stats: PERCPU_ARRAY __u32 stats_slot -> struct pcf_counter (the slot comes from
+ * pcf_flow_action.stats_slot). */
 class RuleStatsMap : public MapWrap<RuleStatsMap> {
 public:
 	static const MapSpec kSpec;
@@ -195,10 +196,9 @@ public:
 	explicit RuleStatsMap(const Napi::CallbackInfo &info) : MapWrap<RuleStatsMap>(info) {}
 
 private:
-	Napi::Value CreateRuleCounters(const Napi::CallbackInfo &info);
-	Napi::Value DeleteRuleCounters(const Napi::CallbackInfo &info);
-	Napi::Value ReadRuleCounters(const Napi::CallbackInfo &info);
-	Napi::Value ReadRuleCounter(const Napi::CallbackInfo &info);
+	Napi::Value ResetCounters(const Napi::CallbackInfo &info);
+	Napi::Value ReadCounterSums(const Napi::CallbackInfo &info); /* readCounters: index.ts */
+	Napi::Value ReadCounter(const Napi::CallbackInfo &info);
 };
 
 /* pcf_stats: PERCPU_ARRAY enum pcf_counter_idx -> struct pcf_counter. */

@@ -97,7 +97,8 @@ void PinnedMap::Open(Napi::Env env, const std::string &path, const MapSpec &spec
 		ThrowSys(env, -fd, "open", failed_call, path);
 	}
 
-	bool shape_ok = info.type == (uint32_t)spec.type && info.key_size == spec.key_size &&
+	bool type_ok = info.type == (uint32_t)spec.type;
+	bool shape_ok = type_ok && info.key_size == spec.key_size &&
 			info.value_size == spec.value_size;
 	if (!shape_ok || info.max_entries < spec.min_entries) {
 		close(fd);
@@ -105,17 +106,23 @@ void PinnedMap::Open(Napi::Env env, const std::string &path, const MapSpec &spec
 					 spec.value_size, spec.value_struct);
 		std::string got = Shape(MapTypeName(info.type), info.key_size, nullptr,
 					info.value_size, nullptr);
-		std::string msg =
-			shape_ok ? path + " has max_entries " + std::to_string(info.max_entries) +
-					   ", pcf_common.h needs at least " +
-					   std::to_string(spec.min_entries) + " for the " + spec.what
-				 : path + " is " + got + "; pcf_common.h defines the " + spec.what +
-					   " as " + want;
-		Napi::Error e = PcfError(env, "ERR_PCF_MAP_LAYOUT", path,
-					 msg + ". The pinned map was created by a program built "
-					       "from another pcf_common.h: rebuild and reload the "
-					       "XDP program, or rebuild the addon.");
-		throw e;
+		std::string msg;
+		if (!type_ok)
+			msg = path + " is a map of the wrong type (" + got +
+			      "): pcf_common.h defines the " + spec.what + " as " + want;
+		else if (!shape_ok)
+			msg = path + " is " + got + "; pcf_common.h defines the " + spec.what +
+			      " as " + want;
+		else
+			msg = path + " has max_entries " + std::to_string(info.max_entries) +
+			      ", pcf_common.h needs at least " + std::to_string(spec.min_entries) +
+			      " for the " + spec.what;
+		throw PcfError(env, "ERR_PCF_MAP_LAYOUT", path,
+			       msg + ". The datapath was loaded by an older loader (built from "
+				     "another pcf_common.h): detach --purge and attach again "
+				     "(pcf-xdp detach --iface IF --purge, then pcf-xdp attach "
+				     "--iface IF), which re-creates the pinned maps. If the "
+				     "loader is the newer side, rebuild the addon.");
 	}
 	fd_ = fd;
 	path_ = path;

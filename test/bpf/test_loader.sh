@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test_loader.sh - end-to-end tests of build/pcf-xdp (the loader) in network namespaces of its
 # own: attach (mode, pins, ip link), idempotent re-attach, status --json, rules steering real
-# UDP traffic (PASS with a mark that reaches skb->mark, DROP), replace keeping map contents,
-# exit codes 3/4/5/6, the clsact fallback, generic mode, detach and --purge.
+# UDP traffic (PASS with a mark that reaches skb->mark, DROP), per-rule counters at the rule's
+# stats slot, replace keeping map contents, exit codes 3/4/5/6, the clsact fallback, generic
+# mode, detach and --purge, --max-rules sizing both rule maps, slots at and beyond the map's
+# end, and pinned maps of another layout refused (exit 1, "detach --purge").
 #
 #   ns pcft-cli-ID  c0 198.18.0.1/24 --veth-- d0 198.18.0.254/24  ns pcft-dut-ID  (+ d1/c1 spare)
 #
@@ -70,20 +72,34 @@ hex_be16() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
 hex_le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
 # flow key: 198.18.0.1:SPORT -> 198.18.0.254:DPORT udp
 flow_key() { echo "c6 12 00 01 c6 12 00 fe $(hex_be16 "$1") $(hex_be16 "$2") 11 00 00 00"; }
-# action: RULE_ID TYPE FLAGS MARK (queue any)
-flow_action() { echo "$(hex_le32 "$1") $(printf '%02x' "$2") 00 $(printf '%02x' "$3") ff $(hex_le32 "$4") 00 00 00 00 00 00 00 00 00 00 00 00"; }
-add_rule() { # SPORT DPORT RULE_ID TYPE FLAGS MARK
+# action (struct pcf_flow_action, 28 bytes): RULE_ID STATS_SLOT TYPE FLAGS MARK (queue any)
+flow_action() { echo "$(hex_le32 "$1") $(hex_le32 "$2") $(printf '%02x' "$3") 00 $(printf '%02x' "$4") ff $(hex_le32 "$5") 00 00 00 00 00 00 00 00 00 00 00 00"; }
+add_flow() { # SPORT DPORT RULE_ID SLOT TYPE FLAGS MARK: the map entry only
 	bpftool map update pinned "$PIN/pcf_flow_map" key hex $(flow_key "$1" "$2") \
-		value hex $(flow_action "$3" "$4" "$5" "$6") &&
-	bpftool map update pinned "$PIN/pcf_rule_stats" key hex $(hex_le32 "$3") \
+		value hex $(flow_action "$3" "$4" "$5" "$6" "$7")
+}
+zero_slot() { # SLOT: zero its counters on every CPU (bpftool copies the value to each)
+	bpftool map update pinned "$PIN/pcf_rule_stats" key hex $(hex_le32 "$1") \
 		value hex 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
 }
+add_rule() { # SPORT DPORT RULE_ID SLOT TYPE FLAGS MARK: as the control plane, slot first
+	zero_slot "$4" && add_flow "$@"
+}
 rule_present() { bpftool map lookup pinned "$PIN/pcf_flow_map" key hex $(flow_key "$1" "$2") >/dev/null 2>&1; }
-# packets of a pcf_rule_stats entry, summed over CPUs (the maps carry BTF: bpftool names fields)
+# packets of pcf_rule_stats[SLOT], summed over CPUs (the maps carry BTF: bpftool names fields)
 rule_packets() {
 	bpftool map lookup pinned "$PIN/pcf_rule_stats" key hex $(hex_le32 "$1") 2>/dev/null |
 		awk -F: '/"packets"/ { gsub(/[ ,]/, "", $2); s += $2 } END { print s + 0 }'
 }
+# packets of every slot of pcf_rule_stats together (use on small maps only)
+all_slots_packets() {
+	bpftool map dump pinned "$PIN/pcf_rule_stats" 2>/dev/null |
+		awk -F: '/"packets"/ { gsub(/[ ,]/, "", $2); s += $2 } END { print s + 0 }'
+}
+map_entries() { # NAME: max_entries of the pinned map NAME in status --json ($OUT)
+	echo "$OUT" | grep -o "\"$1\":{[^}]*}" | grep -o '"max_entries":[0-9]*' | cut -d: -f2
+}
+map_type() { bpftool map show pinned "$PIN/$1" 2>/dev/null | head -1 | awk '{ print $2 }'; }
 json_field() { # KEY: first scalar value of "KEY": in $OUT
 	echo "$OUT" | grep -o "\"$1\":[^,}]*" | head -1 | cut -d: -f2- | tr -d '"'
 }
@@ -128,13 +144,14 @@ pcf status --iface d0 --pin-dir "$PIN"
 expect "status_text" '[ "$RC" = 0 ] && grep -q "attached, native mode" <<<"$OUT"'
 
 # ---- rules on real traffic ------------------------------------------------------------
-add_rule 5001 7001 11 0 4 42   # PASS, PCF_F_MARK, mark 42
-add_rule 5002 7002 12 1 0 0    # DROP
-add_rule 5003 7003 13 0 0 99   # PASS without PCF_F_MARK: no mark
+add_rule 5001 7001 11 0 0 4 42   # slot 0: PASS, PCF_F_MARK, mark 42
+add_rule 5002 7002 12 1 1 0 0    # slot 1: DROP
+add_rule 5003 7003 13 2 0 0 99   # slot 2: PASS without PCF_F_MARK: no mark
 OUT=$(send_recv 5001 7001); expect "traffic_pass_rule_mark_reaches_skb" '[ "$OUT" = "mark=0x2a" ]'
-OUT="rule 11 packets $(rule_packets 11)"; expect "traffic_rule_counter" '[ "$(rule_packets 11)" = 1 ]'
+OUT="slot 0 packets $(rule_packets 0)"; expect "traffic_rule_counter_at_slot" '[ "$(rule_packets 0)" = 1 ]'
+OUT="slot 11 (rule id) packets $(rule_packets 11)"; expect "traffic_rule_id_is_not_the_slot" '[ "$(rule_packets 11)" = 0 ]'
 OUT=$(send_recv 5002 7002); expect "traffic_drop_rule" '[ "$OUT" = nothing ]'
-OUT="rule 12 packets $(rule_packets 12)"; expect "traffic_drop_counter" '[ "$(rule_packets 12)" -ge 1 ]'
+OUT="slot 1 packets $(rule_packets 1)"; expect "traffic_drop_counter" '[ "$(rule_packets 1)" -ge 1 ]'
 OUT=$(send_recv 5003 7003); expect "traffic_pass_without_mark_flag" '[ "$OUT" = "mark=0x0" ]'
 OUT=$(send_recv 5009 7009); expect "traffic_miss_passes" '[ "$OUT" = "mark=0x0" ]'
 
@@ -147,7 +164,7 @@ OUT="prog $PROG1 -> $PROG2"; expect "replace_new_prog_id" '[ -n "$PROG2" ] && [ 
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "replace_same_link_id" '[ "$(json_field link_id)" = "$LINK1" ] && [ "$(json_field prog_id)" = "$PROG2" ]'
 OUT="rule 5001->7001 gone"; expect "replace_keeps_rules" 'rule_present 5001 7001'
-OUT="rule 11 packets $(rule_packets 11)"; expect "replace_keeps_counters" '[ "$(rule_packets 11)" = 1 ]'
+OUT="slot 0 packets $(rule_packets 0)"; expect "replace_keeps_counters" '[ "$(rule_packets 0)" = 1 ]'
 OUT=$(send_recv 5001 7001); expect "replace_traffic_still_marked" '[ "$OUT" = "mark=0x2a" ]'
 
 pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/test_bad.bpf.o"
@@ -202,13 +219,71 @@ OUT=$(PCF_XDP_TC=clsact $DUT "$LOADER" attach --iface d0 --pin-dir "$PIN" 2>&1);
 expect "clsact_attach" '[ "$RC" = 0 ] && [ ! -e "$PIN/tc_link" ]'
 OUT=$($DUT tc filter show dev d0 ingress)
 expect "clsact_filter_present" 'grep -q pcf_tc_mark <<<"$OUT"'
-add_rule 5001 7001 11 0 4 42
+add_rule 5001 7001 11 0 0 4 42
 OUT=$(send_recv 5001 7001); expect "clsact_traffic_marked" '[ "$OUT" = "mark=0x2a" ]'
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "clsact_status" 'grep -q '\''"kind":"clsact"'\'' <<<"$OUT"'
 pcf detach --iface d0 --pin-dir "$PIN" --purge
 OUT=$($DUT tc filter show dev d0 ingress)
 expect "clsact_detach_removes_filter" '[ -z "$OUT" ] && [ ! -e "$PIN" ]'
+
+# ---- stats slots and map sizing -------------------------------------------------------
+pcf attach --iface d0 --pin-dir "$PIN" --max-rules 64
+expect "max_rules_attach" '[ "$RC" = 0 ]'
+pcf status --iface d0 --pin-dir "$PIN" --json
+expect "max_rules_sizes_both_rule_maps" '[ "$(map_entries pcf_flow_map)" = 64 ] && [ "$(map_entries pcf_rule_stats)" = 64 ]'
+OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "rule_stats_is_percpu_array" '[ "$(map_type pcf_rule_stats)" = percpu_array ]'
+add_rule 5101 7101 21 63 1 0 0        # DROP counted at the last slot
+OUT=$(send_recv 5101 7101); expect "slot_last_drop" '[ "$OUT" = nothing ]'
+OUT="slot 63 $(rule_packets 63), all $(all_slots_packets)"
+expect "slot_last_counted_there_only" '[ "$(rule_packets 63)" -ge 1 ] && [ "$(all_slots_packets)" = "$(rule_packets 63)" ]'
+BEFORE=$(all_slots_packets)
+add_flow 5102 7102 22 64 0 4 43       # PASS + mark at slot 64: beyond the map
+OUT=$(send_recv 5102 7102); expect "slot_beyond_map_rule_still_applies" '[ "$OUT" = "mark=0x2b" ]'
+OUT="all slots $BEFORE -> $(all_slots_packets)"; expect "slot_beyond_map_counted_nowhere" '[ "$(all_slots_packets)" = "$BEFORE" ]'
+add_flow 5103 7103 23 4294967295 1 0 0  # DROP at slot 0xffffffff
+OUT=$(send_recv 5103 7103); expect "slot_max_u32_rule_still_applies" '[ "$OUT" = nothing ]'
+OUT="all slots $BEFORE -> $(all_slots_packets)"; expect "slot_max_u32_counted_nowhere" '[ "$(all_slots_packets)" = "$BEFORE" ]'
+
+pcf detach --iface d0 --pin-dir "$PIN"
+pcf attach --iface d0 --pin-dir "$PIN" --max-rules 128
+expect "max_rules_ignored_for_pinned_maps" '[ "$RC" = 0 ] && grep -q "keeps its 64 entries" <<<"$OUT"'
+pcf detach --iface d0 --pin-dir "$PIN"
+rm -f "$PIN/pcf_rule_stats"
+pcf attach --iface d0 --pin-dir "$PIN"
+pcf status --iface d0 --pin-dir "$PIN" --json
+expect "missing_rule_stats_sized_like_pinned_flow_map" '[ "$(map_entries pcf_rule_stats)" = 64 ]'
+OUT="rule 5101->7101 gone"; expect "missing_rule_stats_keeps_rules" 'rule_present 5101 7101'
+
+# ---- pinned maps of another layout are refused, never reused --------------------------
+rm -f "$PIN/pcf_rule_stats"   # while attached: replace must refuse and keep the program
+bpftool map create "$PIN/pcf_rule_stats" type percpu_hash key 4 value 16 entries 64 name pcf_rule_stats
+PROG_BEFORE=$(xdp_prog_on d0)
+pcf replace --iface d0 --pin-dir "$PIN"
+expect "old_rule_stats_replace_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -n "$PROG_BEFORE" ] && [ "$(xdp_prog_on d0)" = "$PROG_BEFORE" ]'
+pcf detach --iface d0 --pin-dir "$PIN"
+pcf attach --iface d0 --pin-dir "$PIN"
+echo "     $(head -c 400 <<<"$OUT" | tr '\n' ' ')"
+expect "old_rule_stats_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "detach --iface d0 --pin-dir $PIN --purge" <<<"$OUT"'
+OUT=$(ip -n "$NS_DUT" link show d0); expect "old_rule_stats_nothing_attached" '! grep -q " xdp" <<<"$OUT" && [ ! -e "$PIN/xdp_link" ] && [ ! -e "$PIN/tc_link" ]'
+OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "old_rule_stats_left_alone" '[ "$(map_type pcf_rule_stats)" = percpu_hash ] && rule_present 5101 7101'
+
+rm -f "$PIN/pcf_rule_stats"
+bpftool map create "$PIN/pcf_rule_stats" type percpu_array key 4 value 16 entries 32 name pcf_rule_stats
+pcf attach --iface d0 --pin-dir "$PIN"
+expect "rule_stats_of_other_size_refused_exit_1" '[ "$RC" = 1 ] && grep -q "must be the same size" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT"'
+
+rm -f "$PIN/pcf_rule_stats" "$PIN/pcf_flow_map"   # the maps of the program before stats_slot
+bpftool map create "$PIN/pcf_flow_map" type hash key 16 value 24 entries 64 name pcf_flow_map
+bpftool map create "$PIN/pcf_rule_stats" type percpu_hash key 4 value 16 entries 64 name pcf_rule_stats
+pcf attach --iface d0 --pin-dir "$PIN"
+expect "old_layout_refused_names_both_maps" '[ "$RC" = 1 ] && grep -q "pcf_flow_map is hash key 16 value 24" <<<"$OUT" && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT"'
+pcf detach --iface d0 --pin-dir "$PIN" --purge
+expect "old_layout_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
+pcf attach --iface d0 --pin-dir "$PIN"
+pcf status --iface d0 --pin-dir "$PIN" --json
+expect "attach_after_purge" '[ "$RC" = 0 ] && [ "$(json_field attached)" = true ] && [ "$(map_type pcf_rule_stats)" = percpu_array ] && [ "$(map_entries pcf_rule_stats)" = "$(map_entries pcf_flow_map)" ]'
+pcf detach --iface d0 --pin-dir "$PIN" --purge
 
 # ---- the interface goes away ----------------------------------------------------------
 pcf attach --iface d1 --pin-dir "$PIN3"

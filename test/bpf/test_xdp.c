@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* test_xdp.c - table-driven tests of pcf_xdp.bpf.o with BPF_PROG_TEST_RUN (Katran's
  * lib/testing style): each case crafts a packet, runs the real program on it and checks the
- * verdict, every counter of pcf_stats (exact deltas: what must grow and what must not), the
- * per-rule counters, the metadata written in front of the frame and that the frame itself is
- * untouched. Then: an AF_XDP socket receives a REDIRECTed frame with its metadata in the UMEM
+ * verdict, every counter of pcf_stats (exact deltas: what must grow and what must not), every
+ * slot of pcf_rule_stats (the hit rule's stats_slot grows, no other slot does; a slot beyond
+ * the map counts nowhere), the 32-byte metadata written in front of the frame and that the
+ * frame itself is untouched. Then: an AF_XDP socket receives a REDIRECTed frame with its metadata in the UMEM
  * (live-frames test run), and pcf_tc_mark turns metadata into skb->mark.
  *
  * Usage: test_xdp [path/to/pcf_xdp.bpf.o]   (default: next to this binary)
@@ -18,6 +19,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,15 @@
 #define VETH "pcft0"
 #define VETH_PEER "pcft1"
 #define VETH_QUEUES 4
+
+/* max_entries of pcf_flow_map and pcf_rule_stats here (the loader gives both one size) */
+#define RULE_SLOTS 1024
+
+/* The layout the worker and pcf_tc_mark rely on: 32 bytes, the magic right before the frame. */
+_Static_assert(sizeof(struct pcf_flow_action) == 28, "pcf_flow_action is 28 bytes");
+_Static_assert(offsetof(struct pcf_flow_action, stats_slot) == 4, "stats_slot after rule_id");
+_Static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta is 32 bytes");
+_Static_assert(offsetof(struct pcf_xdp_meta, magic) == 28, "magic at data - 4");
 
 static int fails, passes, skips;
 static int n_cpus;
@@ -156,22 +167,33 @@ struct rule {
 	__u8 proto;
 	__u16 sport, dport;
 	struct pcf_flow_action act;
-	bool stats_entry;  /* the control plane created pcf_rule_stats[rule_id] */
 };
 
+/* Slots are unrelated to rule ids (a program counting at rule_id would fail), include both ends
+ * of pcf_rule_stats (rule 1: the last slot, rule 4: slot 0), and two rules have slots beyond it
+ * (6, 8): matched and acted on, counted nowhere. Repeats only with rules that write no
+ * metadata: a repeated test run keeps the metadata of the run before. */
 static struct rule rules[] = {
-	{ IPPROTO_UDP, 1000, 2000, { .rule_id = 1, .type = PCF_ACT_DROP, .queue_id = PCF_QUEUE_ANY }, true },
-	{ IPPROTO_TCP, 1001, 80, { .rule_id = 2, .type = PCF_ACT_PASS, .flags = PCF_F_MARK,
-				   .queue_id = PCF_QUEUE_ANY, .mark = 0x42 }, true },
-	{ IPPROTO_UDP, 1002, 3000, { .rule_id = 3, .type = PCF_ACT_REDIRECT, .ttl_delta = -1,
+	{ IPPROTO_UDP, 1000, 2000, { .rule_id = 1, .stats_slot = RULE_SLOTS - 1, .type = PCF_ACT_DROP,
+				     .queue_id = PCF_QUEUE_ANY } },
+	{ IPPROTO_TCP, 1001, 80, { .rule_id = 2, .stats_slot = 2, .type = PCF_ACT_PASS,
+				   .flags = PCF_F_MARK, .queue_id = PCF_QUEUE_ANY, .mark = 0x42 } },
+	{ IPPROTO_UDP, 1002, 3000, { .rule_id = 3, .stats_slot = 17,
+				     .type = PCF_ACT_REDIRECT, .ttl_delta = -1,
 				     .flags = PCF_F_SNAT | PCF_F_DNAT | PCF_F_MARK,
 				     .queue_id = PCF_QUEUE_ANY, .mark = 0x43,
 				     .snat_ip = 0x0a0b0c0d, .dnat_ip = 0x01020304,
-				     .snat_port = 0x1111, .dnat_port = 0x2222 }, true },
-	{ IPPROTO_ICMP, 0, 0, { .rule_id = 4, .type = PCF_ACT_DROP, .queue_id = PCF_QUEUE_ANY }, true },
-	{ IPPROTO_UDP, 1003, 4000, { .rule_id = 5, .type = PCF_ACT_REDIRECT, .queue_id = 3 }, true },
-	{ IPPROTO_UDP, 1004, 5000, { .rule_id = 6, .type = PCF_ACT_PASS, .queue_id = PCF_QUEUE_ANY }, false },
-	{ IPPROTO_UDP, 1005, 6000, { .rule_id = 7, .type = 9 /* unknown */, .queue_id = PCF_QUEUE_ANY }, true },
+				     .snat_port = 0x1111, .dnat_port = 0x2222 } },
+	{ IPPROTO_ICMP, 0, 0, { .rule_id = 4, .stats_slot = 0, .type = PCF_ACT_DROP,
+				.queue_id = PCF_QUEUE_ANY } },
+	{ IPPROTO_UDP, 1003, 4000, { .rule_id = 5, .stats_slot = 9, .type = PCF_ACT_REDIRECT,
+				     .queue_id = 3 } },
+	{ IPPROTO_UDP, 1004, 5000, { .rule_id = 6, .stats_slot = RULE_SLOTS, .type = PCF_ACT_PASS,
+				     .flags = PCF_F_MARK, .queue_id = PCF_QUEUE_ANY, .mark = 0x46 } },
+	{ IPPROTO_UDP, 1005, 6000, { .rule_id = 7, .stats_slot = 3, .type = 9 /* unknown */,
+				     .queue_id = PCF_QUEUE_ANY } },
+	{ IPPROTO_UDP, 1006, 7000, { .rule_id = 8, .stats_slot = 0xffffffff, .type = PCF_ACT_DROP,
+				     .queue_id = PCF_QUEUE_ANY } },
 };
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
 
@@ -183,12 +205,20 @@ static const struct rule *rule_by_id(__u32 id)
 	return NULL;
 }
 
+/* As the control plane does: zero a rule's slot (it may have counted for an earlier rule), then
+ * write the rule. Slots beyond the map have nothing to zero. The map starts with counts in
+ * every slot, so a datapath that only counted when a slot was zero would show. */
 static int install_rules(void)
 {
-	struct pcf_counter zero[n_cpus];
+	struct pcf_counter zero[n_cpus], junk[n_cpus];
 	struct pcf_flow_key k;
 
 	memset(zero, 0, sizeof(zero));
+	for (int c = 0; c < n_cpus; c++)
+		junk[c] = (struct pcf_counter){ .packets = 1000 + c, .bytes = 64000 };
+	for (__u32 slot = 0; slot < RULE_SLOTS; slot++)
+		if (bpf_map_update_elem(map_rule_stats, &slot, junk, BPF_ANY))
+			return -errno;
 	for (size_t i = 0; i < N_RULES; i++) {
 		memset(&k, 0, sizeof(k));
 		k.src_ip = htonl(CLIENT);
@@ -196,10 +226,10 @@ static int install_rules(void)
 		k.src_port = htons(rules[i].sport);
 		k.dst_port = htons(rules[i].dport);
 		k.proto = rules[i].proto;
-		if (bpf_map_update_elem(map_flow, &k, &rules[i].act, BPF_ANY))
+		if (rules[i].act.stats_slot < RULE_SLOTS &&
+		    bpf_map_update_elem(map_rule_stats, &rules[i].act.stats_slot, zero, BPF_ANY))
 			return -errno;
-		if (rules[i].stats_entry &&
-		    bpf_map_update_elem(map_rule_stats, &rules[i].act.rule_id, zero, BPF_ANY))
+		if (bpf_map_update_elem(map_flow, &k, &rules[i].act, BPF_ANY))
 			return -errno;
 	}
 	return 0;
@@ -209,8 +239,8 @@ static int install_rules(void)
 
 struct snap {
 	struct pcf_counter cnt[PCF_CNT__MAX];
-	struct pcf_counter rule[N_RULES];
-	bool rule_present[N_RULES];
+	struct pcf_counter slot[RULE_SLOTS]; /* all of pcf_rule_stats */
+	__u32 missing;                       /* slots whose lookup failed (none should) */
 };
 
 static const char *cnt_names[] = {
@@ -239,16 +269,24 @@ static void sum_percpu(int fd, const void *key, struct pcf_counter *out, bool *p
 
 static void take_snap(struct snap *s)
 {
+	bool present;
+
+	s->missing = 0;
 	for (__u32 i = 0; i < PCF_CNT__MAX; i++)
 		sum_percpu(map_stats, &i, &s->cnt[i], NULL);
-	for (size_t i = 0; i < N_RULES; i++)
-		sum_percpu(map_rule_stats, &rules[i].act.rule_id, &s->rule[i], &s->rule_present[i]);
+	for (__u32 i = 0; i < RULE_SLOTS; i++) {
+		sum_percpu(map_rule_stats, &i, &s->slot[i], &present);
+		s->missing += !present;
+	}
 }
 
-/* Every counter must have grown by exactly want (packets) * bytes, or not at all. */
+/* Every counter must have grown by exactly want (packets) * bytes, or not at all; in
+ * pcf_rule_stats, only want_rule's stats_slot grows (none when the slot is beyond the map). */
 static bool check_counters(const struct snap *a, const struct snap *b, const int *want,
 			   __u32 want_rule, __u64 pkts, __u64 bytes, char *why, size_t whylen)
 {
+	const struct rule *r = want_rule ? rule_by_id(want_rule) : NULL;
+
 	for (int i = 0; i < PCF_CNT__MAX; i++) {
 		bool expected = i == PCF_CNT_RX;
 		__u64 dp = b->cnt[i].packets - a->cnt[i].packets;
@@ -264,21 +302,21 @@ static bool check_counters(const struct snap *a, const struct snap *b, const int
 			return false;
 		}
 	}
-	for (size_t i = 0; i < N_RULES; i++) {
-		bool expected = rules[i].act.rule_id == want_rule && rules[i].stats_entry;
-		__u64 dp = b->rule[i].packets - a->rule[i].packets;
-		__u64 db = b->rule[i].bytes - a->rule[i].bytes;
+	if (a->missing || b->missing) {
+		snprintf(why, whylen, "%u slots of pcf_rule_stats could not be read", b->missing);
+		return false;
+	}
+	for (__u32 i = 0; i < RULE_SLOTS; i++) {
+		bool expected = r && r->act.stats_slot == i;
+		__u64 dp = b->slot[i].packets - a->slot[i].packets;
+		__u64 db = b->slot[i].bytes - a->slot[i].bytes;
 
-		if (b->rule_present[i] != rules[i].stats_entry) {
-			snprintf(why, whylen, "pcf_rule_stats[%u] %s", rules[i].act.rule_id,
-				 b->rule_present[i] ? "was inserted by the datapath" : "vanished");
-			return false;
-		}
 		if (dp != (expected ? pkts : 0) || db != (expected ? pkts * bytes : 0)) {
-			snprintf(why, whylen, "rule %u counters grew by %llu/%llu, want %llu/%llu",
-				 rules[i].act.rule_id, (unsigned long long)dp, (unsigned long long)db,
-				 (unsigned long long)(expected ? pkts : 0),
-				 (unsigned long long)(expected ? pkts * bytes : 0));
+			snprintf(why, whylen, "pcf_rule_stats[%u] grew by %llu/%llu, want %llu/%llu "
+				 "(rule %u, slot %u)", i, (unsigned long long)dp,
+				 (unsigned long long)db, (unsigned long long)(expected ? pkts : 0),
+				 (unsigned long long)(expected ? pkts * bytes : 0), want_rule,
+				 r ? r->act.stats_slot : 0);
 			return false;
 		}
 	}
@@ -303,12 +341,12 @@ struct tcase {
 	__u32 repeat;
 	int want_ret;
 	int want_cnt[4];       /* counters growing by one packet per run besides RX; END-terminated */
-	__u32 want_rule;       /* rule whose pcf_rule_stats grow (0: none) */
+	__u32 want_rule;       /* rule that matched: its stats_slot grows, if in the map (0: none) */
 	bool want_meta;        /* the rule's action is in the metadata */
 	const char *skip_einval; /* the kernel may refuse this test run: why that is a skip */
 };
 
-/* Metadata already in front of the frame, sized so that bpf_xdp_adjust_meta(-28) must fail:
+/* Metadata already in front of the frame, sized so that bpf_xdp_adjust_meta(-32) must fail:
  * 32 bytes where metadata is limited to 32 (before Linux 6.x raised it to 255), else 192 bytes,
  * which leaves no headroom above struct xdp_frame. Resolved in main(). */
 #define META_NO_ROOM 0xffff
@@ -338,8 +376,17 @@ static const struct tcase cases[] = {
 	  .want_meta = true },
 	{ "hit_unknown_action_type_passes", { UDP(1005, 6000) }, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_ACT_PASS), .want_rule = 7, .want_meta = true },
-	{ "hit_rule_without_stats_entry", { UDP(1004, 5000) }, .want_ret = XDP_PASS,
+	/* stats slots: the last one counts; beyond the map the rule applies, uncounted */
+	{ "hit_slot_out_of_range_passes_uncounted", { UDP(1004, 5000) }, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_ACT_PASS), .want_rule = 6, .want_meta = true },
+	{ "hit_slot_0xffffffff_drops_uncounted", { UDP(1006, 7000) }, .want_ret = XDP_DROP,
+	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 8 },
+	{ "hit_slot_0xffffffff_repeat_5", { UDP(1006, 7000) }, .repeat = 5, .want_ret = XDP_DROP,
+	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 8 },
+	{ "hit_last_slot_counts", { UDP(1000, 2000) }, .repeat = 3, .want_ret = XDP_DROP,
+	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 1 },
+	{ "hit_slot_0_counts", { .proto = IPPROTO_ICMP }, .repeat = 4, .want_ret = XDP_DROP,
+	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 4 },
 	{ "miss_default_pass", { UDP(1000, 2001) }, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_MISS_PASS) },
 	{ "miss_default_drop", { UDP(1000, 2001) }, .default_action = PCF_ACT_DROP,
@@ -527,8 +574,9 @@ static void run_case(const struct tcase *t)
 
 		memcpy(&m, out, sizeof(m));
 		if (m.magic != PCF_META_MAGIC || !r || memcmp(&m.action, &r->act, sizeof(m.action))) {
-			snprintf(why, sizeof(why), "metadata magic 0x%x rule %u: not rule %u's action",
-				 m.magic, m.action.rule_id, t->want_rule);
+			snprintf(why, sizeof(why), "metadata magic 0x%x rule %u slot %u: not rule %u's "
+				 "action (slot %u)", m.magic, m.action.rule_id, m.action.stats_slot,
+				 t->want_rule, r ? r->act.stats_slot : 0);
 			goto done;
 		}
 	}
@@ -542,6 +590,25 @@ done:
 out:
 	set_default_action(PCF_ACT_PASS);
 	set_xsk(false);
+}
+
+/* pcf_rule_stats is the per-CPU array the control plane indexes by stats_slot: every slot
+ * below max_entries exists (nothing to create), and nothing beyond it. */
+static void test_rule_stats_map(void)
+{
+	struct bpf_map_info info = {};
+	struct pcf_counter v[n_cpus];
+	__u32 len = sizeof(info), slot = RULE_SLOTS;
+	bool ok;
+
+	ok = !bpf_obj_get_info_by_fd(map_rule_stats, &info, &len) &&
+	     info.type == BPF_MAP_TYPE_PERCPU_ARRAY && info.key_size == 4 &&
+	     info.value_size == sizeof(struct pcf_counter) && info.max_entries == RULE_SLOTS;
+	result(ok, "rule_stats_is_percpu_array", "type %u key %u value %u max_entries %u",
+	       info.type, info.key_size, info.value_size, info.max_entries);
+	ok = bpf_map_lookup_elem(map_rule_stats, &slot, v) && errno == ENOENT;
+	result(ok, "rule_stats_no_slot_beyond_max_entries", "lookup of slot %u: %s", slot,
+	       strerror(errno));
 }
 
 /* ---- AF_XDP: a REDIRECTed frame arrives in the UMEM with its metadata -------------- */
@@ -632,8 +699,8 @@ static void test_live_redirect_meta(void)
 	if (d->len != p.len || memcmp(frame, p.buf, p.len)) {
 		snprintf(why, sizeof(why), "frame of %u bytes differs from the %u sent", d->len, p.len);
 	} else if (m.magic != PCF_META_MAGIC || memcmp(&m.action, &r->act, sizeof(m.action))) {
-		snprintf(why, sizeof(why), "UMEM metadata magic 0x%x rule %u: not rule 3's action",
-			 m.magic, m.action.rule_id);
+		snprintf(why, sizeof(why), "UMEM metadata magic 0x%x rule %u slot %u: not rule 3's "
+			 "action", m.magic, m.action.rule_id, m.action.stats_slot);
 	} else {
 		ok = true;
 	}
@@ -683,7 +750,7 @@ static void test_tc_mark(void)
 {
 	const struct rule *r2 = rule_by_id(2), *r1 = rule_by_id(1);
 	struct pcf_xdp_meta m = { .action = r2->act, .magic = PCF_META_MAGIC };
-	__u8 bigger[32];
+	__u8 bigger[sizeof(m) + 4], old[28];
 	bool unsupported;
 	__u32 mark = 0;
 	int ret;
@@ -714,10 +781,20 @@ static void test_tc_mark(void)
 
 	m.magic = PCF_META_MAGIC;
 	memset(bigger, 0, sizeof(bigger));
-	memcpy(bigger, &m, sizeof(m)); /* 32 bytes: ours is not right in front of the frame */
+	memcpy(bigger, &m, sizeof(m)); /* 36 bytes: ours is not right in front of the frame */
 	ret = run_tc(bigger, sizeof(bigger), &mark, &unsupported);
 	result(ret == TC_ACT_UNSPEC && mark == 0, "tc_mark_foreign_meta_layout", "ret %d mark 0x%x",
 	       ret, mark);
+
+	/* The 28-byte metadata of the program before stats_slot (action without the slot, then
+	 * the magic): too short for this layout, so no mark rather than a misread one. */
+	memset(old, 0, sizeof(old));
+	memcpy(old, &r2->act.rule_id, 4);
+	memcpy(old + 4, &r2->act.type, 20); /* type .. dnat_port */
+	memcpy(old + 24, &m.magic, 4);
+	ret = run_tc(old, sizeof(old), &mark, &unsupported);
+	result(ret == TC_ACT_UNSPEC && mark == 0, "tc_mark_ignores_old_28_byte_meta",
+	       "ret %d mark 0x%x", ret, mark);
 }
 
 /* ---- setup --------------------------------------------------------------------------- */
@@ -800,8 +877,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failed to open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, PCF_PIN_FLOW_MAP), 1024);
-	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, PCF_PIN_RULE_STATS), 1024);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, PCF_PIN_FLOW_MAP), RULE_SLOTS);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, PCF_PIN_RULE_STATS), RULE_SLOTS);
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "failed to load %s: %s\n", path, strerror(-err));
@@ -828,6 +905,7 @@ int main(int argc, char **argv)
 	}
 
 	no_room_meta = probe_no_room_meta();
+	test_rule_stats_map();
 	for (size_t i = 0; i < N_CASES; i++)
 		run_case(&cases[i]);
 	test_live_redirect_meta();
