@@ -79,6 +79,7 @@ function statsFromMessage(m: Msg): Stats {
   for (const [name, c] of Object.entries((m.xdp ?? {}) as Record<string, Msg>)) xdp[name] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
   return {
     read_at: m.read_at ?? '',
+    revision: m.revision ?? 0,
     datapath: {
       present: d.present ?? false,
       pin_dir: d.pin_dir ?? '',
