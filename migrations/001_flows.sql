@@ -26,12 +26,20 @@ CREATE TABLE flows (
   updated_at       TEXT    NOT NULL,
   UNIQUE (src_ip, dst_ip, src_port, dst_port, proto)
 );
-CREATE INDEX flows_action_type ON flows (action_type);
+-- WatchFlows replays "every rule changed after revision R" from this index.
+CREATE INDEX flows_revision ON flows (revision);
 
--- The change log behind WatchFlows: resumable from any revision still kept.
-CREATE TABLE flow_events (
+-- Deleted rules, for WatchFlows: the rule as it was and the revision of its deletion. The
+-- oldest are pruned; compacted_revision records up to where, so a watch asking for older
+-- changes is refused instead of silently missing a deletion.
+CREATE TABLE flow_tombstones (
   revision  INTEGER PRIMARY KEY,
-  kind      TEXT    NOT NULL CHECK (kind IN ('UPSERT', 'DELETE')),
   flow_id   INTEGER NOT NULL,
   flow_json TEXT    NOT NULL
 );
+
+CREATE TABLE watch_state (
+  id                 INTEGER PRIMARY KEY CHECK (id = 1),
+  compacted_revision INTEGER NOT NULL
+);
+INSERT INTO watch_state (id, compacted_revision) VALUES (1, 0);

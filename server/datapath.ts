@@ -60,6 +60,7 @@ export class Datapath {
   private mapId: number | null = null;
   private lastReconcileAt: string | null = null;
   private lastError: string | null = null;
+  private config: native.PcfConfig | null = null;
 
   constructor(readonly pinDir: string, private readonly log: Logger) {}
 
@@ -75,12 +76,17 @@ export class Datapath {
     return this.maps?.flows.maxEntries ?? null;
   }
 
+  /** From pcf_config, re-read on every refresh (the write path must not pay a syscall for it). */
   get rxQueues(): number | null {
-    if (!this.maps) return null;
+    return this.config?.nRxQueues ?? null;
+  }
+
+  private readConfig(): void {
     try {
-      return this.maps.config.readConfig().nRxQueues;
-    } catch {
-      return null;
+      this.config = this.maps?.config.readConfig() ?? null;
+    } catch (err) {
+      this.config = null;
+      this.lastError = (err as Error).message;
     }
   }
 
@@ -96,7 +102,10 @@ export class Datapath {
       id = null;
       this.lastError = (err as Error).message;
     }
-    if (id === this.mapId && (id === null) === (this.maps === null)) return false;
+    if (id === this.mapId && (id === null) === (this.maps === null)) {
+      this.readConfig();
+      return false;
+    }
     this.close();
     this.mapId = id;
     if (id === null) {
@@ -111,6 +120,7 @@ export class Datapath {
         config: native.ConfigMap.open(this.pin('pcf_config')),
       };
       this.lastError = null;
+      this.readConfig();
       this.log.info({ pinDir: this.pinDir, mapId: id }, 'datapath maps opened');
       return true;
     } catch (err) {
@@ -123,6 +133,7 @@ export class Datapath {
   }
 
   close(): void {
+    this.config = null;
     if (!this.maps) return;
     for (const m of Object.values(this.maps)) m.close();
     this.maps = null;
@@ -206,12 +217,8 @@ export class Datapath {
   }
 
   state(): DatapathState {
-    let cfg: native.PcfConfig | null = null;
-    try {
-      cfg = this.maps?.config.readConfig() ?? null;
-    } catch (err) {
-      this.lastError = (err as Error).message;
-    }
+    this.readConfig();
+    const cfg = this.config;
     return {
       present: this.present,
       pin_dir: this.pinDir,

@@ -67,14 +67,17 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
 
-function unary<Req, Res>(log: Logger, fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    try {
-      callback(null, fn(call.request));
-    } catch (err) {
+    const fail = (err: unknown) => {
       const s = toStatus(err);
       if (s.code === grpc.status.INTERNAL) log.error({ err }, 'gRPC call failed');
       callback(s as grpc.ServiceError);
+    };
+    try {
+      Promise.resolve(fn(call.request)).then((res) => callback(null, res), fail);
+    } catch (err) {
+      fail(err);
     }
   };
 }
@@ -86,8 +89,8 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   server.addService(pkg.pcf.v1.PcfControl.service, {
-    UpsertFlow: unary<Msg, Msg>(log, (req) => {
-      const r = service.upsert(specFromMessage(req));
+    UpsertFlow: unary<Msg, Msg>(log, async (req) => {
+      const r = await service.upsertGrouped(specFromMessage(req));
       return { flow: flowToMessage(r.flow), created: r.created };
     }),
     DeleteFlow: unary<Msg, Msg>(log, (req) => {

@@ -45,8 +45,8 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     validateFormats: true,
   }));
 
-  app.post('/flows', (req, res) => {
-    const { flow, created } = service.upsert(req.body);
+  app.post('/flows', async (req, res) => {
+    const { flow, created } = await service.upsertGrouped(req.body);
     if (created) res.status(201).location(`/flows/${flow.id}`);
     res.json(toBody(flow));
   });

@@ -8,10 +8,16 @@ import type { Logger } from 'pino';
 import type { Datapath, DatapathState } from './datapath.js';
 import { CapacityError, NotFoundError, ValidationError, type FieldError } from './errors.js';
 import { keyString, type Counter, type Flow, type FlowEvent, type FlowFilter, type FlowSpec } from './model.js';
-import { FlowStore } from './store.js';
+import { FlowStore, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
 
 export const MAX_BATCH = 200_000;
+
+interface Pending {
+  spec: FlowSpec;
+  resolve: (r: { flow: Flow; created: boolean }) => void;
+  reject: (err: unknown) => void;
+}
 
 export interface Stats {
   read_at: string;
@@ -26,6 +32,7 @@ export class FlowService {
   private readonly events = new EventEmitter();
   private reconcileError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private pending: Pending[] = [];
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger) {
     this.store = new FlowStore(db);
@@ -88,20 +95,73 @@ export class FlowService {
 
   private publish(events: FlowEvent[]): void {
     for (const e of events) this.events.emit('event', e);
-    this.store.prune();
+  }
+
+  /** Writes validated rules in one transaction (SQLite, then the map), then tells watchers. */
+  private commit(specs: FlowSpec[], field: string): UpsertResult[] {
+    const now = new Date().toISOString();
+    const results = this.write(() => {
+      const rs = this.store.upsertMany(specs, now);
+      if (rs.some((r) => r.created)) this.checkCapacity(field);
+      this.datapath.write(rs, rs.filter((r) => r.created).map((r) => r.slot));
+      return rs;
+    });
+    this.publish(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
+    return results;
   }
 
   upsert(raw: unknown): { flow: Flow; created: boolean } {
+    const [r] = this.commit([validateFlowSpec(raw, this.limits())], 'key');
+    return { flow: r.flow, created: r.created };
+  }
+
+  /**
+   * upsert() for concurrent callers (REST, gRPC UpsertFlow): rules that arrive in the same
+   * turn of the event loop share one transaction (group commit), and each caller is answered
+   * after that commit. A group that fails is retried rule by rule, so each caller gets the
+   * answer its own rule deserves (e.g. the map fills up in the middle of a group).
+   */
+  upsertGrouped(raw: unknown): Promise<{ flow: Flow; created: boolean }> {
     const spec = validateFlowSpec(raw, this.limits());
-    const now = new Date().toISOString();
-    const res = this.write(() => {
-      const [r] = this.store.upsertMany([spec], now);
-      if (r.created) this.checkCapacity('key');
-      this.datapath.write([r], r.created ? [r.slot] : []);
-      return r;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ spec, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flushPending());
     });
-    this.publish([{ revision: res.flow.revision, kind: 'UPSERT', id: res.flow.id, flow: res.flow }]);
-    return { flow: res.flow, created: res.created };
+  }
+
+  private flushPending(): void {
+    const queued = this.pending;
+    this.pending = [];
+    // Groups of distinct keys, in arrival order: the same key twice goes to the next group.
+    const groups: Pending[][] = [[]];
+    let keys = new Set<string>();
+    for (const p of queued) {
+      const k = keyString(p.spec.key);
+      if (keys.has(k)) {
+        groups.push([]);
+        keys = new Set();
+      }
+      keys.add(k);
+      groups[groups.length - 1].push(p);
+    }
+    for (const g of groups) {
+      try {
+        this.commit(g.map((p) => p.spec), 'key').forEach((r, i) => g[i].resolve({ flow: r.flow, created: r.created }));
+      } catch (groupErr) {
+        if (g.length === 1) {
+          g[0].reject(groupErr);
+          continue;
+        }
+        for (const p of g) {
+          try {
+            const [r] = this.commit([p.spec], 'key');
+            p.resolve({ flow: r.flow, created: r.created });
+          } catch (err) {
+            p.reject(err);
+          }
+        }
+      }
+    }
   }
 
   /** All or nothing: any invalid rule or duplicate key refuses the whole batch. */
@@ -126,14 +186,7 @@ export class FlowService {
     });
     if (errors.length) throw new ValidationError(errors.slice(0, 20));
 
-    const now = new Date().toISOString();
-    const results = this.write(() => {
-      const rs = this.store.upsertMany(specs, now);
-      if (rs.some((r) => r.created)) this.checkCapacity('flows');
-      this.datapath.write(rs, rs.filter((r) => r.created).map((r) => r.slot));
-      return rs;
-    });
-    this.publish(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
+    const results = this.commit(specs, 'flows');
     const created = results.filter((r) => r.created).length;
     return { created, updated: results.length - created, ids: results.map((r) => r.flow.id), revision: this.store.currentRevision };
   }
@@ -181,8 +234,9 @@ export class FlowService {
   }
 
   /**
-   * Streams changes after `from` (replayed from the change log), then live ones, in revision
-   * order without gaps or repeats. Returns the function that ends the watch.
+   * Streams what changed after `from` (each rule at its latest revision, and deletions), then
+   * every live change, in revision order without repeats; `from` null: live changes only.
+   * Returns the function that ends the watch.
    */
   watch(from: number | null, send: (e: FlowEvent) => void): () => void {
     let last = from ?? this.store.currentRevision;
@@ -198,12 +252,12 @@ export class FlowService {
     this.events.on('event', onEvent);
     try {
       for (;;) {
-        const page = this.store.eventsAfter(last, 1000);
+        const page = this.store.changesAfter(last, 1000);
         for (const e of page) {
           last = e.revision;
           send(e);
         }
-        if (page.length < 1000) break;
+        if (page.length === 0) break;
       }
     } catch (err) {
       this.events.off('event', onEvent);

@@ -45,8 +45,8 @@ function rowToFlow(r: FlowRow): Flow {
   };
 }
 
-/** How many change-log entries WatchFlows can resume from. */
-export const EVENTS_KEPT = 500_000;
+/** Deletions kept for WatchFlows to replay; a watch from before the oldest is refused. */
+export const TOMBSTONES_KEPT = 100_000;
 
 /** A rule with its counter slot in pcf_rule_stats (internal: not part of the API). */
 export interface StoredFlow {
@@ -73,13 +73,11 @@ function upsertSql(rows: number): string {
     RETURNING id, revision, created_revision, created_at, stats_slot`;
 }
 
-function eventSql(rows: number): string {
-  return `INSERT INTO flow_events (revision, kind, flow_id, flow_json) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}`;
-}
 
 export class FlowStore {
   private revision = 0;
   private rows = 0;
+  private tombstones = 0;
   private readonly slots = new SlotAllocator();
   private readonly stmts;
 
@@ -87,8 +85,6 @@ export class FlowStore {
     this.stmts = {
       upsertOne: db.prepare(upsertSql(1)).raw(),
       upsertChunk: db.prepare(upsertSql(CHUNK)).raw(),
-      eventOne: db.prepare(eventSql(1)),
-      eventChunk: db.prepare(eventSql(CHUNK)),
       byId: db.prepare<[number], FlowRow>('SELECT * FROM flows WHERE id = ?'),
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
@@ -96,11 +92,17 @@ export class FlowStore {
       slotsInUse: db.prepare<[], { id: number; stats_slot: number }>('SELECT id, stats_slot FROM flows'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
       maxRevision: db.prepare<[], { r: number | null }>(
-        'SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_events)'),
-      eventsAfter: db.prepare<[number, number], { revision: number; kind: 'UPSERT' | 'DELETE'; flow_id: number; flow_json: string }>(
-        'SELECT * FROM flow_events WHERE revision > ? ORDER BY revision LIMIT ?'),
-      oldestEvent: db.prepare<[], { r: number | null }>('SELECT min(revision) AS r FROM flow_events'),
-      prune: db.prepare<[number], unknown>('DELETE FROM flow_events WHERE revision <= ?'),
+        `SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_tombstones
+           UNION ALL SELECT compacted_revision FROM watch_state)`),
+      changedAfter: db.prepare<[number, number], FlowRow>('SELECT * FROM flows WHERE revision > ? ORDER BY revision LIMIT ?'),
+      tombstonesAfter: db.prepare<[number, number], { revision: number; flow_id: number; flow_json: string }>(
+        'SELECT * FROM flow_tombstones WHERE revision > ? ORDER BY revision LIMIT ?'),
+      addTombstone: db.prepare('INSERT INTO flow_tombstones (revision, flow_id, flow_json) VALUES (?, ?, ?)'),
+      tombstoneCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flow_tombstones'),
+      pruneTombstones: db.prepare<[number], { r: number }>(
+        'DELETE FROM flow_tombstones WHERE revision IN (SELECT revision FROM flow_tombstones ORDER BY revision LIMIT ?) RETURNING revision AS r'),
+      compacted: db.prepare<[], { r: number }>('SELECT compacted_revision AS r FROM watch_state'),
+      setCompacted: db.prepare<[number], unknown>('UPDATE watch_state SET compacted_revision = max(compacted_revision, ?)'),
     };
     this.reload();
   }
@@ -118,6 +120,7 @@ export class FlowStore {
   reload(): void {
     this.revision = this.stmts.maxRevision.get()?.r ?? 0;
     this.rows = this.stmts.count.get()!.n;
+    this.tombstones = this.stmts.tombstoneCount.get()!.n;
     this.slots.reset(this.stmts.slotsInUse.all().map((r) => r.stats_slot));
   }
 
@@ -168,20 +171,7 @@ export class FlowStore {
     this.revision = base + specs.length;
     this.slots.give(unused);
     for (const r of results) if (r.created) this.rows++;
-    this.logEvents(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT', id: r.flow.id, flow: r.flow })));
     return results;
-  }
-
-  private logEvents(events: FlowEvent[]): void {
-    const args: unknown[] = [];
-    events.forEach((e, i) => {
-      args.push(e.revision, e.kind, e.id, JSON.stringify(e.flow));
-      const full = events.length - (events.length % CHUNK);
-      if (i < full ? (i + 1) % CHUNK === 0 : true) {
-        (i < full ? this.stmts.eventChunk : this.stmts.eventOne).run(...args);
-        args.length = 0;
-      }
-    });
   }
 
   delete(id: number): StoredFlow | undefined {
@@ -191,7 +181,12 @@ export class FlowStore {
     this.rows--;
     this.slots.give([row.stats_slot]);
     const flow = { ...rowToFlow(row), revision: rev };
-    this.logEvents([{ revision: rev, kind: 'DELETE', id, flow }]);
+    this.stmts.addTombstone.run(rev, id, JSON.stringify(flow));
+    if (++this.tombstones > TOMBSTONES_KEPT + 1000) {
+      const pruned = this.stmts.pruneTombstones.all(this.tombstones - TOMBSTONES_KEPT);
+      this.stmts.setCompacted.run(Math.max(...pruned.map((p) => p.r)));
+      this.tombstones -= pruned.length;
+    }
     return { flow, slot: row.stats_slot };
   }
 
@@ -225,19 +220,25 @@ export class FlowStore {
     return { flows, next_cursor: more ? flows[flows.length - 1].id : null };
   }
 
-  /** Changes after `from`, oldest first, at most `limit`. */
-  eventsAfter(from: number, limit: number): FlowEvent[] {
-    const oldest = this.stmts.oldestEvent.get()!.r;
-    if (oldest !== null && from + 1 < oldest)
-      throw new CompactedError('from_revision', `revision ${from} is no longer kept (oldest is ${oldest}); list the flows and watch from ${this.revision}`);
-    return this.stmts.eventsAfter.all(from, limit).map((e) => ({
-      revision: e.revision, kind: e.kind, id: e.flow_id, flow: JSON.parse(e.flow_json) as Flow,
-    }));
-  }
-
-  /** Keeps the change log bounded. */
-  prune(): void {
-    const cut = this.revision - EVENTS_KEPT;
-    if (cut > 0) this.stmts.prune.run(cut);
+  /**
+   * What changed after `from`, oldest first, about `limit` at a time: each rule changed since
+   * (at its latest revision: an update superseded by a later one is not repeated) and each
+   * deletion, merged in revision order. Throws CompactedError when deletions after `from`
+   * may have been pruned.
+   */
+  changesAfter(from: number, limit: number): FlowEvent[] {
+    const compacted = this.stmts.compacted.get()!.r;
+    if (from < compacted)
+      throw new CompactedError('from_revision', `revision ${from} is no longer kept (changes are kept after ${compacted}); list the flows and watch from ${this.revision}`);
+    const ups = this.stmts.changedAfter.all(from, limit);
+    const dels = this.stmts.tombstonesAfter.all(from, limit);
+    // Only up to where both pages are complete, so nothing in between is skipped.
+    const upTo = Math.min(ups.length === limit ? ups[ups.length - 1].revision : Infinity,
+      dels.length === limit ? dels[dels.length - 1].revision : Infinity);
+    const events: FlowEvent[] = [
+      ...ups.map((r) => ({ revision: r.revision, kind: 'UPSERT' as const, id: r.id, flow: rowToFlow(r) })),
+      ...dels.map((d) => ({ revision: d.revision, kind: 'DELETE' as const, id: d.flow_id, flow: JSON.parse(d.flow_json) as Flow })),
+    ];
+    return events.filter((e) => e.revision <= upTo).sort((a, b) => a.revision - b.revision);
   }
 }

@@ -239,6 +239,17 @@ describe('control plane API', { skip: why ?? false }, () => {
     });
   });
 
+  describe('concurrent single upserts share a commit, each answered for its own rule', () => {
+    it('the same key from many callers at once: one 201, the rest 200 with the same id', async () => {
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => http.post('/flows').send(rule(700, i % 2 ? 'PASS' : 'DROP'))));
+      assert.deepEqual(rs.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+      assert.equal(new Set(rs.map((r) => r.body.id)).size, 1);
+      const { entries } = await snapshot();
+      assert.equal(entries.filter((e) => e.action.ruleId === rs[0].body.id).length, 1);
+      await http.delete(`/flows/${rs[0].body.id}`).expect(204);
+    });
+  });
+
   describe('the map full: nothing half-written', () => {
     it(`a batch that does not fit in ${MAX_RULES} entries is refused whole (gRPC RESOURCE_EXHAUSTED)`, async () => {
       await call(rpc, 'BatchUpsertFlows', { flows: Array.from({ length: MAX_RULES - 2 }, (_, i) => rule(i)) });
@@ -259,6 +270,16 @@ describe('control plane API', { skip: why ?? false }, () => {
       assert.match(r.body.detail, /full/);
       assert.deepEqual(await snapshot(), before);
       await http.post('/flows').send(rule(600, 'DROP')).expect(200);
+    });
+    it('REST: concurrent rules past the last entry: each gets 409, the ones that fit 201', async () => {
+      await http.delete(`/flows/${(await http.post('/flows').send(rule(600)).expect(200)).body.id}`).expect(204);
+      await http.delete(`/flows/${(await http.post('/flows').send(rule(601)).expect(200)).body.id}`).expect(204);
+      const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => http.post('/flows').send(rule(800 + i))));
+      assert.deepEqual(rs.map((r) => r.status).sort(), [201, 201, 409, 409, 409, 409]);
+      const after = await snapshot();
+      assert.equal(after.entries.length, MAX_RULES);
+      assert.equal(after.flows.length, MAX_RULES);
+      assert.deepEqual(after.entries.map((e) => e.action.ruleId).sort((a, b) => a - b), after.flows.map((f: { id: number }) => f.id).sort((a: number, b: number) => a - b));
     });
   });
 });

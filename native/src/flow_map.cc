@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unordered_map>
 #include <unordered_set>
+#include <chrono>
+#include <stdio.h>
+#include <stdlib.h>
+static double TNow(){return std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();}
 
 namespace pcf {
 
@@ -76,6 +80,7 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	int fd = map_.Fd(env, "upsertFlows");
+	double t0 = TNow();
 	FlowNames names(env);
 
 	/* 1. Validate and pack everything; a repeated key keeps its last action. */
@@ -111,6 +116,7 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 		source.push_back(i);
 	}
 	uint32_t n = keys.size();
+	double t1 = TNow();
 
 	/* 2. Remember what each key held, for the restore. */
 	std::vector<struct pcf_flow_action> old(n);
@@ -124,6 +130,7 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 		replaced += existed[i];
 	}
 
+	double t2 = TNow();
 	/* 3. Write; on failure put back the elements already written, last first. */
 	uint32_t done = 0;
 	const char *call = nullptr;
@@ -146,6 +153,8 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 		ThrowWithRollback(e, rb_err, rb_call);
 	}
 
+	double t3 = TNow();
+	if (getenv("PCF_TIMING")) fprintf(stderr, "upsert n=%u parse %.1f preread %.1f update %.1f\n", n, t1-t0, t2-t1, t3-t2);
 	Napi::Object result = Napi::Object::New(env);
 	result.Set("inserted", Napi::Number::New(env, n - replaced));
 	result.Set("replaced", Napi::Number::New(env, replaced));

@@ -49,7 +49,9 @@ export class ChildControlPlane {
   }
 
   async start(): Promise<void> {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
+    // PCF_TEST_NODE_ARGS: extra node flags for the child, e.g. --cpu-prof when profiling a benchmark.
+    const extra = process.env.PCF_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.proc = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
       cwd: ROOT,
       env: {
         ...process.env, PCF_PIN_DIR: this.pinDir, PCF_DB: this.dbPath, PCF_HTTP: `127.0.0.1:${this.httpPort}`,
