@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { CapacityError, CompactedError, NotFoundError, ValidationError, type FieldError } from './errors.js';
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
+import { createMetrics } from './metrics.js';
 import type { FlowService } from './service.js';
 import { parseProto } from './validate.js';
 
@@ -75,6 +76,11 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
 
   app.get('/stats', (_req, res) => {
     res.json(service.stats());
+  });
+
+  const metrics = createMetrics(service);
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
   });
 
   app.get('/healthz', (_req, res) => {

@@ -79,6 +79,9 @@ describe('real packets through XDP in a lab', { skip: why ?? false }, () => {
     const f = (await http.get(`/flows/${drop}`).expect(200)).body;
     assert.equal(f.counters.packets, N);
     assert.ok(f.counters.bytes >= N * 42);
+    const metrics = (await http.get('/metrics').expect(200)).text;
+    assert.match(metrics, new RegExp(`^pcf_xdp_packets_total\\{counter="act_drop"\\} ${s1.xdp.act_drop.packets}$`, 'm'));
+    assert.match(metrics, /^pcf_datapath_present 1$/m);
   });
 
   it('TCP: a PASS connection works end to end, a DROP connection never opens; rule counters equal the client\'s packets', async () => {

@@ -83,6 +83,45 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 	double t0 = TNow();
 	FlowNames names(env);
 
+	if (getenv("PCF_TIMING")) {
+		double a0 = TNow();
+		napi_value arr = info[0];
+		uint32_t len; napi_get_array_length(env, arr, &len);
+		std::vector<napi_value> els(len);
+		for (uint32_t i = 0; i < len; i++) napi_get_element(env, arr, i, &els[i]);
+		double a1 = TNow();
+		napi_value kk = names.key, ka = names.action;
+		napi_value kn[5] = {names.srcIp, names.dstIp, names.srcPort, names.dstPort, names.proto};
+		napi_value an[11] = {names.ruleId, names.statsSlot, names.type, names.ttlDelta, names.mark, names.queueId, names.snatIp, names.snatPort, names.dnatIp, names.dnatPort, names.mirror};
+		for (uint32_t i = 0; i < len; i++) {
+			Napi::HandleScope sc(env);
+			napi_value k, a, v;
+			napi_get_property(env, els[i], kk, &k);
+			napi_get_property(env, els[i], ka, &a);
+			for (auto x : kn) napi_get_property(env, k, x, &v);
+			for (auto x : an) napi_get_property(env, a, x, &v);
+		}
+		double a2 = TNow();
+		for (uint32_t i = 0; i < len; i++) {
+			Napi::HandleScope sc(env);
+			napi_value k, a, v;
+			napi_get_named_property(env, els[i], "key", &k);
+			napi_get_named_property(env, els[i], "action", &a);
+			for (auto x : {"srcIp","dstIp","srcPort","dstPort","proto"}) napi_get_named_property(env, k, x, &v);
+			for (auto x : {"ruleId","statsSlot","type","ttlDelta","mark","queueId","snatIp","snatPort","dnatIp","dnatPort","mirror"}) napi_get_named_property(env, a, x, &v);
+		}
+		double a3 = TNow();
+		for (uint32_t i = 0; i < len; i++) {
+			Napi::HandleScope sc(env);
+			napi_value k, a, v, names_arr; uint32_t nn;
+			napi_get_property(env, els[i], ka, &a);
+			napi_get_all_property_names(env, a, napi_key_own_only, napi_key_enumerable, napi_key_keep_numbers, &names_arr);
+			napi_get_array_length(env, names_arr, &nn);
+			(void)k; (void)v;
+		}
+		double a4 = TNow();
+		fprintf(stderr, "elements %.1f  getprop(cached) %.1f  named %.1f  allnames(action only) %.1f\n", a1-a0, a2-a1, a3-a2, a4-a3);
+	}
 	/* 1. Validate and pack everything; a repeated key keeps its last action. */
 	bool is_array;
 	std::vector<Napi::Value> items = OneOrMany(info[0], &is_array);

@@ -25,6 +25,11 @@ export class Lab {
     this.pinDir = `/sys/fs/bpf/${name}`;
   }
 
+  /** A handle on a lab made by someone else (make up): no create, and destroy() is theirs. */
+  static named(name: string): Lab {
+    return new Lab(name);
+  }
+
   /** Creates the namespaces; with attach (default) also loads XDP on dut0. */
   static async create(opts: { attach?: boolean; loaderArgs?: string[] } = {}): Promise<Lab> {
     const lab = new Lab(uniqueName());

@@ -1,0 +1,40 @@
+// metrics.ts - GET /metrics for Prometheus: the XDP counters, rules and datapath state,
+// read from the maps at scrape time (prom-client), plus the process's own metrics.
+import client from 'prom-client';
+import type { FlowService } from './service.js';
+
+export function createMetrics(service: FlowService): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'pcf_control_' });
+
+  // Counters owned by the kernel: each scrape copies their current sums.
+  new client.Counter({
+    name: 'pcf_xdp_packets_total', help: 'Packets counted by the XDP program, by counter of PCF_COUNTER_TABLE',
+    labelNames: ['counter'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, c] of Object.entries(service.datapath.counters())) this.inc({ counter: name }, c.packets);
+    },
+  });
+  new client.Counter({
+    name: 'pcf_xdp_bytes_total', help: 'Bytes (frame length) counted by the XDP program, by counter',
+    labelNames: ['counter'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, c] of Object.entries(service.datapath.counters())) this.inc({ counter: name }, c.bytes);
+    },
+  });
+  new client.Gauge({
+    name: 'pcf_rules', help: 'Rules stored in SQLite', registers: [registry],
+    collect() {
+      this.set(service.store.count());
+    },
+  });
+  new client.Gauge({
+    name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
+    collect() {
+      this.set(service.datapath.present ? 1 : 0);
+    },
+  });
+  return registry;
+}
