@@ -7,10 +7,8 @@ export type Flow = components['schemas']['Flow'];
 export type FlowKey = components['schemas']['FlowKey'];
 export type FlowAction = components['schemas']['FlowAction'];
 export type FlowSpec = components['schemas']['FlowSpec'];
-export type Stats = components['schemas']['Stats'] & {
-  /** Per-worker counters reported by the AF_XDP worker (not in the API yet). */
-  workers?: Record<string, unknown>[];
-};
+export type Stats = components['schemas']['Stats'];
+export type Worker = components['schemas']['Worker'];
 export type ActionType = components['schemas']['ActionType'];
 
 export interface FlowFilter {

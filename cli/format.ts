@@ -90,20 +90,25 @@ function rulesSection(s: Stats): string {
   );
 }
 
-/**
- * WORKERS: the AF_XDP worker's counters (per RX queue and pipeline stage), reported to the
- * control plane over gRPC. Placeholder until the API carries `workers[]` in the stats
- * response: prints nothing while it is absent, and a generic table of each worker's scalar
- * fields if it appears before this is written properly.
- */
+/** WORKERS: each AF_XDP worker's latest report, one row per RX queue, with its age. */
 function workersSection(s: Stats): string {
-  const workers = s.workers;
-  if (!Array.isArray(workers) || workers.length === 0) return '';
-  const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
-  const cols = [...new Set(workers.flatMap((w) => Object.keys(w).filter((k) => scalar(w[k]))))];
+  const workers = s.workers ?? [];
+  if (workers.length === 0) return 'workers: none reporting\n';
+  const right = (header: string) => ({ header, align: 'right' as const });
+  const rows = workers.flatMap((w) => {
+    const state = `${w.stale ? 'STALE' : 'ok'} ${(w.age_ms / 1000).toFixed(1)}s`;
+    const queues = w.queues.length ? w.queues : [null];
+    return queues.map((q) => {
+      const c = q?.counters;
+      const drops = c ? Object.entries(c.drops).filter(([, n]) => n > 0).map(([why, n]) => `${why}=${count(n)}`).join(' ') : '';
+      return [w.worker_id, `${w.iface}->${w.egress}`, `${w.xdp_mode}/${w.poll_mode}`, state, q ? String(q.queue_id) : '-',
+        count(c?.rx_packets), count(c?.tx_packets), count(c?.nat), count(c?.ttl_expired), count(c?.mirrored), drops || '-'];
+    });
+  });
   return table(
-    cols.map((c) => ({ header: c.toUpperCase(), align: workers.every((w) => typeof w[c] !== 'string') ? 'right' as const : 'left' as const })),
-    workers.map((w) => cols.map((c) => (typeof w[c] === 'number' ? count(w[c] as number) : orDash(w[c])))),
+    [{ header: 'WORKER' }, { header: 'PATH' }, { header: 'MODE' }, { header: 'STATE' }, right('QUEUE'), right('RX'), right('TX'),
+      right('NAT'), right('TTL_EXPIRED'), right('MIRRORED'), { header: 'DROPS' }],
+    rows,
   );
 }
 

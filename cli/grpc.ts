@@ -2,6 +2,7 @@
 // loader options: server/grpc.ts PROTO_OPTIONS). Messages are converted to the REST shapes
 // for display; --json prints the message as decoded.
 import * as grpc from '@grpc/grpc-js';
+import { reportFromMessage } from '../server/workers.js';
 import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
 import { PROTO_NUMBERS } from '../server/model.js';
 import {
@@ -94,7 +95,10 @@ function statsFromMessage(m: Msg): Stats {
     },
     xdp,
     rules: ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
-    ...(Array.isArray(m.workers) ? { workers: m.workers } : {}),
+    workers: ((m.workers ?? []) as Msg[]).map((w) => {
+      const { started_at_unix_ms: _unused, ...r } = reportFromMessage(w);
+      return { ...r, started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false };
+    }),
   };
 }
 

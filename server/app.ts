@@ -18,7 +18,7 @@ export interface Running {
 
 export async function startControlPlane(cfg: Config, log: Logger = pino({ level: cfg.logLevel })): Promise<Running> {
   const db = openDatabase(cfg.dbPath);
-  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log);
+  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log, cfg.workerStaleMs);
   service.start(cfg.datapathPollMs);
 
   const app = createHttpApp(service, log);

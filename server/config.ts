@@ -9,6 +9,8 @@ export interface Config {
   /** How often the pinned maps are checked for (re)appearance, in ms. */
   datapathPollMs: number;
   logLevel: string;
+  /** A worker that has not reported for this long shows as stale, in ms. */
+  workerStaleMs: number;
 }
 
 function hostPort(name: string, value: string): { host: string; port: number } {
@@ -20,14 +22,18 @@ function hostPort(name: string, value: string): { host: string; port: number } {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const pollMs = Number(env.PCF_DATAPATH_POLL_MS ?? 1000);
-  if (!Number.isInteger(pollMs) || pollMs < 10) throw new Error(`PCF_DATAPATH_POLL_MS=${env.PCF_DATAPATH_POLL_MS}: expected an integer >= 10`);
+  const ms = (name: string, def: number) => {
+    const v = Number(env[name] ?? def);
+    if (!Number.isInteger(v) || v < 10) throw new Error(`${name}=${env[name]}: expected an integer number of ms >= 10`);
+    return v;
+  };
   return {
     pinDir: env.PCF_PIN_DIR || '/sys/fs/bpf/pcf',
     http: hostPort('PCF_HTTP', env.PCF_HTTP || '127.0.0.1:8080'),
     grpc: hostPort('PCF_GRPC', env.PCF_GRPC || '127.0.0.1:50051'),
     dbPath: env.PCF_DB || path.resolve('var/pcf.db'),
-    datapathPollMs: pollMs,
+    datapathPollMs: ms('PCF_DATAPATH_POLL_MS', 1000),
     logLevel: env.PCF_LOG_LEVEL || 'info',
+    workerStaleMs: ms('PCF_WORKER_STALE_MS', 5000),
   };
 }

@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import { CapacityError, CompactedError, NotFoundError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import type { FlowService } from './service.js';
+import { reportFromMessage } from './workers.js';
 
 export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
-export const PROTO_FILE = 'pcf/v1/pcf.proto';
+export const PROTO_FILES = ['pcf/v1/pcf.proto', 'pcf/v1/worker.proto'];
 /** BatchUpsertFlows of 200,000 rules is about 10 MB on the wire. */
 export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
@@ -18,7 +19,7 @@ export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: false };
 
 export function loadPcfPackage(): grpc.GrpcObject {
-  const def = protoLoader.loadSync(PROTO_FILE, { ...PROTO_OPTIONS, includeDirs: [PROTO_DIR] });
+  const def = protoLoader.loadSync(PROTO_FILES, { ...PROTO_OPTIONS, includeDirs: [PROTO_DIR] });
   return grpc.loadPackageDefinition(def);
 }
 
@@ -130,6 +131,13 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
       call.on('cancelled', end);
       call.on('close', end);
     },
+  });
+  server.addService(pkg.pcf.v1.WorkerReport.service, {
+    Report: unary<Msg, Msg>(log, (req) => {
+      const why = service.workers.accept(reportFromMessage(req));
+      if (why) throw ValidationError.one(why.split(':')[0], why.split(': ')[1]);
+      return { received_at_unix_ms: Date.now() };
+    }),
   });
   return server;
 }

@@ -10,6 +10,7 @@ import { CapacityError, NotFoundError, ValidationError, type FieldError } from '
 import { keyString, type Counter, type Flow, type FlowEvent, type FlowFilter, type FlowSpec } from './model.js';
 import { FlowStore, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
+import { WorkerRegistry, type WorkerView } from './workers.js';
 
 export const MAX_BATCH = 200_000;
 
@@ -25,6 +26,7 @@ export interface Stats {
   datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null };
   xdp: Record<string, Counter>;
   rules: { id: number; packets: number; bytes: number }[];
+  workers: WorkerView[];
 }
 
 export class FlowService {
@@ -34,8 +36,11 @@ export class FlowService {
   private timer: NodeJS.Timeout | null = null;
   private pending: Pending[] = [];
 
-  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger) {
+  readonly workers: WorkerRegistry;
+
+  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000) {
     this.store = new FlowStore(db);
+    this.workers = new WorkerRegistry(workerStaleMs);
     this.events.setMaxListeners(0);
   }
 
@@ -224,6 +229,7 @@ export class FlowService {
       datapath: { ...this.datapath.state(), rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? this.datapath.state().error },
       xdp: this.datapath.counters(),
       rules,
+      workers: this.workers.list(),
     };
   }
 

@@ -18,7 +18,7 @@ export function tempDb(): { dir: string; file: string } {
 
 export async function startInProcess(pinDir: string, dbPath: string): Promise<Running> {
   return startControlPlane(
-    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, datapathPollMs: 100, logLevel: 'silent' },
+    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000 },
     pino({ level: 'silent' }),
   );
 }
