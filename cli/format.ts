@@ -25,6 +25,7 @@ export function renderAction(a: FlowAction): string {
   }
   if (a.mark !== null && a.mark !== undefined) parts.push(`mark=${a.mark}`);
   if (a.queue_id !== null && a.queue_id !== undefined) parts.push(`q${a.queue_id}`);
+  if (a.mirror) parts.push('mirror');
   return parts.join(' ');
 }
 

@@ -66,6 +66,7 @@ export function flowFromMessage(m: Msg): Flow {
       nat: n ? { snat_ip: n.snat_ip ?? null, snat_port: n.snat_port ?? null, dnat_ip: n.dnat_ip ?? null, dnat_port: n.dnat_port ?? null } : null,
       mark: a.mark ?? null,
       queue_id: a.queue_id ?? null,
+      mirror: a.mirror ?? false,
     },
     revision: m.revision ?? 0,
     created_at: m.created_at ?? '',

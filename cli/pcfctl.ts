@@ -94,6 +94,7 @@ interface AddOptions {
   dnatPort?: number;
   mark?: number;
   queueId?: number;
+  mirror?: boolean;
 }
 
 const RULE_OPTIONS: [keyof AddOptions, string][] = [
@@ -119,6 +120,7 @@ function specFromOptions(o: AddOptions): unknown {
   if (Object.keys(nat).length) action.nat = nat;
   if (o.mark !== undefined) action.mark = o.mark;
   if (o.queueId !== undefined) action.queue_id = o.queueId;
+  if (o.mirror) action.mirror = true;
   return {
     key: { src_ip: o.srcIp, dst_ip: o.dstIp, src_port: o.srcPort ?? 0, dst_port: o.dstPort ?? 0, proto: o.proto },
     action,
@@ -294,6 +296,7 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
     .option('--dnat-port <n>', 'REDIRECT: new destination port', U32)
     .option('--mark <n>', 'PASS/REDIRECT: skb mark on the kernel path', U32)
     .option('--queue-id <n>', 'REDIRECT: redirect only when the flow arrives on this RX queue', U32)
+    .option('--mirror', 'REDIRECT: the worker copies the rule\'s packets to its mirror')
     .action(flowsAdd);
 
   flows.command('list')

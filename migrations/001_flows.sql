@@ -19,6 +19,7 @@ CREATE TABLE flows (
   snat_port        INTEGER CHECK (snat_port BETWEEN 1 AND 65535),
   dnat_ip          TEXT,
   dnat_port        INTEGER CHECK (dnat_port BETWEEN 1 AND 65535),
+  mirror           INTEGER NOT NULL CHECK (mirror IN (0, 1)),
   stats_slot       INTEGER NOT NULL CHECK (stats_slot >= 0),
   revision         INTEGER NOT NULL,
   created_revision INTEGER NOT NULL,

@@ -34,7 +34,7 @@ function toNativeAction(id: number, slot: number, a: FlowSpec['action']): native
     snatPort: a.nat?.snat_port ?? null,
     dnatIp: a.nat?.dnat_ip ?? null,
     dnatPort: a.nat?.dnat_port ?? null,
-    mirror: false,
+    mirror: a.mirror,
   };
 }
 

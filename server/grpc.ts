@@ -38,6 +38,7 @@ function specFromMessage(m: Msg | undefined): unknown {
       nat: a.nat ? { snat_ip: a.nat.snat_ip ?? null, snat_port: a.nat.snat_port ?? null, dnat_ip: a.nat.dnat_ip ?? null, dnat_port: a.nat.dnat_port ?? null } : null,
       mark: a.mark ?? null,
       queue_id: a.queue_id ?? null,
+      mirror: a.mirror ?? false,
     },
   };
 }

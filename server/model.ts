@@ -31,6 +31,7 @@ export interface FlowAction {
   nat: Nat | null;
   mark: number | null;
   queue_id: number | null;
+  mirror: boolean;
 }
 
 export interface FlowSpec {

@@ -16,6 +16,7 @@ interface FlowRow {
   ttl_delta: number | null;
   mark: number | null;
   queue_id: number | null;
+  mirror: number;
   snat_ip: string | null;
   snat_port: number | null;
   dnat_ip: string | null;
@@ -38,6 +39,7 @@ function rowToFlow(r: FlowRow): Flow {
       nat: natSet ? { snat_ip: r.snat_ip, snat_port: r.snat_port, dnat_ip: r.dnat_ip, dnat_port: r.dnat_port } : null,
       mark: r.mark,
       queue_id: r.queue_id,
+      mirror: r.mirror === 1,
     },
     revision: r.revision,
     created_at: r.created_at,
@@ -60,14 +62,14 @@ export interface UpsertResult extends StoredFlow {
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
 const CHUNK = 200;
-const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
+const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
 const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
 
 function upsertSql(rows: number): string {
   return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
     ON CONFLICT (src_ip, dst_ip, src_port, dst_port, proto) DO UPDATE SET
       action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
-      queue_id = excluded.queue_id, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
+      queue_id = excluded.queue_id, mirror = excluded.mirror, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
       dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
       revision = excluded.revision, updated_at = excluded.updated_at
     RETURNING id, revision, created_revision, created_at, stats_slot`;
@@ -163,7 +165,7 @@ export class FlowStore {
     specs.forEach((s, i) => {
       const { key: k, action: a } = s;
       const rev = base + i + 1;
-      args.push(k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id,
+      args.push(k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
         a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
       const full = specs.length - (specs.length % CHUNK);
       if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);

@@ -115,8 +115,14 @@ function checkAction(c: Checker, raw: unknown, key: FlowKey, limits: DatapathLim
     else if (limits.rxQueues !== null && isInt(queue) && queue >= limits.rxQueues)
       c.fail('action.queue_id', `the interface has ${limits.rxQueues} RX queue(s) (0..${limits.rxQueues - 1}); an AF_XDP socket only sees its own queue, so queue ${queue} can never receive this flow`);
   }
+  let mirror = false;
+  if (!absent(raw.mirror)) {
+    if (typeof raw.mirror !== 'boolean') c.fail('action.mirror', `${JSON.stringify(raw.mirror)} is not true or false`);
+    mirror = raw.mirror === true;
+    if (mirror && type !== 'REDIRECT') c.fail('action.mirror', `only REDIRECT rules reach the worker that mirrors; this rule is ${type}`);
+  }
   const nat = checkNat(c, raw.nat, type, key.proto);
-  return { type, ttl_delta: ttl, nat, mark, queue_id: queue };
+  return { type, ttl_delta: ttl, nat, mark, queue_id: queue, mirror };
 }
 
 /** Normalizes one rule or returns its field errors, each prefixed (e.g. "flows[3]."). */

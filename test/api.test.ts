@@ -74,7 +74,7 @@ describe('control plane API', { skip: why ?? false }, () => {
     });
 
     it('a REDIRECT rule keeps every action field, over REST and gRPC alike', async () => {
-      const action = { type: 'REDIRECT', ttl_delta: -5, nat: { snat_ip: '198.18.0.9', snat_port: 4000, dnat_ip: '198.18.1.2', dnat_port: 8080 }, mark: 7, queue_id: 0 };
+      const action = { type: 'REDIRECT', ttl_delta: -5, nat: { snat_ip: '198.18.0.9', snat_port: 4000, dnat_ip: '198.18.1.2', dnat_port: 8080 }, mark: 7, queue_id: 0, mirror: true };
       const r = await http.post('/flows').send({ ...rule(2), action }).expect(201);
       assert.deepEqual(r.body.action, action);
       const g = await call(rpc, 'GetFlow', { id: r.body.id });
@@ -87,6 +87,7 @@ describe('control plane API', { skip: why ?? false }, () => {
       assert.equal(e.action.snatPort, 4000);
       assert.equal(e.action.queueId, 0);
       assert.equal(e.action.mark, 7);
+      assert.equal(e.action.mirror, true);
       await call(rpc, 'DeleteFlow', { id: r.body.id });
     });
 
@@ -160,6 +161,7 @@ describe('control plane API', { skip: why ?? false }, () => {
     ['mark on DROP', rule(1, 'DROP', { mark: 5 }), 'action.mark'],
     ['queue_id beyond the interface queues', rule(1, 'REDIRECT', { queue_id: 9 }), 'action.queue_id'],
     ['queue_id on PASS', rule(1, 'PASS', { queue_id: 0 }), 'action.queue_id'],
+    ['mirror on PASS', rule(1, 'PASS', { mirror: true }), 'action.mirror'],
     ['unknown field in key', { ...rule(1), key: { ...rule(1).key, vlan: 5 } }, 'key.vlan'],
     ['unknown top-level field', { ...rule(1), priority: 1 }, 'priority'],
     ['missing key', { action: { type: 'PASS' } }, 'key'],
