@@ -3,13 +3,11 @@
 // neither SQLite nor the map changed.
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import * as native from '../native/index.js';
-import type { Running } from '../server/app.js';
-import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
+import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { Lab } from './lib/lab.js';
 
@@ -24,23 +22,16 @@ const rule = (n: number, type = 'PASS', extra: Record<string, unknown> = {}) => 
 
 describe('control plane API', { skip: why ?? false }, () => {
   let lab: Lab;
-  let cp: Running;
-  let db: { dir: string; file: string };
   let rpc: PcfClient;
   let http: ReturnType<typeof request>;
 
+  let node: LabNode;
   before(async () => {
-    lab = await Lab.create({ loaderArgs: ['--max-rules', String(MAX_RULES)] });
-    db = tempDb();
-    cp = await startInProcess(lab.pinDir, db.file);
-    rpc = grpcClient(cp.grpcPort);
-    http = request(`http://127.0.0.1:${cp.httpPort}`);
+    node = await startLabNode(['--max-rules', String(MAX_RULES)]);
+    ({ lab, rpc, http } = node);
   });
   after(async () => {
-    rpc?.close();
-    await cp?.close();
-    await lab?.destroy();
-    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+    await node?.close();
   });
 
   /** SQLite (through the API) and the pinned map, as they are now. */

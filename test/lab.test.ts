@@ -3,11 +3,9 @@
 // REDIRECT flows with no worker arrive (the XDP_PASS fallback), other flows are untouched,
 // marks are real, and the counters in GET /stats equal the packets sent.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { Running } from '../server/app.js';
-import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
+import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { CLIENT_IP, Lab, SERVER_IP } from './lib/lab.js';
 import { tcpExchange, tcpServer, udpReceiver, udpSend } from './lib/traffic.js';
@@ -21,25 +19,18 @@ const tcp = (sport: number, dport: number) => ({ src_ip: CLIENT_IP, dst_ip: SERV
 
 describe('real packets through XDP in a lab', { skip: why ?? false }, () => {
   let lab: Lab;
-  let cp: Running;
-  let db: { dir: string; file: string };
   let rpc: PcfClient;
   let http: ReturnType<typeof request>;
   const stats = async () => (await http.get('/stats').expect(200)).body;
   const ruleCount = (s: any, id: number) => s.rules.find((r: { id: number }) => r.id === id)?.packets ?? 0;
 
+  let node: LabNode;
   before(async () => {
-    lab = await Lab.create();
-    db = tempDb();
-    cp = await startInProcess(lab.pinDir, db.file);
-    rpc = grpcClient(cp.grpcPort);
-    http = request(`http://127.0.0.1:${cp.httpPort}`);
+    node = await startLabNode();
+    ({ lab, rpc, http } = node);
   });
   after(async () => {
-    rpc?.close();
-    await cp?.close();
-    await lab?.destroy();
-    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+    await node?.close();
   });
 
   it('UDP: DROP vanishes, PASS arrives, REDIRECT without worker arrives, no rule is untouched; counters equal packets sent', async () => {

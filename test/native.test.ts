@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 import type * as NativeModule from '../native/index.js';
 import type { FlowAction, FlowEntry, FlowKey, PinnedMap } from '../native/index.js';
@@ -433,6 +434,155 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.throws(() => m.lookupFlow({ ...ok.key, srcIp: 'x' }), isArgError('key.srcIp'));
     assert.throws(() => m.deleteFlows([ok.key, { ...ok.key, proto: -1 }]), isArgError('keys[1].proto'));
     assert.deepEqual(rawDump(m.path), []);
+  });
+
+  test('upsertFlows reads any shape of argument as the addon always did', () => {
+    const m = flowMap('shapes');
+    const ok = { key: keyOf('198.18.0.1', 1), action: plain(1) };
+    const bad = { key: keyOf('198.18.0.2', 2), action: plain(2) };
+    const cases: [string, unknown][] = [
+      ['entries[1]', 5],
+      ['entries[1]', null],
+      ['entries[1]', [ok]],
+      ['entries[1].key', { ...bad, key: [198, 18, 0, 2] }],
+      ['entries[1].key', { ...bad, key: 'k' }],
+      ['entries[1].action', { ...bad, action: null }],
+      ['entries[1].key.srcIp', { ...bad, key: { ...bad.key, srcIp: Symbol('ip') } }],
+      ['entries[1].key.srcIp', { ...bad, key: { ...bad.key, srcIp: '198.18.0.2\0x' } }], // a NUL hid the rest
+      ['entries[1].key.dstIp', { ...bad, key: { ...bad.key, dstIp: '198.18.0.2'.repeat(4) } }],
+      ['entries[1].key.srcPort', { ...bad, key: { ...bad.key, srcPort: '2' } }],
+      ['entries[1].key.proto', { ...bad, key: { ...bad.key, proto: NaN } }],
+      ['entries[1].action.ruleId', { ...bad, action: { ...bad.action, ruleId: 2n } }],
+      ['entries[1].action.ruleId', { ...bad, action: { ...bad.action, ruleId: Infinity } }],
+      ['entries[1].action.type', { ...bad, action: { ...bad.action, type: 'PASS\0' } }],
+      ['entries[1].action.type', { ...bad, action: { ...bad.action, type: ['PASS'] } }],
+      ['entries[1].action.mark', { ...bad, action: { ...bad.action, mark: true } }],
+      ['entries[1].action.mirror', { ...bad, action: { ...bad.action, mirror: null } }],
+      ['entries[1].action.mirror', { ...bad, action: { ...bad.action, mirror: 1 } }],
+    ];
+    for (const [field, entry] of cases)
+      assert.throws(() => m.upsertFlows([ok, entry] as FlowEntry[]), isArgError(field), field);
+    assert.throws(() => m.upsertFlows(7 as unknown as FlowEntry), isArgError('entries'));
+    // a getter that throws: its exception, untouched
+    const boom = new Error('boom');
+    const getter = { key: ok.key, get action(): FlowAction { throw boom; } };
+    assert.throws(() => m.upsertFlows([ok, getter]), (e: unknown) => e === boom);
+    assert.deepEqual(rawDump(m.path), []);
+
+    // inherited properties, functions as objects, absent optional fields: as before
+    const inherited = Object.create({ key: keyOf('198.18.0.3', 3) }) as FlowEntry;
+    inherited.action = plain(3);
+    const fnKey = Object.assign(() => 0, keyOf('198.18.0.4', 4));
+    const sparse = { key: keyOf('198.18.0.5', 5), action: { ruleId: 5, statsSlot: 5, type: 'DROP' } as FlowAction };
+    const nulls = { key: keyOf('198.18.0.6', 6), action: { ...plain(6), ttlDelta: null as unknown as number, mirror: undefined as unknown as boolean } };
+    assert.deepEqual(m.upsertFlows([inherited, { key: fnKey as unknown as FlowKey, action: plain(4) }, sparse, nulls]), { inserted: 4, replaced: 0 });
+    assert.deepEqual(m.lookupFlow(keyOf('198.18.0.3', 3)), plain(3));
+    assert.deepEqual(m.lookupFlow(keyOf('198.18.0.4', 4)), plain(4));
+    assert.deepEqual(m.lookupFlow(sparse.key), plain(5, 'DROP', 5));
+    assert.deepEqual(m.lookupFlow(nulls.key), plain(6));
+  });
+
+  test('upsertFlows refuses columns it cannot trust (only native/index.ts makes them)', () => {
+    const m = flowMap('columns');
+    const raw = m as unknown as { _upsertFlows(...args: unknown[]): unknown };
+    const bad = (re: RegExp) => (e: unknown) => {
+      assert.ok(e instanceof Error && !(e instanceof TypeError), String(e));
+      assert.match((e as Error).message, re);
+      return true;
+    };
+    const kinds = (fill: number, n = 19) => new Uint8Array(n).fill(fill);
+    assert.throws(() => raw._upsertFlows(true, [5], new Float64Array(0), []), bad(/kinds is not a Uint8Array/));
+    assert.throws(() => raw._upsertFlows(true, kinds(5), new Uint32Array(19), []), bad(/nums is not a Float64Array/));
+    assert.throws(() => raw._upsertFlows(true, kinds(6), new Float64Array(0), 'x'), bad(/strs is not an Array/));
+    assert.throws(() => raw._upsertFlows(true, kinds(5, 18), new Float64Array(19), []), bad(/whole entries/));
+    assert.throws(() => raw._upsertFlows(true, kinds(5), new Float64Array(3), []), bad(/fewer numbers/));
+    assert.throws(() => raw._upsertFlows(true, kinds(6), new Float64Array(0), ['a']), bad(/fewer strings/));
+    assert.throws(() => raw._upsertFlows(true, kinds(9), new Float64Array(0), []), bad(/unknown kind/));
+    assert.deepEqual(rawDump(m.path), []);
+  });
+
+  // upsertFlows reads the old values of the keys it writes (for the restore) with a lookup
+  // per key when the batch has fewer keys than a third of the map's max_entries, with one
+  // dump of the map otherwise: both must restore it exactly. A map of 40 holding 36.
+  for (const variant of [
+    { name: 'a lookup per key', file: 'rb_lookup', fresh: 5, replaced: 3 }, // 8 keys: 24 < 40
+    { name: 'one dump of the map', file: 'rb_dump', fresh: 11, replaced: 10 }, // 14 keys or more
+  ]) {
+    test(`upsertFlows restores replaced and inserted keys alike (${variant.name})`, () => {
+      const m = flowMap(variant.file, 40);
+      const base = Array.from({ length: 36 }, (_, i) => ({ key: keyOf(`198.18.3.${i}`, 3000 + i), action: plain(300 + i) }));
+      m.upsertFlows(base);
+      const rawBefore = rawDump(m.path);
+      const fresh = (i: number) => ({ key: keyOf(`198.18.4.${i}`, 4000 + i), action: plain(400 + i, 'DROP') });
+      // replaced keys before, between and after the new ones; a key twice keeps its last action
+      const batch: FlowEntry[] = [
+        { key: base[7].key, action: plain(907) },
+        fresh(0),
+        { key: base[20].key, action: plain(920, 'REDIRECT') },
+        fresh(1), fresh(2),
+        { key: base[7].key, action: plain(1907, 'DROP') },
+        fresh(3),
+        ...Array.from({ length: variant.fresh - 4 }, (_, i) => fresh(4 + i)),
+        { key: base[35].key, action: plain(935) },
+      ];
+      // a bad entry last: nothing written (while the dump runs, in the second variant)
+      const badType = { key: keyOf('198.18.5.1', 1), action: { ...plain(1), type: 'NOPE' as FlowAction['type'] } };
+      assert.throws(() => m.upsertFlows([...batch, badType]), isArgError(`entries[${batch.length}].action.type`));
+      assert.deepEqual(rawDump(m.path), rawBefore);
+      assert.throws(() => m.upsertFlows(batch), (e: unknown) => {
+        isSysError('E2BIG', 7, 'upsertFlows', m.path)(e);
+        const err = e as NativeModule.PcfSystemError;
+        assert.equal(err.index, 7); // fresh(4): the fifth new key
+        assert.equal(err.rolledBack, true);
+        return true;
+      });
+      assert.deepEqual(rawDump(m.path), rawBefore);
+
+      // with room for them: the counts, and every value as written
+      const others = base.slice(21, 21 + variant.replaced - 3).map((e) => ({ key: e.key, action: plain(9000, 'DROP') }));
+      const fits = [...batch.slice(0, 7), ...others, batch.at(-1)!];
+      assert.deepEqual(m.upsertFlows(fits), { inserted: 4, replaced: variant.replaced });
+      assert.deepEqual(m.lookupFlow(base[7].key), plain(1907, 'DROP'));
+      assert.deepEqual(m.lookupFlow(base[20].key), plain(920, 'REDIRECT'));
+      assert.deepEqual(m.lookupFlow(base[35].key), plain(935));
+      assert.deepEqual(m.lookupFlow(base[6].key), plain(306));
+      for (const e of others) assert.deepEqual(m.lookupFlow(e.key), e.action);
+      for (let i = 0; i < 4; i++) assert.deepEqual(m.lookupFlow(fresh(i).key), fresh(i).action);
+      assert.equal(m.countFlows(), 40);
+    });
+  }
+
+  test(`100,000 entries into a map of ${131072} (PCF_DEFAULT_MAX_RULES): inserted, replaced, restored`, () => {
+    const n = 100_000;
+    const m = flowMap('big_upsert', native.defaultMaxRules);
+    const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const entries: FlowEntry[] = Array.from({ length: n }, (_, i) => ({
+      key: keyOf(ip(i), i & 0xffff, 17),
+      action: { ...plain(i + 1, 'REDIRECT', i), queueId: i % 64, snatIp: i % 2 ? '198.18.9.9' : null, dnatPort: i % 3 ? null : 8080 },
+    }));
+    assert.deepEqual(m.upsertFlows(entries), { inserted: n, replaced: 0 });
+    assert.equal(m.countFlows(), n);
+    const changed = entries.map((e) => ({ key: e.key, action: { ...e.action, ruleId: e.action.ruleId + n } }));
+    assert.deepEqual(m.upsertFlows(changed), { inserted: 0, replaced: n });
+    for (const i of [0, 1, 4095, 65536, n - 1]) assert.deepEqual(m.lookupFlow(entries[i].key), changed[i].action);
+
+    // 40,000 more: 31,072 fit, the next one fails; everything goes back as it was
+    const more: FlowEntry[] = Array.from({ length: 40_000 }, (_, i) => ({ key: keyOf(ip(n + i), 1, 6), action: plain(n + i) }));
+    const batch = [{ key: entries[5].key, action: plain(1) }, ...more];
+    assert.throws(() => m.upsertFlows(batch), (e: unknown) => {
+      isSysError('E2BIG', 7, 'upsertFlows', m.path)(e);
+      assert.equal((e as NativeModule.PcfSystemError).index, 1 + 131072 - n);
+      assert.equal((e as NativeModule.PcfSystemError).rolledBack, true);
+      return true;
+    });
+    assert.equal(m.countFlows(), n);
+    assert.deepEqual(m.lookupFlow(entries[5].key), changed[5].action);
+    assert.equal(m.lookupFlow(more[0].key), null);
+    const want = new Map(changed.map((e) => [JSON.stringify(e.key), e.action]));
+    for (const e of m.listFlows()) {
+      const k = JSON.stringify(e.key);
+      if (!isDeepStrictEqual(e.action, want.get(k))) assert.deepEqual(e.action, want.get(k), k);
+    }
   });
 
   test('refuses a map whose shape differs from pcf_common.h (stale program)', () => {

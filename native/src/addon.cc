@@ -60,6 +60,16 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 		names.Set(i, kCounterNames[i]);
 	exports.Set("counterNames", names);
 
+	/* The layout of upsertFlows' columns, which native/index.ts checks at load. */
+	Napi::Array columns = Napi::Array::New(env, kEntryFields);
+	for (uint32_t i = 0; i < kEntryFields; i++)
+		columns.Set(i, kEntryColumnNames[i]);
+	exports.Set("_entryColumns", columns);
+	Napi::Array kinds = Napi::Array::New(env, kKinds);
+	for (uint32_t i = 0; i < kKinds; i++)
+		kinds.Set(i, kValueKindNames[i]);
+	exports.Set("_valueKinds", kinds);
+
 	Napi::Object pins = Napi::Object::New(env);
 	pins.Set("flowMap", PCF_PIN_FLOW_MAP);
 	pins.Set("stats", PCF_PIN_STATS);

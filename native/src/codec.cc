@@ -22,13 +22,135 @@ std::string FieldPath::Str(const char *leaf) const
 	return s;
 }
 
+const char *const kValueKindNames[kKinds] = {
+	"none", "undefined", "null", "false", "true", "number", "string", "object", "other",
+};
+
+const char *const kEntryColumnNames[kEntryFields] = {
+	"entry",
+	"key", "key.srcIp", "key.dstIp", "key.srcPort", "key.dstPort", "key.proto",
+	"action", "action.ruleId", "action.statsSlot", "action.type", "action.ttlDelta",
+	"action.mark", "action.queueId", "action.snatIp", "action.snatPort", "action.dnatIp",
+	"action.dnatPort", "action.mirror",
+};
+
+/* Throws the pending JS exception (a getter threw, ...) when an N-API call failed. */
+static void Check(napi_env env, napi_status st)
+{
+	if (st != napi_ok)
+		throw Napi::Error::New(env);
+}
+
+JsVal Classify(napi_env env, napi_value v)
+{
+	JsVal out;
+	napi_valuetype t;
+	Check(env, napi_typeof(env, v, &t));
+	switch (t) {
+	case napi_undefined:
+		out.kind = Kind::kUndefined;
+		break;
+	case napi_null:
+		out.kind = Kind::kNull;
+		break;
+	case napi_boolean: {
+		bool b;
+		Check(env, napi_get_value_bool(env, v, &b));
+		out.kind = b ? Kind::kTrue : Kind::kFalse;
+		break;
+	}
+	case napi_number:
+		out.kind = Kind::kNumber;
+		Check(env, napi_get_value_double(env, v, &out.num));
+		break;
+	case napi_string:
+		out.kind = Kind::kString;
+		out.str = v;
+		break;
+	case napi_object: {
+		bool array;
+		Check(env, napi_is_array(env, v, &array));
+		out.kind = array ? Kind::kOther : Kind::kObject;
+		break;
+	}
+	case napi_function:
+		out.kind = Kind::kObject;
+		break;
+	default:
+		out.kind = Kind::kOther;
+	}
+	return out;
+}
+
+static JsVal ReadProperty(napi_env env, napi_value object, napi_value name)
+{
+	napi_value v;
+	Check(env, napi_get_property(env, object, name, &v));
+	return Classify(env, v);
+}
+
+EntryColumns::EntryColumns(Napi::Env env, napi_value kinds, napi_value nums, napi_value strs)
+	: env_(env), strs_(strs)
+{
+	bool ok = false;
+	napi_typedarray_type type;
+	void *data;
+	if (napi_is_typedarray(env, kinds, &ok) != napi_ok || !ok ||
+	    napi_get_typedarray_info(env, kinds, &type, &n_kinds_, &data, nullptr, nullptr) !=
+		    napi_ok ||
+	    type != napi_uint8_array)
+		Bad("kinds is not a Uint8Array");
+	kinds_ = (const uint8_t *)data;
+	if (napi_is_typedarray(env, nums, &ok) != napi_ok || !ok ||
+	    napi_get_typedarray_info(env, nums, &type, &n_nums_, &data, nullptr, nullptr) !=
+		    napi_ok ||
+	    type != napi_float64_array)
+		Bad("nums is not a Float64Array");
+	nums_ = (const double *)data;
+	if (napi_is_array(env, strs, &ok) != napi_ok || !ok ||
+	    napi_get_array_length(env, strs, &n_strs_) != napi_ok)
+		Bad("strs is not an Array");
+	if (n_kinds_ % kEntryFields || n_kinds_ / kEntryFields > UINT32_MAX)
+		Bad("kinds does not hold whole entries");
+	n_ = n_kinds_ / kEntryFields;
+}
+
+void EntryColumns::Bad(const char *what) const
+{
+	throw Napi::Error::New(env_, std::string("upsertFlows: bad columns from native/index.ts (") +
+					     what + "): rebuild the addon and index.ts together");
+}
+
+void EntryColumns::Next(JsVal out[kEntryFields])
+{
+	if (at_ + kEntryFields > n_kinds_)
+		Bad("read past the last entry");
+	for (int f = 0; f < kEntryFields; f++) {
+		uint8_t k = kinds_[at_ + f];
+		if (k >= kKinds)
+			Bad("unknown kind");
+		JsVal &v = out[f];
+		v.kind = (Kind)k;
+		if (v.kind == Kind::kNumber) {
+			if (num_at_ >= n_nums_)
+				Bad("fewer numbers than number kinds");
+			v.num = nums_[num_at_++];
+		} else if (v.kind == Kind::kString) {
+			if (str_at_ >= n_strs_)
+				Bad("fewer strings than string kinds");
+			Check(env_, napi_get_element(env_, strs_, str_at_++, &v.str));
+		}
+	}
+	at_ += kEntryFields;
+}
+
 /* An integer-valued JS number within [min, max]; the message names the field. */
-static double ParseInt(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf,
+static double ParseInt(Napi::Env env, const JsVal &v, const FieldPath &field, const char *leaf,
 		       double min, double max)
 {
-	if (!v.IsNumber())
+	if (v.kind != Kind::kNumber)
 		ThrowArg(env, field.Str(leaf), "must be a number");
-	double d = v.As<Napi::Number>().DoubleValue();
+	double d = v.num;
 	if (!isfinite(d) || d != floor(d))
 		ThrowArg(env, field.Str(leaf), "must be an integer");
 	if (d < min || d > max)
@@ -39,26 +161,29 @@ static double ParseInt(Napi::Env env, Napi::Value v, const FieldPath &field, con
 	return d;
 }
 
-/* A short JS string into buf; false when it is not a string or does not fit. */
-static bool SmallString(Napi::Env env, Napi::Value v, char *buf, size_t size, size_t *len)
+/* A short JS string into buf; false when it is not a string, does not fit, or holds a NUL
+ * (which would hide the rest of it from inet_pton and strcmp). */
+static bool SmallString(Napi::Env env, const JsVal &v, char *buf, size_t size, size_t *len)
 {
-	if (!v.IsString())
+	if (v.kind != Kind::kString)
 		return false;
-	napi_status st = napi_get_value_string_utf8(env, v, buf, size, len);
-	return st == napi_ok && *len < size - 1;
+	napi_status st = napi_get_value_string_utf8(env, v.str, buf, size, len);
+	return st == napi_ok && *len < size - 1 && strlen(buf) == *len;
 }
 
 /* Dotted-quad IPv4 to network order. */
-static uint32_t ParseIpv4(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf)
+static uint32_t ParseIpv4(Napi::Env env, const JsVal &v, const FieldPath &field,
+			  const char *leaf)
 {
 	char buf[32];
 	size_t len = 0;
 	struct in_addr a;
-	if (!v.IsString())
+	if (v.kind != Kind::kString)
 		ThrowArg(env, field.Str(leaf), "must be a dotted IPv4 address string");
 	if (!SmallString(env, v, buf, sizeof(buf), &len) || inet_pton(AF_INET, buf, &a) != 1)
 		ThrowArg(env, field.Str(leaf),
-			 "'" + v.As<Napi::String>().Utf8Value() + "' is not a dotted IPv4 address");
+			 "'" + Napi::String(env, v.str).Utf8Value() +
+				 "' is not a dotted IPv4 address");
 	return a.s_addr;
 }
 
@@ -71,16 +196,9 @@ static Napi::String FormatIpv4(Napi::Env env, uint32_t be)
 	return Napi::String::New(env, buf);
 }
 
-static bool IsAbsent(Napi::Value v)
+static bool IsAbsent(const JsVal &v)
 {
-	return v.IsUndefined() || v.IsNull();
-}
-
-static Napi::Object RequireObject(Napi::Env env, Napi::Value v, const FieldPath &field)
-{
-	if (!v.IsObject() || v.IsArray())
-		ThrowArg(env, field.Str(), "must be an object");
-	return v.As<Napi::Object>();
+	return v.kind == Kind::kUndefined || v.kind == Kind::kNull;
 }
 
 FlowNames::FlowNames(Napi::Env env)
@@ -97,18 +215,33 @@ FlowNames::FlowNames(Napi::Env env)
 {
 }
 
-struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, Napi::Value v,
-				 const FieldPath &field)
+struct pcf_flow_key PackFlowKey(Napi::Env env, const JsVal v[kKeyFields], const FieldPath &field)
 {
-	Napi::Object o = RequireObject(env, v, field);
+	if (v[kKeyObject].kind != Kind::kObject)
+		ThrowArg(env, field.Str(), "must be an object");
 	struct pcf_flow_key k;
 	memset(&k, 0, sizeof(k)); /* pad is part of the hash key: always zero */
-	k.src_ip = ParseIpv4(env, o.Get(n.srcIp), field, "srcIp");
-	k.dst_ip = ParseIpv4(env, o.Get(n.dstIp), field, "dstIp");
-	k.src_port = htons((uint16_t)ParseInt(env, o.Get(n.srcPort), field, "srcPort", 0, 65535));
-	k.dst_port = htons((uint16_t)ParseInt(env, o.Get(n.dstPort), field, "dstPort", 0, 65535));
-	k.proto = (uint8_t)ParseInt(env, o.Get(n.proto), field, "proto", 0, 255);
+	k.src_ip = ParseIpv4(env, v[kSrcIp], field, "srcIp");
+	k.dst_ip = ParseIpv4(env, v[kDstIp], field, "dstIp");
+	k.src_port = htons((uint16_t)ParseInt(env, v[kSrcPort], field, "srcPort", 0, 65535));
+	k.dst_port = htons((uint16_t)ParseInt(env, v[kDstPort], field, "dstPort", 0, 65535));
+	k.proto = (uint8_t)ParseInt(env, v[kProto], field, "proto", 0, 255);
 	return k;
+}
+
+struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, napi_value v,
+				 const FieldPath &field)
+{
+	JsVal block[kKeyFields];
+	block[kKeyObject] = Classify(env, v);
+	if (block[kKeyObject].kind == Kind::kObject) {
+		block[kSrcIp] = ReadProperty(env, v, n.srcIp);
+		block[kDstIp] = ReadProperty(env, v, n.dstIp);
+		block[kSrcPort] = ReadProperty(env, v, n.srcPort);
+		block[kDstPort] = ReadProperty(env, v, n.dstPort);
+		block[kProto] = ReadProperty(env, v, n.proto);
+	}
+	return PackFlowKey(env, block, field);
 }
 
 const char *ActionTypeName(uint32_t type)
@@ -124,7 +257,7 @@ const char *ActionTypeName(uint32_t type)
 	return nullptr;
 }
 
-static uint8_t ParseActionType(Napi::Env env, Napi::Value v, const FieldPath &field)
+static uint8_t ParseActionType(Napi::Env env, const JsVal &v, const FieldPath &field)
 {
 	char buf[16];
 	size_t len = 0;
@@ -137,11 +270,9 @@ static uint8_t ParseActionType(Napi::Env env, Napi::Value v, const FieldPath &fi
 
 /* One NAT side: address (0.0.0.0 is the datapath's "keep", so callers say null instead)
  * and port (0 is "keep" likewise). Returns true when either is set. */
-static bool ParseNat(Napi::Env env, Napi::Object o, const Napi::String &ip_key,
-		     const Napi::String &port_key, const char *ip_name, const char *port_name,
-		     const FieldPath &field, __u32 *ip, __u16 *port)
+static bool ParseNat(Napi::Env env, const JsVal &vip, const JsVal &vport, const char *ip_name,
+		     const char *port_name, const FieldPath &field, __u32 *ip, __u16 *port)
 {
-	Napi::Value vip = o.Get(ip_key), vport = o.Get(port_key);
 	*ip = 0;
 	*port = 0;
 	if (!IsAbsent(vip)) {
@@ -155,47 +286,51 @@ static bool ParseNat(Napi::Env env, Napi::Object o, const Napi::String &ip_key,
 	return !IsAbsent(vip) || !IsAbsent(vport);
 }
 
-struct pcf_flow_action ParseFlowAction(Napi::Env env, const FlowNames &n, Napi::Value v,
-				       const FieldPath &field)
+struct pcf_flow_action PackFlowAction(Napi::Env env, const JsVal v[kActionFields],
+				      const FieldPath &field)
 {
-	Napi::Object o = RequireObject(env, v, field);
+	if (v[kActionObject].kind != Kind::kObject)
+		ThrowArg(env, field.Str(), "must be an object");
 	struct pcf_flow_action a;
 	memset(&a, 0, sizeof(a));
-	a.rule_id = ParseU32(env, o.Get(n.ruleId), field, "ruleId");
-	a.stats_slot = ParseU32(env, o.Get(n.statsSlot), field, "statsSlot");
-	a.type = ParseActionType(env, o.Get(n.type), field);
+	a.rule_id = ParseU32(env, v[kRuleId], field, "ruleId");
+	a.stats_slot = ParseU32(env, v[kStatsSlot], field, "statsSlot");
+	a.type = ParseActionType(env, v[kType], field);
 
-	Napi::Value ttl = o.Get(n.ttlDelta);
-	if (!IsAbsent(ttl))
-		a.ttl_delta = (__s8)ParseInt(env, ttl, field, "ttlDelta", -128, 127);
+	if (!IsAbsent(v[kTtlDelta]))
+		a.ttl_delta = (__s8)ParseInt(env, v[kTtlDelta], field, "ttlDelta", -128, 127);
 
-	Napi::Value mark = o.Get(n.mark);
-	if (!IsAbsent(mark)) {
-		a.mark = ParseU32(env, mark, field, "mark");
+	if (!IsAbsent(v[kMark])) {
+		a.mark = ParseU32(env, v[kMark], field, "mark");
 		a.flags |= PCF_F_MARK;
 	}
 
-	Napi::Value queue = o.Get(n.queueId);
 	a.queue_id = PCF_QUEUE_ANY;
-	if (!IsAbsent(queue))
-		a.queue_id = (__u8)ParseInt(env, queue, field, "queueId", 0, PCF_MAX_QUEUES - 1);
+	if (!IsAbsent(v[kQueueId]))
+		a.queue_id =
+			(__u8)ParseInt(env, v[kQueueId], field, "queueId", 0, PCF_MAX_QUEUES - 1);
 
-	if (ParseNat(env, o, n.snatIp, n.snatPort, "snatIp", "snatPort", field, &a.snat_ip, &a.snat_port))
+	if (ParseNat(env, v[kSnatIp], v[kSnatPort], "snatIp", "snatPort", field, &a.snat_ip,
+		     &a.snat_port))
 		a.flags |= PCF_F_SNAT;
-	if (ParseNat(env, o, n.dnatIp, n.dnatPort, "dnatIp", "dnatPort", field, &a.dnat_ip, &a.dnat_port))
+	if (ParseNat(env, v[kDnatIp], v[kDnatPort], "dnatIp", "dnatPort", field, &a.dnat_ip,
+		     &a.dnat_port))
 		a.flags |= PCF_F_DNAT;
 
-	Napi::Value mirror = o.Get(n.mirror);
-	if (!mirror.IsUndefined()) {
-		if (!mirror.IsBoolean())
-			ThrowArg(env, field.Str("mirror"), "must be a boolean");
-		if (mirror.As<Napi::Boolean>().Value())
-			a.flags |= PCF_F_MIRROR;
+	switch (v[kMirror].kind) {
+	case Kind::kUndefined:
+	case Kind::kFalse:
+		break;
+	case Kind::kTrue:
+		a.flags |= PCF_F_MIRROR;
+		break;
+	default:
+		ThrowArg(env, field.Str("mirror"), "must be a boolean");
 	}
 	return a;
 }
 
-uint32_t ParseU32(Napi::Env env, Napi::Value v, const FieldPath &field, const char *leaf)
+uint32_t ParseU32(Napi::Env env, const JsVal &v, const FieldPath &field, const char *leaf)
 {
 	return (uint32_t)ParseInt(env, v, field, leaf, 0, 4294967295.0);
 }

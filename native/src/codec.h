@@ -49,17 +49,105 @@ struct FlowNames {
 	Napi::String key, action;
 };
 
-/* {srcIp, dstIp, srcPort, dstPort, proto}: dotted IPv4, host-order numbers. */
-struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, Napi::Value v,
-				 const FieldPath &field);
+/* What the parsers need to know of a JS value: its kind, and the value itself for numbers
+ * and strings. Read either through N-API (Classify) or from the columns native/index.ts
+ * gathers for upsertFlows (EntryColumns), so both paths validate alike. The numbers are
+ * part of that contract: native/index.ts (kindOf) uses the same, and checks the names
+ * against kValueKindNames at load. */
+enum class Kind : uint8_t {
+	kNone = 0,  /* not read: a field of something that is not an object */
+	kUndefined = 1,
+	kNull = 2,
+	kFalse = 3,
+	kTrue = 4,
+	kNumber = 5,
+	kString = 6,
+	kObject = 7, /* an object or a function, not an array */
+	kOther = 8,  /* an array, a bigint, a symbol */
+};
+constexpr int kKinds = 9;
+extern const char *const kValueKindNames[kKinds];
+
+struct JsVal {
+	Kind kind = Kind::kNone;
+	double num = 0;           /* kNumber */
+	napi_value str = nullptr; /* kString */
+};
+
+/* The kind (and number) of v, through N-API. */
+JsVal Classify(napi_env env, napi_value v);
+
+/* A key and an action as blocks of fields: the object itself, then its properties. The
+ * order is the order of upsertFlows' columns (kEntryColumnNames). */
+enum KeyField { kKeyObject, kSrcIp, kDstIp, kSrcPort, kDstPort, kProto, kKeyFields };
+enum ActionField {
+	kActionObject,
+	kRuleId,
+	kStatsSlot,
+	kType,
+	kTtlDelta,
+	kMark,
+	kQueueId,
+	kSnatIp,
+	kSnatPort,
+	kDnatIp,
+	kDnatPort,
+	kMirror,
+	kActionFields
+};
+/* One entry of upsertFlows: the entry object, its key block, its action block. */
+enum EntryField {
+	kEntryObject = 0,
+	kEntryKey = 1,
+	kEntryAction = kEntryKey + kKeyFields,
+	kEntryFields = kEntryAction + kActionFields
+};
+/* "entry", "key", "key.srcIp", ..., "action", "action.ruleId", ... in EntryField order:
+ * exported so native/index.ts can check it gathers the same columns. */
+extern const char *const kEntryColumnNames[kEntryFields];
+
+/* {srcIp, dstIp, srcPort, dstPort, proto}: dotted IPv4, host-order numbers. `v` is the key
+ * block (v[kKeyObject] the key itself); throws a TypeError naming `field` and the property. */
+struct pcf_flow_key PackFlowKey(Napi::Env env, const JsVal v[kKeyFields],
+				const FieldPath &field);
 
 /* {ruleId, statsSlot, type, ttlDelta, mark, queueId, snatIp, snatPort, dnatIp, dnatPort,
- *  mirror}. */
-struct pcf_flow_action ParseFlowAction(Napi::Env env, const FlowNames &n, Napi::Value v,
-				       const FieldPath &field);
+ *  mirror}, from the action block as PackFlowKey. */
+struct pcf_flow_action PackFlowAction(Napi::Env env, const JsVal v[kActionFields],
+				      const FieldPath &field);
+
+/* A key object read through N-API (lookupFlow, deleteFlows), then PackFlowKey. */
+struct pcf_flow_key ParseFlowKey(Napi::Env env, const FlowNames &n, napi_value v,
+				 const FieldPath &field);
+
+/* The columns native/index.ts (gatherEntries) fills from upsertFlows' entries: V8 reads the
+ * 16 properties of an entry several times faster than N-API can, and the addon still does
+ * every check and conversion. For entry i, kinds[i * kEntryFields + f] is the Kind of field
+ * f; in that same order `nums` holds the value of each kNumber field and `strs` each
+ * kString one. */
+class EntryColumns {
+public:
+	/* Throws when the arguments are not (Uint8Array, Float64Array, Array) of consistent
+	 * sizes: only native/index.ts calls this. */
+	EntryColumns(Napi::Env env, napi_value kinds, napi_value nums, napi_value strs);
+	uint32_t Size() const { return n_; }
+	/* The fields of the next entry (entries are read in order, once). */
+	void Next(JsVal out[kEntryFields]);
+
+private:
+	[[noreturn]] void Bad(const char *what) const;
+	Napi::Env env_;
+	napi_value strs_;
+	const uint8_t *kinds_ = nullptr;
+	const double *nums_ = nullptr;
+	size_t n_kinds_ = 0, n_nums_ = 0;
+	uint32_t n_strs_ = 0, n_ = 0;
+	size_t at_ = 0, num_at_ = 0;
+	uint32_t str_at_ = 0;
+};
 
 /* An integer in [0, 2^32). */
-uint32_t ParseU32(Napi::Env env, Napi::Value v, const FieldPath &field,
+uint32_t ParseU32(Napi::Env env, const JsVal &v, const FieldPath &field,
 		  const char *leaf = nullptr);
 
 Napi::Object FlowKeyToJs(Napi::Env env, const FlowNames &n, const struct pcf_flow_key &k);

@@ -65,7 +65,7 @@ Napi::Function RuleStatsMap::Init(Napi::Env env)
 static __u32 ParseSlot(Napi::Env env, Napi::Value v, const FieldPath &field,
 		       const PinnedMap &map)
 {
-	__u32 slot = ParseU32(env, v, field);
+	__u32 slot = ParseU32(env, Classify(env, v), field);
 	uint32_t max = map.Info().max_entries;
 	if (slot >= max)
 		ThrowArg(env, field.Str(),
@@ -186,7 +186,7 @@ Napi::Value RuleStatsMap::ReadCounterSums(const Napi::CallbackInfo &info)
 	uint32_t max = map_.Info().max_entries;
 	uint32_t count = max;
 	if (info.Length() > 0 && !info[0].IsUndefined()) {
-		count = ParseU32(env, info[0], FieldPath{"count"});
+		count = ParseU32(env, Classify(env, info[0]), FieldPath{"count"});
 		if (count > max)
 			ThrowArg(env, "count",
 				 "must be at most " + std::to_string(max) + " (the slots of " +

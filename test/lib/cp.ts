@@ -7,9 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import request from 'supertest';
 import { startControlPlane, type Running } from '../../server/app.js';
 import { loadPcfPackage } from '../../server/grpc.js';
 import { ROOT } from './env.js';
+import { Lab } from './lab.js';
 
 export function tempDb(): { dir: string; file: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcf-test-'));
@@ -97,4 +99,36 @@ export function grpcClient(port: number): PcfClient {
 /** Promisified unary call: resolves the response or rejects with the grpc ServiceError. */
 export function call<T = any>(client: PcfClient, method: string, req: unknown): Promise<T> {
   return new Promise((resolve, reject) => client[method](req, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res))));
+}
+
+/** A lab with XDP attached and an in-process control plane on it, with clients; close() removes all. */
+export interface LabNode {
+  lab: Lab;
+  cp: Running;
+  rpc: PcfClient;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export async function startLabNode(loaderArgs: string[] = []): Promise<LabNode> {
+  const lab = await Lab.create({ loaderArgs });
+  const db = tempDb();
+  let cp: Running | undefined;
+  try {
+    cp = await startInProcess(lab.pinDir, db.file);
+  } catch (err) {
+    await lab.destroy();
+    fs.rmSync(db.dir, { recursive: true, force: true });
+    throw err;
+  }
+  const rpc = grpcClient(cp.grpcPort);
+  return {
+    lab, cp, rpc, http: request(`http://127.0.0.1:${cp.httpPort}`),
+    async close() {
+      rpc.close();
+      await cp!.close();
+      await lab.destroy();
+      fs.rmSync(db.dir, { recursive: true, force: true });
+    },
+  };
 }
