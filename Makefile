@@ -8,6 +8,7 @@ export PCF_PIN_DIR ?= /sys/fs/bpf/pcf
 export PCF_HTTP    ?= 127.0.0.1:8080
 export PCF_GRPC    ?= 127.0.0.1:50051
 export PCF_DB      ?= $(CURDIR)/var/$(PCF_LAB)/pcf.db
+export PCF_GRPC_UNIX ?= $(CURDIR)/var/$(PCF_LAB)/grpc.sock
 
 # Debian packages the build, the lab and the tests use.
 APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \

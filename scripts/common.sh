@@ -2,7 +2,9 @@
 : "${PCF_LAB:=pcf}" "${PCF_PIN_DIR:=/sys/fs/bpf/pcf}" "${PCF_HTTP:=127.0.0.1:8080}" "${PCF_GRPC:=127.0.0.1:50051}"
 STATE_DIR=var/$PCF_LAB
 : "${PCF_DB:=$PWD/$STATE_DIR/pcf.db}"
-export PCF_LAB PCF_PIN_DIR PCF_HTTP PCF_GRPC PCF_DB
+# gRPC on a Unix socket as well: the worker in the DUT namespace reaches the control plane there.
+: "${PCF_GRPC_UNIX:=$PWD/$STATE_DIR/grpc.sock}"
+export PCF_LAB PCF_PIN_DIR PCF_HTTP PCF_GRPC PCF_DB PCF_GRPC_UNIX
 
 # The interface XDP goes on: the real NIC, or dut0 inside the lab's DUT namespace.
 dut_iface() { echo "${PCF_IFACE:-dut0}"; }

@@ -1,5 +1,7 @@
 // app.ts - wires config, SQLite, datapath and the service; used by main.ts and by tests.
+import fs from 'node:fs';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type * as grpc from '@grpc/grpc-js';
 import type { Config } from './config.js';
@@ -27,8 +29,14 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
   });
   const httpPort = (http.address() as { port: number }).port;
   const grpcServer: grpc.Server = createGrpcServer(service, log);
-  const grpcPort = await bindGrpc(grpcServer, cfg.grpc.host, cfg.grpc.port);
-  log.info({ http: `${cfg.http.host}:${httpPort}`, grpc: `${cfg.grpc.host}:${grpcPort}`, db: cfg.dbPath, pinDir: cfg.pinDir }, 'control plane listening');
+  const grpcPort = await bindGrpc(grpcServer, `${cfg.grpc.host}:${cfg.grpc.port}`);
+  if (cfg.grpcUnix) {
+    // A socket file left by a killed predecessor would make the bind fail.
+    fs.mkdirSync(path.dirname(cfg.grpcUnix), { recursive: true });
+    fs.rmSync(cfg.grpcUnix, { force: true });
+    await bindGrpc(grpcServer, `unix:${cfg.grpcUnix}`);
+  }
+  log.info({ http: `${cfg.http.host}:${httpPort}`, grpc: `${cfg.grpc.host}:${grpcPort}`, grpcUnix: cfg.grpcUnix, db: cfg.dbPath, pinDir: cfg.pinDir }, 'control plane listening');
 
   return {
     service,

@@ -5,6 +5,11 @@ export interface Config {
   pinDir: string;
   http: { host: string; port: number };
   grpc: { host: string; port: number };
+  /**
+   * gRPC on a Unix socket too: reachable from every network namespace (a worker in the
+   * lab's DUT namespace cannot reach 127.0.0.1 of the host's). Null: TCP only.
+   */
+  grpcUnix: string | null;
   dbPath: string;
   /** How often the pinned maps are checked for (re)appearance, in ms. */
   datapathPollMs: number;
@@ -31,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pinDir: env.PCF_PIN_DIR || '/sys/fs/bpf/pcf',
     http: hostPort('PCF_HTTP', env.PCF_HTTP || '127.0.0.1:8080'),
     grpc: hostPort('PCF_GRPC', env.PCF_GRPC || '127.0.0.1:50051'),
+    grpcUnix: env.PCF_GRPC_UNIX || null,
     dbPath: env.PCF_DB || path.resolve('var/pcf.db'),
     datapathPollMs: ms('PCF_DATAPATH_POLL_MS', 1000),
     logLevel: env.PCF_LOG_LEVEL || 'info',

@@ -143,9 +143,10 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
   return server;
 }
 
-export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+/** Binds `host:port` or `unix:/path`; resolves the port bound (0 for a Unix socket). */
+export function bindGrpc(server: grpc.Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
 }
 

@@ -32,7 +32,7 @@ describe('worker reports', () => {
 
   before(async () => {
     db = tempDb();
-    cp = await startInProcess(path.join('/nonexistent', path.basename(db.dir)), db.file);
+    cp = await startInProcess(path.join('/nonexistent', path.basename(db.dir)), db.file, path.join(db.dir, 'grpc.sock'));
     const pkg = loadPcfPackage() as any;
     reporter = new pkg.pcf.v1.WorkerReport(`127.0.0.1:${cp.grpcPort}`, grpc.credentials.createInsecure());
     rpc = grpcClient(cp.grpcPort);
@@ -75,6 +75,18 @@ describe('worker reports', () => {
     const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
     assert.equal(s.workers[0].stale, true);
     assert.ok(s.workers[0].age_ms > 1000);
+  });
+
+  it('the Unix socket serves the same API (a worker in another network namespace reports there)', async () => {
+    const pkg = loadPcfPackage() as any;
+    const viaUnix = new pkg.pcf.v1.WorkerReport(`unix:${path.join(db.dir, 'grpc.sock')}`, grpc.credentials.createInsecure());
+    try {
+      await call(viaUnix, 'Report', { ...report(9, 300), worker_id: 'other-dut/dut0' });
+    } finally {
+      viaUnix.close();
+    }
+    const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
+    assert.deepEqual(s.workers.map((w: { worker_id: string }) => w.worker_id), ['lab-dut/dut0', 'other-dut/dut0']);
   });
 
   it('a report without worker_id is refused (INVALID_ARGUMENT naming it)', async () => {

@@ -18,9 +18,9 @@ export function tempDb(): { dir: string; file: string } {
   return { dir, file: path.join(dir, 'pcf.db') };
 }
 
-export async function startInProcess(pinDir: string, dbPath: string): Promise<Running> {
+export async function startInProcess(pinDir: string, dbPath: string, grpcUnix?: string): Promise<Running> {
   return startControlPlane(
-    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000 },
+    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, grpcUnix: grpcUnix ?? null, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000 },
     pino({ level: 'silent' }),
   );
 }
@@ -46,6 +46,11 @@ export class ChildControlPlane {
     return new ChildControlPlane(pinDir, dbPath, await freePort(), await freePort());
   }
 
+  /** Where a worker in the lab's DUT namespace reaches this control plane. */
+  get grpcUnix(): string {
+    return path.join(path.dirname(this.dbPath), 'grpc.sock');
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.httpPort}`;
   }
@@ -57,7 +62,7 @@ export class ChildControlPlane {
       cwd: ROOT,
       env: {
         ...process.env, PCF_PIN_DIR: this.pinDir, PCF_DB: this.dbPath, PCF_HTTP: `127.0.0.1:${this.httpPort}`,
-        PCF_GRPC: `127.0.0.1:${this.grpcPort}`, PCF_DATAPATH_POLL_MS: '100', PCF_LOG_LEVEL: 'info',
+        PCF_GRPC: `127.0.0.1:${this.grpcPort}`, PCF_GRPC_UNIX: this.grpcUnix, PCF_DATAPATH_POLL_MS: '100', PCF_LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
