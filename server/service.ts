@@ -223,10 +223,11 @@ export class FlowService {
     const rules = bySlot
       .flatMap((c, slot) => (c.packets > 0 && idOf.has(slot) ? [{ id: idOf.get(slot)!, packets: c.packets, bytes: c.bytes }] : []))
       .sort((a, b) => a.id - b.id);
+    const dp = this.datapath.state();
     return {
       read_at: new Date().toISOString(),
       revision: this.store.currentRevision,
-      datapath: { ...this.datapath.state(), rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? this.datapath.state().error },
+      datapath: { ...dp, rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? dp.error },
       xdp: this.datapath.counters(),
       rules,
       workers: this.workers.list(),
@@ -246,31 +247,20 @@ export class FlowService {
    */
   watch(from: number | null, send: (e: FlowEvent) => void): () => void {
     let last = from ?? this.store.currentRevision;
-    const live: FlowEvent[] = [];
-    let replaying = true;
+    // The replay is synchronous: no write can land between its last page and the subscription.
+    for (let page = this.store.changesAfter(last, 1000); page.length; page = this.store.changesAfter(last, 1000)) {
+      for (const e of page) {
+        last = e.revision;
+        send(e);
+      }
+    }
     const onEvent = (e: FlowEvent) => {
-      if (replaying) live.push(e);
-      else if (e.revision > last) {
+      if (e.revision > last) {
         last = e.revision;
         send(e);
       }
     };
     this.events.on('event', onEvent);
-    try {
-      for (;;) {
-        const page = this.store.changesAfter(last, 1000);
-        for (const e of page) {
-          last = e.revision;
-          send(e);
-        }
-        if (page.length === 0) break;
-      }
-    } catch (err) {
-      this.events.off('event', onEvent);
-      throw err;
-    }
-    replaying = false;
-    for (const e of live) onEvent(e);
     return () => this.events.off('event', onEvent);
   }
 }
