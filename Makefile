@@ -12,7 +12,8 @@ export PCF_GRPC_UNIX ?= $(CURDIR)/var/$(PCF_LAB)/grpc.sock
 
 # Debian packages the build, the lab and the tests use.
 APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \
-                iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib
+                libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
+                iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib python3
 
 NATIVE_ADDON := native/build/Release/pcf_native.node
 
@@ -35,6 +36,7 @@ node_modules/.pcf-stamp: package.json package-lock.json
 
 build: deps
 	$(MAKE) -C xdp
+	$(MAKE) -C dpdk
 	@$(MAKE) --no-print-directory $(NATIVE_ADDON) server/generated/openapi.ts
 
 $(NATIVE_ADDON): native/binding.gyp $(wildcard native/src/*) include/pcf_common.h node_modules/.pcf-stamp
@@ -66,4 +68,5 @@ bench: build
 	@bench/run.sh
 
 clean:
+	$(MAKE) -C dpdk clean
 	rm -rf build native/build server/generated

@@ -19,9 +19,42 @@ ensure_bpffs() {
   fi
 }
 
-# Prints the pid of this lab's control plane if it runs.
-control_pid() {
+# The worker: where it sends (the lab's dut1, or back into the kernel through a TAP on a real
+# NIC) and how it polls (wakeup in the lab: 2 cores; busy, its default, on a real node).
+: "${PCF_WORKER:=1}"
+if [ -z "${PCF_IFACE:-}" ]; then
+  : "${PCF_WORKER_EGRESS:=iface:dut1}" "${PCF_WORKER_POLL:=wakeup}"
+else
+  : "${PCF_WORKER_EGRESS:=tap}" "${PCF_WORKER_POLL:=busy}"
+fi
+: "${PCF_WORKER_LCORES:=0,1}"
+
+# Prints the pid in $STATE_DIR/<name>.pid if that process runs.
+running_pid() {
   local pid
-  pid=$(cat "$STATE_DIR/control.pid" 2>/dev/null) || return 1
+  pid=$(cat "$STATE_DIR/$1.pid" 2>/dev/null) || return 1
   kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+control_pid() { running_pid control; }
+worker_pid() { running_pid worker; }
+
+# Stops the process of $STATE_DIR/<name>.pid: SIGTERM, then SIGKILL after 5 s.
+stop_pid() {
+  local name=$1 pid
+  if pid=$(running_pid "$name"); then
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    echo "$name: stopped (pid $pid)"
+  fi
+  rm -f "$STATE_DIR/$name.pid"
+}
+
+# The worker takes its memory from hugepages (EAL --in-memory): reserve some when short.
+ensure_hugepages() {
+  local need=64 free
+  free=$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)
+  if [ "$free" -lt "$need" ]; then
+    echo $(( $(cat /proc/sys/vm/nr_hugepages) + need - free )) >/proc/sys/vm/nr_hugepages
+  fi
 }

@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# down.sh - what `make down` does: stop the control plane, detach XDP and remove its pins,
+# down.sh - what `make down` does: stop the worker and the control plane, detach XDP and remove its pins,
 # remove the lab. The SQLite file stays: it is the rules' source of truth.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 
-if pid=$(control_pid); then
-  kill -TERM "$pid"
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  echo "control plane: stopped (pid $pid)"
-fi
-rm -f "$STATE_DIR/control.pid"
+# The worker first: on SIGTERM it removes its sockets from pcf_xskmap.
+stop_pid worker
+stop_pid control
 
 if [ -n "${PCF_IFACE:-}" ] || ip netns list | grep -qw "^$PCF_LAB-dut"; then
   $(dut_exec) build/pcf-xdp detach --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --purge || true

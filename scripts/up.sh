@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # up.sh - what `make up` does once built: the lab (unless PCF_IFACE names a real NIC), XDP on
-# the interface, the control plane in the background. Running it again changes nothing.
+# the interface, the control plane and the worker in the background. Running it again changes
+# nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
@@ -28,6 +29,30 @@ else
   done
   echo "control plane: started (pid $(cat "$STATE_DIR/control.pid"), log $STATE_DIR/control.log)"
 fi
+if [ "$PCF_WORKER" = 0 ]; then
+  echo "worker: not started (PCF_WORKER=0)"
+elif pid=$(worker_pid); then
+  echo "worker: already running (pid $pid)"
+else
+  ensure_hugepages
+  # nsenter keeps the host's bpffs (pins) visible; the report goes to the control plane's
+  # Unix socket, reachable from the DUT namespace.
+  nohup $(dut_exec) build/pcf-worker --in-memory --no-pci -l "$PCF_WORKER_LCORES" --file-prefix "$PCF_LAB-worker" -- \
+    --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --egress "$PCF_WORKER_EGRESS" --poll "$PCF_WORKER_POLL" \
+    --report "unix:$PCF_GRPC_UNIX" >>"$STATE_DIR/worker.log" 2>&1 &
+  echo $! >"$STATE_DIR/worker.pid"
+  for _ in $(seq 1 100); do
+    grep -q "pcf-worker: ready" "$STATE_DIR/worker.log" 2>/dev/null && break
+    if ! worker_pid >/dev/null; then
+      echo "worker: failed to start; last lines of $STATE_DIR/worker.log:" >&2
+      tail -n 20 "$STATE_DIR/worker.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "worker: started (pid $(cat "$STATE_DIR/worker.pid"), $(dut_iface) -> $PCF_WORKER_EGRESS, poll $PCF_WORKER_POLL, log $STATE_DIR/worker.log)"
+fi
+
 cat <<TXT
 REST  http://$PCF_HTTP   (curl http://$PCF_HTTP/stats)
 gRPC  $PCF_GRPC   (pcf.v1.PcfControl, proto/pcf/v1/pcf.proto)

@@ -1,0 +1,335 @@
+/* main.c - pcf-worker, the DPDK worker of pcf-afxdp, shaped like DPDK's examples/l2fwd: EAL
+ * init, the application's options after `--`, ports opened (rte_exit on a bad configuration),
+ * one datapath lcore per RX queue, the main lcore on a timer (mirror, neighbours, reports), a
+ * force_quit flag set by SIGINT/SIGTERM, and an orderly stop.
+ *
+ * Life cycle of the pcf_xskmap entries: they are written last at start (once the lcores poll
+ * and the egress is up, so XDP redirects only to a worker that can forward) and deleted first
+ * at stop (new packets take the kernel path at once, the lcores then forward what is already
+ * in their RX rings). A worker killed with SIGKILL loses its sockets and the kernel deletes
+ * the entries itself; a restarted worker writes them again. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include "config.h"
+#include "counters.h"
+#include "datapath.h"
+#include "mirror.h"
+#include "neigh.h"
+#include "pins.h"
+#include "pipeline.h"
+#include "port.h"
+#include "report.h"
+
+#define MBUFS_PER_QUEUE   4096
+#define MBUF_CACHE        256
+#define MAIN_TICK_US      10000 /* the main lcore's timer */
+#define NEIGH_REFRESH_MS  1000  /* re-read the kernel's neighbours, and after a miss at most this often: */
+#define NEIGH_MISS_MS     100
+#define STOP_DRAIN_US     50000 /* after the xskmap entries are gone: the RX rings empty */
+
+static volatile bool force_quit;
+
+/* The worker's state: static, as the telemetry thread reads the view until rte_eal_cleanup. */
+static struct pcf_worker_conf conf;
+static struct pcf_stats_view view;
+static struct pcf_lcore *lcores[PCF_MAX_QUEUES];
+static struct pcf_port *rx_ports[PCF_MAX_QUEUES];
+static struct pcf_port *tx_ports[PCF_MAX_QUEUES];
+static struct pcf_l2 l2;
+static struct pcf_neigh *neigh;
+static struct pcf_mirror *mirror;
+static struct pcf_reporter reporter;
+static int xskmap_fd = -1;
+static unsigned int n_registered;
+
+static void signal_handler(int signum)
+{
+	if (signum == SIGINT || signum == SIGTERM)
+		force_quit = true;
+}
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The EAL's own messages say what went wrong; this adds the one line that says what to do. */
+static int eal_init(int argc, char **argv)
+{
+	int ret = rte_eal_init(argc, argv);
+
+	if (ret >= 0)
+		return ret;
+	switch (rte_errno) {
+	case EACCES: /* "Cannot get hugepage information" */
+	case ENOMEM: /* "Cannot init memory" */
+		rte_exit(PCF_EXIT_HUGEPAGES,
+			 "pcf-worker: the EAL could not get hugepage memory (%s): reserve hugepages (echo 256 > /proc/sys/vm/nr_hugepages) and, without --in-memory, mount hugetlbfs (mount -t hugetlbfs nodev /dev/hugepages); or pass --no-huge\n",
+			 rte_strerror(rte_errno));
+	case EINVAL:
+		rte_exit(PCF_EXIT_USAGE, "pcf-worker: invalid EAL arguments (see the EAL messages above)\n");
+	default:
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+	}
+}
+
+static void open_ports(struct rte_mempool *mp)
+{
+	char err[256];
+	unsigned int q;
+	int err_no;
+
+	for (q = 0; q < conf.n_queues; q++) {
+		const struct pcf_afxdp_conf c = { .ifname = conf.iface, .queue = q, .rx = true,
+						  .zc = conf.zc, .mp = mp };
+
+		rx_ports[q] = pcf_afxdp_open(&c, err, sizeof(err), &err_no);
+		if (!rx_ports[q])
+			rte_exit(err_no == EBUSY ? PCF_EXIT_BUSY : PCF_EXIT_ERROR, "pcf-worker: %s%s\n", err,
+				 err_no == EBUSY ? " (another AF_XDP socket is bound to it: another worker?)" : "");
+	}
+	if (conf.egress_kind == PCF_EGRESS_TAP) {
+		if (pcf_tap_open(conf.egress, conf.n_queues, mp, tx_ports, err, sizeof(err)))
+			rte_exit(PCF_EXIT_ERROR, "pcf-worker: %s\n", err);
+		return;
+	}
+	/* TX queue q of the egress for RX queue q: one socket per lcore, no sharing. */
+	for (q = 0; q < conf.n_queues; q++) {
+		const struct pcf_afxdp_conf c = { .ifname = conf.egress, .queue = q, .tx = true,
+						  .zc = conf.zc };
+
+		tx_ports[q] = pcf_afxdp_open(&c, err, sizeof(err), &err_no);
+		if (!tx_ports[q])
+			rte_exit(err_no == EBUSY ? PCF_EXIT_BUSY : PCF_EXIT_ERROR, "pcf-worker: %s%s\n", err,
+				 err_no == EBUSY ? " (another AF_XDP socket is bound to it)" : "");
+	}
+}
+
+/* Source: --src-mac, else the egress's address. Destination: --dst-mac; for a TAP its own
+ * address (the kernel side receives what the PMD sends); else the kernel's neighbour entry of
+ * --next-hop or of each packet's destination. */
+static void setup_l2(void)
+{
+	l2.src = conf.have_src_mac ? conf.src_mac : tx_ports[0]->mac;
+	l2.next_hop = conf.next_hop;
+	if (conf.have_dst_mac || conf.egress_kind == PCF_EGRESS_TAP) {
+		l2.fixed_dst = true;
+		l2.dst = conf.have_dst_mac ? conf.dst_mac : tx_ports[0]->mac;
+		return;
+	}
+	neigh = pcf_neigh_create(conf.egress);
+	if (!neigh)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the neighbour table: %s\n",
+			 rte_strerror(rte_errno));
+	if (pcf_neigh_refresh(neigh) < 0)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to read /proc/net/arp: %s\n", strerror(errno));
+	l2.neigh = neigh;
+}
+
+static void setup_mirror(void)
+{
+	char err[256];
+
+	if (!conf.mirror_pcap[0] && !conf.mirror_iface[0])
+		return;
+	mirror = pcf_mirror_open(conf.mirror_pcap, conf.mirror_iface, conf.iface, err, sizeof(err));
+	if (!mirror)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: %s\n", err);
+}
+
+/* Queue q goes to the q-th worker lcore, with its own counters on that lcore's socket. */
+static void setup_lcores(void)
+{
+	unsigned int q = 0, lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct pcf_lcore *lc;
+		int socket = (int)rte_lcore_to_socket_id(lcore);
+
+		if (q == conf.n_queues)
+			break;
+		lc = rte_zmalloc_socket("pcf_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE, socket);
+		if (lc)
+			lc->stats = rte_zmalloc_socket("pcf_lcore_stats", sizeof(*lc->stats),
+						       RTE_CACHE_LINE_SIZE, socket);
+		if (!lc || !lc->stats)
+			rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to allocate the counters of lcore %u\n", lcore);
+		lc->queue = q;
+		lc->rx = rx_ports[q];
+		lc->tx = tx_ports[q];
+		lc->l2 = &l2;
+		lc->mirror = mirror;
+		lc->pass_no_meta = conf.no_meta == PCF_NO_META_PASS;
+		lc->wakeup = conf.poll == PCF_POLL_WAKEUP;
+		lcores[q] = lc;
+		printf("pcf-worker: %s -> %s on lcore %u: AF_XDP %s%s%s\n", rx_ports[q]->name,
+		       tx_ports[q]->name, lcore, rx_ports[q]->mode, rx_ports[q]->mode_note[0] ? ", " : "",
+		       rx_ports[q]->mode_note);
+		q++;
+	}
+}
+
+/* What telemetry and the reports show. */
+static void setup_reporting(void)
+{
+	const char *mode = rx_ports[0]->mode;
+	char err[256];
+	unsigned int q;
+
+	for (q = 1; q < conf.n_queues; q++)
+		if (strcmp(rx_ports[q]->mode, mode))
+			mode = "mixed";
+	view = (struct pcf_stats_view){ .worker_id = conf.worker_id, .iface = conf.iface,
+					.egress = conf.egress_desc, .xdp_mode = mode,
+					.poll_mode = pcf_poll_name(conf.poll),
+					.started_at_unix_ms = clock_ms(CLOCK_REALTIME),
+					.n_queues = conf.n_queues };
+	for (q = 0; q < conf.n_queues; q++)
+		view.queues[q] = (struct pcf_stats_queue){ q, lcores[q]->stats, rx_ports[q], tx_ports[q] };
+	if (pcf_stats_telemetry_register(&view))
+		printf("pcf-worker: warning: telemetry command /pcf/stats not registered\n");
+	if (pcf_reporter_init(&reporter, conf.report, conf.report_interval_ms, &view, err, sizeof(err)))
+		rte_exit(PCF_EXIT_USAGE, "pcf-worker: --report %s: %s\n", conf.report, err);
+}
+
+static void launch_lcores(void)
+{
+	unsigned int q = 0, lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (q == conf.n_queues)
+			break;
+		rte_eal_remote_launch(pcf_datapath_loop, lcores[q++], lcore);
+	}
+}
+
+static int register_sockets(void)
+{
+	int ret;
+
+	for (n_registered = 0; n_registered < conf.n_queues; n_registered++) {
+		ret = pcf_afxdp_xskmap_set(rx_ports[n_registered], xskmap_fd);
+		if (ret) {
+			printf("pcf-worker: failed to write %s/%s[%u]: %s\n", conf.pin_dir, PCF_PIN_XSKMAP,
+			       n_registered, strerror(-ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The main lcore's timer: mirror copies to disk and wire, neighbour entries, reports. */
+static void service_loop(void)
+{
+	uint64_t now, next_neigh = 0, last_neigh = 0;
+	unsigned int q;
+	bool miss;
+
+	while (!force_quit) {
+		now = clock_ms(CLOCK_MONOTONIC);
+		if (mirror)
+			pcf_mirror_drain(mirror);
+		if (neigh) {
+			for (miss = false, q = 0; q < conf.n_queues; q++)
+				miss |= lcores[q]->want_neigh;
+			if (now >= next_neigh || (miss && now >= last_neigh + NEIGH_MISS_MS)) {
+				for (q = 0; q < conf.n_queues; q++)
+					lcores[q]->want_neigh = false;
+				pcf_neigh_refresh(neigh);
+				last_neigh = now;
+				next_neigh = now + NEIGH_REFRESH_MS;
+			}
+		}
+		pcf_reporter_tick(&reporter, now, false);
+		rte_delay_us_sleep(MAIN_TICK_US);
+	}
+}
+
+static void stop_worker(void)
+{
+	unsigned int q;
+	int ret;
+
+	for (q = 0; q < n_registered; q++) {
+		ret = pcf_afxdp_xskmap_clear(rx_ports[q], xskmap_fd);
+		if (ret)
+			printf("pcf-worker: failed to delete %s[%u]: %s\n", PCF_PIN_XSKMAP, q, strerror(-ret));
+	}
+	rte_delay_us_sleep(STOP_DRAIN_US);
+	pcf_datapath_stop = true;
+	rte_eal_mp_wait_lcore();
+	if (mirror)
+		pcf_mirror_close(mirror); /* drains the last copies */
+	pcf_reporter_tick(&reporter, clock_ms(CLOCK_MONOTONIC), true); /* the final counters */
+	pcf_reporter_fini(&reporter);
+	pcf_stats_telemetry_detach();
+	for (q = 0; q < conf.n_queues; q++) {
+		pcf_port_close(rx_ports[q]);
+		pcf_port_close(tx_ports[q]);
+	}
+	pcf_neigh_destroy(neigh);
+	if (xskmap_fd >= 0)
+		close(xskmap_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct rte_mempool *mp;
+	char err[512];
+	int ret, status = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ret = eal_init(argc, argv);
+	argc -= ret;
+	argv += ret;
+	argv[0] = (char *)"pcf-worker";
+	force_quit = false;
+	signal(SIGINT, signal_handler);
+	signal(SIGTERM, signal_handler);
+
+	pcf_conf_parse(argc, argv, &conf);
+	pcf_conf_check(&conf);
+	xskmap_fd = pcf_pins_open_xskmap(conf.pin_dir, conf.ifindex, conf.iface, conf.n_queues, err,
+					 sizeof(err));
+	if (xskmap_fd < 0)
+		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
+
+	mp = rte_pktmbuf_pool_create("pcf_mbufs", MBUFS_PER_QUEUE * (conf.n_queues + 1) - 1, MBUF_CACHE,
+				     0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!mp)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the mbuf pool: %s\n", rte_strerror(rte_errno));
+	open_ports(mp);
+	setup_l2();
+	setup_mirror();
+	setup_lcores();
+	setup_reporting();
+	launch_lcores();
+
+	if (register_sockets() == 0) {
+		printf("pcf-worker: ready: worker-id %s, %s, %u queue%s, poll %s, no-meta %s, egress %s%s%s\n",
+		       conf.worker_id, view.xdp_mode, conf.n_queues, conf.n_queues == 1 ? "" : "s",
+		       view.poll_mode, conf.no_meta == PCF_NO_META_PASS ? "pass" : "drop", conf.egress_desc,
+		       conf.report[0] ? ", report " : "", conf.report);
+		service_loop();
+		printf("pcf-worker: stopping\n");
+	} else {
+		status = PCF_EXIT_PIN;
+	}
+	stop_worker();
+	rte_eal_cleanup();
+	printf("pcf-worker: stopped\n");
+	return status;
+}

@@ -1,0 +1,49 @@
+/* pipeline.h - what the worker does to each packet, in this order:
+ *   ACL     the rule's action from the XDP metadata: REDIRECT goes on; a frame without valid
+ *           metadata, or with another action, is counted and dropped or forwarded unchanged
+ *           (--no-meta);
+ *   NAT     PCF_F_SNAT / PCF_F_DNAT with incremental checksums (nat.c);
+ *   TTL     ttl_delta; TTL <= 0 is dropped (ttl_expired);
+ *   mirror  PCF_F_MIRROR: a copy to the mirror (mirror.c);
+ *   counters  per queue and stage, per rule (counters.h);
+ *   TX      Ethernet addresses for the egress; the caller transmits.
+ * One pcf_lcore per datapath lcore, used by that lcore only. */
+#ifndef PCF_PIPELINE_H
+#define PCF_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include "counters.h"
+#include "mirror.h"
+#include "neigh.h"
+#include "port.h"
+
+/* How TX sets the Ethernet header. */
+struct pcf_l2 {
+	struct rte_ether_addr src;
+	bool fixed_dst;               /* --dst-mac, or the TAP's own address */
+	struct rte_ether_addr dst;
+	uint32_t next_hop;            /* network order; 0: the packet's destination after DNAT */
+	const struct pcf_neigh *neigh;
+};
+
+struct pcf_lcore {
+	uint32_t queue;
+	struct pcf_port *rx;
+	struct pcf_port *tx;
+	struct pcf_lcore_stats *stats;
+	const struct pcf_l2 *l2;
+	struct pcf_mirror *mirror;    /* NULL: PCF_F_MIRROR is ignored */
+	bool pass_no_meta;
+	bool wakeup;                  /* --poll wakeup */
+	volatile bool want_neigh;     /* set here on a neighbour miss, cleared by the main lcore */
+} __rte_cache_aligned;
+
+/* Runs the stages on pkts[0..n); the packets to transmit go to out (returns how many), the
+ * others are counted and freed. */
+uint16_t pcf_pipeline_burst(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16_t n,
+			    struct rte_mbuf **out);
+
+#endif /* PCF_PIPELINE_H */

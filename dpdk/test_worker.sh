@@ -1,0 +1,468 @@
+#!/usr/bin/env bash
+# test_worker.sh - end-to-end tests of build/pcf-worker in a lab of its own (scripts/lab.sh,
+# PCF_LAB=pw<pid>-<random>): the XDP program attached to dut0 by build/pcf-xdp, REDIRECT rules
+# written into the pinned pcf_flow_map with bpftool, the worker run in the DUT namespace with
+# nsenter (ip netns exec would hide bpffs), bounded UDP from the client (test/tools/udp.mjs),
+# captures at the server checked with tshark:
+#   A  forwarding: DNAT + TTL (TTL sent-5, dport 7001, valid IP and UDP checksums), TTL expiry,
+#      SNAT + mirror (pcapng file and a mirror interface), counters equal to the packets sent
+#      (telemetry /pcf/stats and the gRPC report to build/report_sink, started after the worker
+#      so that the client's reconnect is exercised), idle CPU in wakeup mode;
+#   B  SIGKILL mid-flow: the kernel drops the xskmap entry, REDIRECT falls back to the kernel
+#      (TTL sent-1, dport 7000); C  a restarted worker takes the flow back, no manual step;
+#   D  SIGTERM: exit 0, entry deleted, kernel path;
+#   E  --no-meta drop|pass, with test/nometa.bpf.c swapped in (pcf-xdp replace --obj);
+#   F  --egress tap: back into the kernel stack through net_tap;
+#   G  busy polling forwards and spins;
+#   H  Ethernet addresses: --next-hop without a neighbour entry (no_neighbour), --dst/--src-mac;
+#   I  bad configurations: exit code and message of each;
+#   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
+#
+# Run as root after `make -C xdp && make -C dpdk`. Everything it makes (namespaces, pin dir,
+# /var/run/dpdk/<prefix>, processes, /tmp files, hugepages it had to reserve) is removed on
+# exit, failure included. Exit: 0 all passed, 1 a failure, 77 cannot run here (reason printed).
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+WORKER=$BUILD/pcf-worker
+LOADER=$BUILD/pcf-xdp
+SINK=$BUILD/report_sink
+NOMETA=$BUILD/test_nometa.bpf.o
+UDP=$ROOT/test/tools/udp.mjs
+
+skip() { echo "test_worker.sh: $*: skipped"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root"
+for t in ip nsenter bpftool tcpdump tshark node python3 timeout ethtool taskset; do
+	command -v "$t" >/dev/null || skip "needs $t"
+done
+for f in "$WORKER" "$LOADER" "$SINK" "$NOMETA" "$UDP"; do
+	[ -e "$f" ] || skip "missing $f (run make -C xdp && make -C dpdk)"
+done
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf 2>/dev/null || skip "no bpffs at /sys/fs/bpf and cannot mount it"
+fi
+
+LAB=pw$$-$RANDOM
+CLIENT=$LAB-client DUT=$LAB-dut SERVER=$LAB-server
+PIN=/sys/fs/bpf/$LAB
+TMP=$(mktemp -d "/tmp/$LAB.XXXX")
+PIDS=()
+HP_ORIG=
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut0 --pin-dir "$PIN" --purge >/dev/null 2>&1
+	PCF_LAB=$LAB "$ROOT/scripts/lab.sh" down >/dev/null 2>&1
+	rm -rf "$PIN" "$PIN-empty" "$TMP" /var/run/dpdk/"$LAB"-*
+	[ -n "$HP_ORIG" ] && echo "$HP_ORIG" >/proc/sys/vm/nr_hugepages
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+PASSED=0
+FAILED=0
+ok() { echo "ok   $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+expect() { # NAME 'CONDITION' (evaluated); on failure $OUT is shown as the reason
+	if eval "$2"; then ok "$1"; else fail "$1" "$(echo "${OUT:-}" | tr '\n' ' ' | cut -c1-400)"; fi
+}
+
+# ---- hugepages: --in-memory takes them from the pool (two workers run at once in H) ------
+HP_NEED=96 # 2 MiB pages; one worker takes about 21
+hp_free() { awk '/^HugePages_Free/ {print $2}' /proc/meminfo; }
+if [ "$(hp_free)" -lt $HP_NEED ]; then
+	HP_ORIG=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HP_ORIG + HP_NEED - $(hp_free))) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	[ "$(hp_free)" -ge $HP_NEED ] || skip "cannot reserve $HP_NEED hugepages (have $(hp_free) free)"
+fi
+
+# ---- the lab ---------------------------------------------------------------------------
+PCF_LAB=$LAB "$ROOT/scripts/lab.sh" up >/dev/null || skip "cannot create the lab (scripts/lab.sh up)"
+nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut0 --pin-dir "$PIN" >/dev/null ||
+	skip "cannot attach XDP to dut0 (build/pcf-xdp attach)"
+ip -n "$DUT" link add mir0 type veth peer name mir1 && ip -n "$DUT" link set mir0 up &&
+	ip -n "$DUT" link set mir1 up || skip "cannot add the mirror veth"
+
+# ---- helpers ----------------------------------------------------------------------------
+hex_be16() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
+hex_le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+hex_ip() { local IFS=.; set -- $1; printf '%02x %02x %02x %02x' "$1" "$2" "$3" "$4"; }
+# rule SPORT DPORT RULE_ID TYPE TTL_DELTA FLAGS SNAT_IP SNAT_PORT DNAT_IP DNAT_PORT
+#   key: udp 198.18.0.1:SPORT -> 198.18.1.1:DPORT; stats slot = rule id; queue any; mark 0
+rule() {
+	bpftool map update pinned "$PIN/pcf_flow_map" \
+		key hex $(hex_ip 198.18.0.1) $(hex_ip 198.18.1.1) $(hex_be16 "$1") $(hex_be16 "$2") 11 00 00 00 \
+		value hex $(hex_le32 "$3") $(hex_le32 "$3") $(printf '%02x %02x %02x' "$4" $(($5 & 255)) "$6") ff \
+		00 00 00 00 $(hex_ip "$7") $(hex_ip "$9") $(hex_be16 "$8") $(hex_be16 "${10}")
+}
+REDIRECT=2 SNAT=1 DNAT=2 MIRROR=8
+
+# worker_start NAME ARGS...: a worker with file prefix $LAB-NAME and log $TMP/NAME.log,
+# waits for its "ready" line; sets WPID (and OUT to the log on failure). LCORES: EAL lcores.
+LCORES=(-l 0,1)
+worker_start() {
+	local name=$1 i
+	shift
+	nsenter --net="/run/netns/$DUT" "$WORKER" --in-memory --no-pci "${LCORES[@]}" --log-level=notice \
+		--file-prefix "$LAB-$name" -- --iface dut0 --pin-dir "$PIN" "$@" >"$TMP/$name.log" 2>&1 &
+	WPID=$!
+	PIDS+=("$WPID")
+	for i in $(seq 1 150); do
+		grep -q "pcf-worker: ready" "$TMP/$name.log" && return 0
+		kill -0 "$WPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	OUT=$(cat "$TMP/$name.log")
+	return 1
+}
+# worker_stop SIGNAL: sets WRC to the worker's exit status
+worker_stop() {
+	local i
+	kill -"$1" "$WPID" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
+	{ wait "$WPID"; } 2>/dev/null
+	WRC=$?
+}
+# bad NAME ARGS...: a worker that must refuse to start; sets RC and OUT
+bad() {
+	local name=$1
+	shift
+	OUT=$(timeout 30 "$@" 2>&1)
+	RC=$?
+	rm -rf "/var/run/dpdk/$LAB-$name"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of all its threads
+
+# cap_start FILE [NS DEV]: tcpdump of UDP, bounded; waits until it listens. cap_stop: ends it.
+cap_start() {
+	local i
+	ip netns exec "${2:-$SERVER}" timeout 120 tcpdump -i "${3:-s0}" -nn -U --immediate-mode -w "$1" udp 2>"$1.err" &
+	CPIDS+=("$!")
+	PIDS+=("$!")
+	for i in $(seq 1 50); do grep -q "listening on" "$1.err" && return 0; sleep 0.1; done
+	return 1
+}
+cap_stop() {
+	local p
+	sleep 0.5
+	for p in "${CPIDS[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	CPIDS=()
+}
+CPIDS=()
+# fields FILE: "src sport dport ttl ip_csum_ok udp_csum_ok" per packet (tshark: 1 = good)
+fields() {
+	tshark -r "$1" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -T fields -E separator=' ' \
+		-e ip.src -e udp.srcport -e udp.dstport -e ip.ttl -e ip.checksum.status \
+		-e udp.checksum.status 2>/dev/null
+}
+count() { fields "$1" | awk "$2 {n++} END {print n+0}"; } # count FILE 'AWK CONDITION'
+# send SPORT DPORT COUNT [GAP_MS]: from the client to 198.18.1.1, TTL 64
+send() {
+	ip netns exec "$CLIENT" timeout 60 node "$UDP" send 198.18.1.1 "$2" "$1" "$3" "${4:-2}" >/dev/null
+}
+# telemetry NAME: /pcf/stats of worker NAME as JSON
+telemetry() {
+	python3 - "/var/run/dpdk/$LAB-$1/dpdk_telemetry.v2" <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.recv(1024)
+s.send(b"/pcf/stats")
+print(json.dumps(json.loads(s.recv(1 << 16))["/pcf/stats"]))
+EOF
+}
+jget() { node -e 'const r = JSON.parse(process.argv[1]); console.log(eval(process.argv[2]))' "$1" "$2"; }
+# xdp_count IDX: packets of pcf_stats[IDX] over all CPUs (3 act_redirect, 4 redirect_fallback)
+xdp_count() {
+	bpftool map lookup pinned "$PIN/pcf_stats" key "$1" 0 0 0 -j |
+		node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () =>
+			console.log(JSON.parse(s).formatted.values.reduce((a, v) => a + v.value.packets, 0)))'
+}
+
+# ---- rules ------------------------------------------------------------------------------
+rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 &&      # DNAT port, TTL -5
+rule 5001 7002 43 $REDIRECT -64 0 0.0.0.0 0 0.0.0.0 0 &&               # TTL 64 - 64: expired
+rule 5002 7003 44 $REDIRECT 0 $((SNAT | MIRROR)) 198.18.1.254 40000 0.0.0.0 0 || # SNAT + mirror
+	skip "cannot write rules into $PIN/pcf_flow_map"
+
+# ---- A: forwarding, counters, mirror, report, idle CPU ----------------------------------
+SINK_ADDR=127.0.0.1:50051 # in the DUT namespace: its loopback is the lab's own
+if worker_start main --egress iface:dut1 --poll wakeup --mirror-pcap "$TMP/mirror.pcapng" \
+	--mirror-iface mir0 --report "$SINK_ADDR" --report-interval-ms 200 --worker-id test-worker; then
+	ok "A worker starts (wakeup mode)"
+else
+	fail "A worker starts (wakeup mode)" "$OUT"
+	echo "test_worker.sh: $PASSED passed, $FAILED failed"
+	exit 1
+fi
+OUT=$(cat "$TMP/main.log")
+expect "A the AF_XDP mode in use is reported at start (veth: copy)" 'grep -q "AF_XDP copy" <<<"$OUT"'
+
+T0=$(cpu_ticks "$WPID"); sleep 5; T1=$(cpu_ticks "$WPID")
+IDLE_PCT=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", 100 * t / hz / 5}')
+echo "info idle CPU in wakeup mode: $((T1 - T0)) ticks in 5 s = $IDLE_PCT% of one core"
+OUT="$IDLE_PCT%"
+expect "A idle CPU in wakeup mode is near zero (< 5% of a core)" 'awk -v p="$IDLE_PCT" "BEGIN {exit !(p < 5)}"'
+
+# The control plane comes up after the worker: its reports reach it once it is there.
+nsenter --net="/run/netns/$DUT" "$SINK" "$SINK_ADDR" 300 >"$TMP/sink.json" 2>"$TMP/sink.err" &
+PIDS+=("$!")
+
+cap_start "$TMP/a.pcap" && cap_start "$TMP/mir.pcap" "$DUT" mir1 || fail "A captures start" "tcpdump"
+send 5000 7000 20
+send 5001 7002 5
+send 5002 7003 5
+cap_stop
+OUT=$(fields "$TMP/a.pcap")
+expect "A rule 42: 20 packets arrive with TTL 64-5, dport 7001, valid IP and UDP checksums" \
+	'[ "$(count "$TMP/a.pcap" "\$3 == 7001 && \$4 == 59 && \$5 == 1 && \$6 == 1")" = 20 ]'
+expect "A rule 42: nothing arrives on the kernel path (dport 7000)" '[ "$(count "$TMP/a.pcap" "\$3 == 7000")" = 0 ]'
+expect "A rule 43: TTL 64-64 is dropped, nothing arrives" '[ "$(count "$TMP/a.pcap" "\$3 == 7002")" = 0 ]'
+expect "A rule 44: SNAT to 198.18.1.254:40000, TTL kept, valid checksums" \
+	'[ "$(count "$TMP/a.pcap" "\$1 == \"198.18.1.254\" && \$2 == 40000 && \$3 == 7003 && \$4 == 64 && \$5 == 1 && \$6 == 1")" = 5 ]'
+
+TEL=$(telemetry main)
+OUT=$TEL
+expect "A telemetry /pcf/stats: rx = the 30 packets sent, tx 25" \
+	'[ "$(jget "$TEL" "r.total.rx_packets + \",\" + r.total.tx_packets")" = 30,25 ]'
+expect "A telemetry: nat 25, ttl_expired 5 (also a drop), mirrored 5, no other drop" \
+	'[ "$(jget "$TEL" "[r.total.nat, r.total.ttl_expired, r.total.drop_ttl_expired, r.total.mirrored, r.total.drop_no_meta + r.total.drop_tx_full + r.total.drop_no_neighbour + r.total.drop_unparsed].join()")" = 25,5,5,5,0 ]'
+expect "A telemetry: per-rule counters (42: 20, 44: 5) and bytes" \
+	'[ "$(jget "$TEL" "[r.rule_packets[42], r.rule_packets[44], r.rule_bytes[42] > 0].join()")" = 20,5,true ]'
+expect "A telemetry: queue_0 and identity (worker id, egress, modes)" \
+	'[ "$(jget "$TEL" "[r.queue_0.rx_packets, r.worker_id, r.egress, r.xdp_mode, r.poll_mode].join()")" = 30,test-worker,iface:dut1,copy,wakeup ]'
+
+OUT=$(fields "$TMP/mirror.pcapng" 2>&1)
+expect "A mirror pcapng (rte_pcapng): the 5 PCF_F_MIRROR packets, after SNAT" \
+	'[ "$(count "$TMP/mirror.pcapng" "\$1 == \"198.18.1.254\" && \$2 == 40000 && \$3 == 7003")" = 5 ] && [ "$(count "$TMP/mirror.pcapng" 1)" = 5 ]'
+OUT=$(fields "$TMP/mir.pcap")
+expect "A mirror interface: the 5 copies leave mir0" \
+	'[ "$(count "$TMP/mir.pcap" "\$1 == \"198.18.1.254\" && \$3 == 7003")" = 5 ] && [ "$(count "$TMP/mir.pcap" 1)" = 5 ]'
+
+# gRPC: the latest report carries the same counters (wait for one made after the traffic).
+REPORT=
+for i in $(seq 1 200); do
+	REPORT=$(tail -n 1 "$TMP/sink.json" 2>/dev/null)
+	[ -n "$REPORT" ] && [ "$(jget "$REPORT" 'r.queues[0].counters.rx_packets')" = 30 ] && break
+	sleep 0.2
+done
+OUT="log: $(grep pcf-worker "$TMP/main.log" | tail -2) report: $REPORT"
+expect "A gRPC report reaches a control plane that started after the worker (reconnect)" '[ -n "$REPORT" ]'
+expect "A gRPC report: counters equal the packets sent" \
+	'[ "$(jget "$REPORT" "const c = r.queues[0].counters; [c.rx_packets, c.tx_packets, c.nat, c.ttl_expired, c.mirrored, c.drops.ttl_expired, c.drops.no_meta].join()")" = 30,25,25,5,5,5,0 ]'
+expect "A gRPC report: identity, per-rule counters, sequence" \
+	'[ "$(jget "$REPORT" "[r.worker_id, r.iface, r.egress, r.xdp_mode, r.poll_mode, r.pid > 0, r.rules.find((x) => x.rule_id == 42).packets, r.sequence > 1].join()")" = "test-worker,dut0,iface:dut1,copy,wakeup,true,20,true" ]'
+
+# ---- B: SIGKILL mid-flow: the kernel takes over -----------------------------------------
+FALLBACK0=$(xdp_count 4)
+cap_start "$TMP/b.pcap"
+send 5000 7000 200 10 &
+SENDER=$!
+sleep 0.8
+{ # stderr off: the shell's "Killed" notice of the worker job
+	kill -9 "$WPID"
+	wait "$SENDER"
+	cap_stop
+	wait "$WPID"
+} 2>/dev/null
+WORKER_PKTS=$(count "$TMP/b.pcap" '$3 == 7001 && $4 == 59 && $5 == 1 && $6 == 1')
+KERNEL_PKTS=$(count "$TMP/b.pcap" '$3 == 7000 && $4 == 63 && $5 == 1 && $6 == 1')
+FALLBACK=$(($(xdp_count 4) - FALLBACK0))
+OUT="worker path $WORKER_PKTS, kernel path $KERNEL_PKTS, redirect_fallback $FALLBACK of 200"
+echo "info SIGKILL mid-flow: $OUT"
+expect "B before the kill: through the worker (TTL 59, dport 7001)" '[ "$WORKER_PKTS" -gt 0 ]'
+expect "B after the kill: through the kernel (TTL 63, dport 7000), counted redirect_fallback" \
+	'[ "$KERNEL_PKTS" -gt 0 ] && [ "$FALLBACK" -ge "$KERNEL_PKTS" ]'
+expect "B at most a ring's worth lost in the kill (>= 180 of 200 arrive)" '[ $((WORKER_PKTS + KERNEL_PKTS)) -ge 180 ]'
+expect "B the last packet took the kernel path" '[ "$(fields "$TMP/b.pcap" | tail -n 1 | cut -d" " -f3)" = 7000 ]'
+
+# ---- C: a restarted worker rejoins by itself --------------------------------------------
+if worker_start main --egress iface:dut1 --poll wakeup; then ok "C worker restarts with the same command"; else fail "C worker restarts" "$OUT"; fi
+cap_start "$TMP/c.pcap"
+send 5000 7000 10
+cap_stop
+OUT=$(fields "$TMP/c.pcap")
+expect "C after the restart: back through the worker (10 x TTL 59, dport 7001)" \
+	'[ "$(count "$TMP/c.pcap" "\$3 == 7001 && \$4 == 59")" = 10 ] && [ "$(count "$TMP/c.pcap" 1)" = 10 ]'
+TEL=$(telemetry main)
+OUT=$TEL
+expect "C the new worker counts from zero (rx 10)" '[ "$(jget "$TEL" "r.total.rx_packets")" = 10 ]'
+
+# ---- D: SIGTERM: clean stop, entry deleted, the kernel path -----------------------------
+worker_stop TERM
+OUT=$(tail -n 3 "$TMP/main.log")
+expect "D SIGTERM: exit status 0 and 'stopped'" '[ "$WRC" = 0 ] && grep -q "pcf-worker: stopped" "$TMP/main.log"'
+cap_start "$TMP/d.pcap"
+send 5000 7000 10
+cap_stop
+OUT=$(fields "$TMP/d.pcap")
+expect "D after the stop: the kernel path (10 x TTL 63, dport 7000)" \
+	'[ "$(count "$TMP/d.pcap" "\$3 == 7000 && \$4 == 63")" = 10 ]'
+
+# ---- E: frames without valid metadata (--no-meta) ---------------------------------------
+if nsenter --net="/run/netns/$DUT" "$LOADER" replace --iface dut0 --pin-dir "$PIN" --obj "$NOMETA" >/dev/null; then
+	worker_start nometa-drop --egress iface:dut1 --poll wakeup || fail "E worker starts (--no-meta drop)" "$OUT"
+	cap_start "$TMP/e1.pcap"
+	send 5100 7010 5 # redirected with no metadata
+	send 5101 7011 5 # redirected with the metadata of a PASS rule
+	cap_stop
+	TEL=$(telemetry nometa-drop)
+	OUT=$TEL
+	expect "E --no-meta drop (default): counted as no_meta 5 and not_redirect 5, dropped" \
+		'[ "$(jget "$TEL" "[r.total.drop_no_meta, r.total.drop_not_redirect, r.total.tx_packets].join()")" = 5,5,0 ] && [ "$(count "$TMP/e1.pcap" 1)" = 0 ]'
+	worker_stop TERM
+	worker_start nometa-pass --egress iface:dut1 --poll wakeup --no-meta pass || fail "E worker starts (--no-meta pass)" "$OUT"
+	cap_start "$TMP/e2.pcap"
+	send 5100 7010 5
+	send 5101 7011 5
+	cap_stop
+	TEL=$(telemetry nometa-pass)
+	OUT="$TEL $(fields "$TMP/e2.pcap")"
+	expect "E --no-meta pass: forwarded unchanged (TTL 64, ports kept, checksums valid), counted" \
+		'[ "$(count "$TMP/e2.pcap" "(\$3 == 7010 || \$3 == 7011) && \$4 == 64 && \$5 == 1 && \$6 == 1")" = 10 ] && [ "$(jget "$TEL" "[r.total.no_meta_passed, r.total.tx_packets, r.total.drop_no_meta].join()")" = 10,10,0 ]'
+	worker_stop TERM
+	nsenter --net="/run/netns/$DUT" "$LOADER" replace --iface dut0 --pin-dir "$PIN" >/dev/null ||
+		fail "E pcf_xdp back in place" "pcf-xdp replace"
+else
+	fail "E swap in test/nometa.bpf.c" "pcf-xdp replace --obj $NOMETA"
+fi
+
+# ---- F: TAP egress: back into the kernel stack ------------------------------------------
+if worker_start tap --egress tap:pcft0 --poll wakeup; then
+	ok "F worker starts with --egress tap:pcft0"
+	cap_start "$TMP/f.pcap"
+	send 5000 7000 10
+	cap_stop
+	OUT=$(fields "$TMP/f.pcap")
+	expect "F through the TAP and the kernel's forwarding: TTL 64-5-1, dport 7001, checksums" \
+		'[ "$(count "$TMP/f.pcap" "\$3 == 7001 && \$4 == 58 && \$5 == 1 && \$6 == 1")" = 10 ]'
+	worker_stop TERM
+	OUT=$(ip -n "$DUT" -br link)
+	expect "F stopped: exit 0, the TAP interface is gone" '[ "$WRC" = 0 ] && ! ip -n "$DUT" link show pcft0 >/dev/null 2>&1'
+else
+	fail "F worker starts with --egress tap:pcft0" "$OUT"
+fi
+
+# ---- G: busy polling ----------------------------------------------------------------------
+if worker_start busy --egress iface:dut1 --poll busy; then
+	T0=$(cpu_ticks "$WPID"); sleep 2; T1=$(cpu_ticks "$WPID")
+	BUSY_PCT=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", 100 * t / hz / 2}')
+	echo "info idle CPU in busy mode: $BUSY_PCT% of one core"
+	cap_start "$TMP/g.pcap"
+	send 5000 7000 10
+	cap_stop
+	OUT=$(fields "$TMP/g.pcap")
+	expect "G busy mode forwards (10 x TTL 59, dport 7001)" '[ "$(count "$TMP/g.pcap" "\$3 == 7001 && \$4 == 59")" = 10 ]'
+	OUT="$BUSY_PCT%"
+	expect "G busy mode spins a core while idle (> 50%)" 'awk -v p="$BUSY_PCT" "BEGIN {exit !(p > 50)}"'
+	# I (here, while it runs): a second worker on the same queue, while this one runs
+	bad second nsenter --net="/run/netns/$DUT" "$WORKER" --in-memory --no-pci -l 0,1 --file-prefix "$LAB-second" \
+		-- --iface dut0 --pin-dir "$PIN" --egress tap:pcft1
+	expect "I a second worker on a taken queue: exit 7, 'another worker?'" '[ "$RC" = 7 ] && grep -q "another worker" <<<"$OUT"'
+	worker_stop TERM
+else
+	fail "G worker starts in busy mode" "$OUT"
+fi
+
+# ---- H: Ethernet addresses on TX: --next-hop, --dst-mac, --src-mac ----------------------
+if worker_start l2-miss --egress iface:dut1 --poll wakeup --next-hop 198.18.1.77; then
+	send 5000 7000 5
+	TEL=$(telemetry l2-miss)
+	OUT=$TEL
+	expect "H --next-hop without a kernel neighbour entry: dropped as no_neighbour" \
+		'[ "$(jget "$TEL" "[r.total.drop_no_neighbour, r.total.tx_packets].join()")" = 5,0 ]'
+	worker_stop TERM
+else
+	fail "H worker starts with --next-hop" "$OUT"
+fi
+S0_MAC=$(ip -n "$SERVER" -o link show s0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+if worker_start l2-fixed --egress iface:dut1 --poll wakeup --dst-mac "$S0_MAC" --src-mac 02:00:00:00:00:42; then
+	cap_start "$TMP/i.pcap"
+	send 5000 7000 5
+	cap_stop
+	OUT=$(tshark -r "$TMP/i.pcap" -T fields -e eth.src -e eth.dst 2>/dev/null | sort | uniq -c)
+	expect "H --dst-mac/--src-mac: the frames carry them" \
+		'[ "$(tshark -r "$TMP/i.pcap" -T fields -e eth.src -e eth.dst -e udp.dstport 2>/dev/null | grep -c "^02:00:00:00:00:42	$S0_MAC	7001$")" = 5 ]'
+	worker_stop TERM
+else
+	fail "H worker starts with --dst-mac/--src-mac" "$OUT"
+fi
+
+# ---- I: bad configurations ----------------------------------------------------------------
+W=(nsenter --net="/run/netns/$DUT" "$WORKER" --in-memory --no-pci -l 0,1 --file-prefix "$LAB-bad")
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN-none" --egress iface:dut1
+expect "I no pin dir: exit 3, 'no pin dir'" '[ "$RC" = 3 ] && grep -q "no pin dir $PIN-none" <<<"$OUT"'
+mkdir -p "$PIN-empty"
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN-empty" --egress iface:dut1
+expect "I no pinned pcf_xskmap: exit 3, 'no pinned pcf_xskmap'" '[ "$RC" = 3 ] && grep -q "no pinned pcf_xskmap" <<<"$OUT"'
+bad bad ip netns exec "$DUT" "$WORKER" --in-memory --no-pci -l 0,1 --file-prefix "$LAB-bad" -- \
+	--iface dut0 --pin-dir "$PIN" --egress iface:dut1
+expect "I under ip netns exec (bpffs hidden): exit 3, says to use nsenter" '[ "$RC" = 3 ] && grep -q "nsenter" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut1 --pin-dir "$PIN" --egress iface:dut0
+expect "I pin dir of another interface: exit 3, 'attached to ifindex'" '[ "$RC" = 3 ] && grep -q "attached to ifindex" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface nosuch0 --pin-dir "$PIN" --egress iface:dut1
+expect "I no such interface: exit 4, 'no such interface: nosuch0'" '[ "$RC" = 4 ] && grep -q "no such interface: nosuch0" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:nosuch1
+expect "I no such egress interface: exit 4" '[ "$RC" = 4 ] && grep -q "no such interface: nosuch1" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --queues 2
+expect "I more queues than the NIC has: exit 5, 'has 1 RX queue'" '[ "$RC" = 5 ] && grep -q "dut0 has 1 RX queue" <<<"$OUT"'
+bad bad nsenter --net="/run/netns/$DUT" "$WORKER" --in-memory --no-pci -l 0 --file-prefix "$LAB-bad" -- \
+	--iface dut0 --pin-dir "$PIN" --egress iface:dut1
+expect "I no worker lcore for the queue: exit 5" '[ "$RC" = 5 ] && grep -q "worker lcore" <<<"$OUT"'
+bad bad nsenter --net="/run/netns/$DUT" "$WORKER" --no-pci -l 0,1 --huge-dir "$TMP/no-hugetlbfs" \
+	--file-prefix "$LAB-bad" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1
+expect "I no hugepages (no hugetlbfs, no --in-memory): exit 6, says what to do" \
+	'[ "$RC" = 6 ] && grep -q "nr_hugepages" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --zero-copy on
+expect "I --zero-copy on where the driver has none (veth): exit 1, says so" \
+	'[ "$RC" = 1 ] && grep -q "zero-copy mode (--zero-copy on): Operation not supported" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN"
+expect "I no --egress: exit 2" '[ "$RC" = 2 ] && grep -q "egress" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --poll sometimes
+expect "I a bad option value: exit 2" '[ "$RC" = 2 ] && grep -q "not one of busy, wakeup" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut0
+expect "I egress = RX interface: exit 2" '[ "$RC" = 2 ] && grep -q "is the RX interface" <<<"$OUT"'
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --dst-mac 02:00:00:zz:00:01
+expect "I a bad MAC: exit 2" '[ "$RC" = 2 ] && grep -q "not a MAC address" <<<"$OUT"'
+bad bad "${W[@]}" --bogus-eal-option -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1
+expect "I a bad EAL option: exit 2" '[ "$RC" = 2 ] && grep -q "invalid EAL arguments" <<<"$OUT"'
+
+# ---- J: two RX queues, one datapath lcore each --------------------------------------------
+# veth takes the RX queue from the sender's TX queue, which XPS picks from the sending CPU.
+if [ "$(nproc)" -ge 2 ] &&
+	nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut0 --pin-dir "$PIN" >/dev/null &&
+	ip netns exec "$DUT" ethtool -L dut0 rx 2 tx 2 && ip netns exec "$DUT" ethtool -L dut1 rx 2 tx 2 &&
+	ip netns exec "$CLIENT" ethtool -L c0 rx 2 tx 2 &&
+	ip netns exec "$CLIENT" sh -c 'echo 1 >/sys/class/net/c0/queues/tx-0/xps_cpus && echo 2 >/sys/class/net/c0/queues/tx-1/xps_cpus' &&
+	nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut0 --pin-dir "$PIN" >/dev/null; then
+	LCORES=(--lcores '0@0,1@0,2@0') # three lcores on a two-CPU box: wakeup mode sleeps
+	if worker_start multi --egress iface:dut1 --poll wakeup; then
+		OUT=$(cat "$TMP/multi.log")
+		expect "J two queues by default (all of dut0's), each on its own lcore" \
+			'grep -q "dut0 queue 0 -> dut1 queue 0 on lcore 1" <<<"$OUT" && grep -q "dut0 queue 1 -> dut1 queue 1 on lcore 2" <<<"$OUT"'
+		cap_start "$TMP/j.pcap"
+		ip netns exec "$CLIENT" taskset -c 0 timeout 60 node "$UDP" send 198.18.1.1 7000 5000 10 2 >/dev/null
+		ip netns exec "$CLIENT" taskset -c 1 timeout 60 node "$UDP" send 198.18.1.1 7000 5000 10 2 >/dev/null
+		cap_stop
+		TEL=$(telemetry multi)
+		OUT=$TEL
+		expect "J each queue forwards its share; per-rule counters summed over lcores" \
+			'[ "$(jget "$TEL" "[r.queue_0.rx_packets, r.queue_1.rx_packets, r.total.tx_packets, r.rule_packets[42]].join()")" = 10,10,20,20 ]'
+		OUT=$(fields "$TMP/j.pcap")
+		expect "J all 20 arrive through the worker (TTL 59, dport 7001)" \
+			'[ "$(count "$TMP/j.pcap" "\$3 == 7001 && \$4 == 59 && \$5 == 1 && \$6 == 1")" = 20 ]'
+		worker_stop TERM
+		expect "J SIGTERM stops both lcores: exit 0" '[ "$WRC" = 0 ]'
+	else
+		fail "J worker starts on two queues" "$OUT"
+	fi
+else
+	echo "info J two queues: not run (needs 2 CPUs and veth channels)"
+fi
+
+echo "test_worker.sh: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
