@@ -1,0 +1,106 @@
+// worker_cp.test.ts - the worker beside the control plane: a REDIRECT rule pushed over REST
+// reaches the worker (TTL and DNAT applied), its counters arrive over gRPC and show in GET
+// /stats beside XDP's, equal to the packets sent; the control plane restarts while traffic
+// flows: no packet lost, the worker reconnects, its counters go on from where they were.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { ChildControlPlane, tempDb } from './lib/cp.js';
+import { datapathUnavailable } from './lib/env.js';
+import { CLIENT_IP, Lab, SERVER_IP } from './lib/lab.js';
+import { udpReceiver, udpSend } from './lib/traffic.js';
+import { Worker, WORKER } from './lib/worker.js';
+
+const why = datapathUnavailable() ?? (fs.existsSync(WORKER) ? null : `worker not built: ${WORKER}`);
+if (why && process.env.CI === 'true') throw new Error(`worker tests need the datapath under CI=true: ${why}`);
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('worker and control plane', { skip: why ?? false }, () => {
+  let lab: Lab;
+  let db: { dir: string; file: string };
+  let cp: ChildControlPlane;
+  let worker: Worker;
+  const stats = async () => (await fetch(`${cp.url}/stats`)).json();
+  /** The worker's latest report once it counts at least `rx` packets. */
+  const reportWith = (rx: number) => waitFor(`a worker report with rx >= ${rx}`, async () => {
+    const w = (await stats()).workers[0];
+    return w && w.queues[0]?.counters.rx_packets >= rx ? w : undefined;
+  });
+
+  before(async () => {
+    lab = await Lab.create();
+    db = tempDb();
+    cp = await ChildControlPlane.create(lab.pinDir, db.file);
+    await cp.start();
+    worker = new Worker(lab, ['--report', `unix:${cp.grpcUnix}`, '--report-interval-ms', '200']);
+    await worker.start();
+  });
+  after(async () => {
+    await worker?.stop('SIGKILL');
+    await cp?.stop('SIGKILL');
+    await lab?.destroy();
+    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+  });
+
+  it('a REDIRECT rule from REST goes through the worker; its counters in GET /stats equal the packets sent', async () => {
+    const r = await fetch(`${cp.url}/flows`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 5000, dst_port: 7000, proto: 'udp' }, action: { type: 'REDIRECT', ttl_delta: -5, nat: { dnat_port: 7001 } } }),
+    });
+    assert.equal(r.status, 201);
+    const id = (await r.json()).id;
+    const rx = [await udpReceiver(lab, 7000), await udpReceiver(lab, 7001)];
+    await udpSend(lab, 7000, 5000, 100);
+    const [orig, natted] = await Promise.all(rx.map((x) => x.result()));
+    assert.equal(orig.received, 0, 'nothing reaches the original port');
+    assert.equal(natted.received, 100, 'every packet arrives DNATed by the worker');
+
+    const w = await reportWith(100);
+    assert.equal(w.stale, false);
+    assert.equal(w.xdp_mode, 'copy');
+    assert.equal(w.poll_mode, 'wakeup');
+    assert.equal(w.queues[0].counters.rx_packets, 100);
+    assert.equal(w.queues[0].counters.tx_packets, 100);
+    assert.equal(w.queues[0].counters.nat, 100);
+    assert.deepEqual(w.rules.find((x: { rule_id: number }) => x.rule_id === id)?.packets, 100);
+    const s = await stats();
+    assert.equal(s.xdp.act_redirect.packets, 100, 'XDP handed all of them to the worker');
+  });
+
+  it('the control plane restarts while traffic flows: nothing lost, the worker reconnects, counters go on', async () => {
+    const before = (await reportWith(100)).queues[0].counters.rx_packets;
+    const rx = await udpReceiver(lab, 7001);
+    const N = 400;
+    const sending = udpSend(lab, 7000, 5000, N, 5); // 5 ms apart: about 2 s of traffic
+    await new Promise((r) => setTimeout(r, 300));
+    await cp.stop('SIGTERM');
+    await cp.start();
+    await sending;
+    const got = await rx.result();
+    assert.equal(got.received, N, 'no packet lost while the control plane restarted');
+    const w = await reportWith(before + N);
+    assert.equal(w.queues[0].counters.rx_packets, before + N, 'the worker\'s counters continue, they are not reset');
+    assert.equal(w.stale, false);
+  });
+
+  it('a worker that stops reporting shows as stale; after kill -9 REDIRECT falls back to the kernel', async () => {
+    await worker.stop('SIGKILL');
+    const rx = [await udpReceiver(lab, 7000), await udpReceiver(lab, 7001)];
+    await udpSend(lab, 7000, 5000, 50);
+    const [orig, natted] = await Promise.all(rx.map((x) => x.result()));
+    assert.equal(orig.received, 50, 'the kernel path delivers them, without the worker\'s DNAT');
+    assert.equal(natted.received, 0);
+    const s = await stats();
+    assert.ok(s.xdp.redirect_fallback.packets >= 50);
+    await waitFor('the worker to show stale', async () => ((await stats()).workers[0].stale ? true : undefined), 10_000);
+  });
+});
