@@ -7,3 +7,6 @@ build/bench_xdp_cost
 echo
 echo "== rules per second into SQLite and the map =="
 node --import tsx bench/rules_rate.ts
+echo
+echo "== forwarding: kernel vs worker vs worker killed (trafgen, one run) =="
+node --import tsx bench/forwarding.ts
