@@ -64,6 +64,7 @@ function datapathSection(s: Stats): string {
     ['rules', `${count(d.rules_in_db)} in db, ${count(d.rules_in_map)} in map, capacity ${count(d.map_capacity)}`],
     ['default action', orDash(d.default_action)],
     ['rx queues', orDash(d.rx_queues)],
+    ['ports', d.ports.length ? d.ports.map((p) => `${p.port}: ifindex ${p.ifindex}, ${p.rx_queues} rx queue(s), default ${p.default_action}`).join('; ') : '-'],
     ['last reconcile', orDash(d.last_reconcile_at)],
   ];
   if (d.error) pairs.push(['error', d.error]);

@@ -91,6 +91,7 @@ function statsFromMessage(m: Msg): Stats {
       map_id: d.map_id ?? null,
       default_action: d.default_action ?? null,
       rx_queues: d.rx_queues ?? null,
+      ports: ((d.ports ?? []) as Msg[]).map((p) => ({ port: p.port ?? 0, ifindex: p.ifindex ?? 0, rx_queues: p.rx_queues ?? 0, default_action: p.default_action ?? '' })),
       last_reconcile_at: d.last_reconcile_at ?? null,
       error: d.error ?? null,
     },

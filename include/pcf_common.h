@@ -14,12 +14,19 @@
 #define PCF_PIN_FLOW_MAP   "pcf_flow_map"   /* HASH  pcf_flow_key -> pcf_flow_action   */
 #define PCF_PIN_STATS      "pcf_stats"      /* PERCPU_ARRAY  enum pcf_counter_idx -> pcf_counter */
 #define PCF_PIN_RULE_STATS "pcf_rule_stats" /* PERCPU_ARRAY  stats_slot -> pcf_counter */
-#define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP rx_queue_index -> AF_XDP socket  */
-#define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[1] struct pcf_config (runtime knobs) */
+#define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP PCF_XSK_KEY(port, rx queue) -> AF_XDP socket */
+#define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[PCF_MAX_PORTS] struct pcf_config, by port */
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
 #define PCF_DEFAULT_MAX_RULES 131072
-#define PCF_MAX_QUEUES 64               /* pcf_xskmap size; queue_id must be below it */
+#define PCF_MAX_QUEUES 64               /* RX queues per interface; queue_id must be below it */
+
+/* One pin dir (one set of rule maps) serves up to PCF_MAX_PORTS interfaces, each with its own
+ * XDP attachment and "port" number (0 for the first): in the lab dut0 is port 0 and dut1,
+ * which carries the replies of NATed flows, port 1. A socket of the worker for queue q of
+ * port p sits at PCF_XSK_KEY(p, q): AF_XDP only takes frames of its own device and queue. */
+#define PCF_MAX_PORTS 4
+#define PCF_XSK_KEY(port, queue) ((port) * PCF_MAX_QUEUES + (queue))
 
 /* The 5-tuple. Ports are 0 for ICMP and for protocols without ports. 16 bytes, no holes. */
 struct pcf_flow_key {
@@ -71,7 +78,8 @@ struct pcf_xdp_meta {
 	__u32 magic;      /* last, so it sits right in front of the frame: data - 4 */
 };
 
-/* Runtime knobs, pcf_config[0]. Written by the loader only. */
+/* Runtime knobs of one port, pcf_config[port]; ifindex 0 = no interface at that port. Written
+ * by the loader only. */
 struct pcf_config {
 	__u32 default_action;   /* enum pcf_action_type for packets that match no rule (PASS) */
 	__u32 n_rx_queues;      /* RX queues of the attached interface; bounds queue_id */

@@ -81,6 +81,8 @@ export interface Counter {
 }
 
 export interface PcfConfig {
+  /** The port (pcf_config index): one per interface the pin dir serves. */
+  port: number;
   /** Action for packets that match no rule. */
   defaultAction: ActionType;
   nRxQueues: number;
@@ -178,7 +180,10 @@ export interface StatsMap extends PinnedMap {
 
 /** pcf_config: ARRAY[1] struct pcf_config (opened read-only; the loader writes it). */
 export interface ConfigMap extends PinnedMap {
-  readConfig(): PcfConfig;
+  /** pcf_config[port] (default port 0); ifindex 0: no interface at that port. */
+  readConfig(port?: number): PcfConfig;
+  /** Every port with an interface attached, in port order. */
+  readPorts(): PcfConfig[];
 }
 
 /** A failed bpf() call. */

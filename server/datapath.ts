@@ -14,6 +14,7 @@ export interface DatapathState {
   map_capacity: number | null;
   default_action: string | null;
   rx_queues: number | null;
+  ports: { port: number; ifindex: number; rx_queues: number; default_action: string }[];
   last_reconcile_at: string | null;
   error: string | null;
 }
@@ -60,7 +61,8 @@ export class Datapath {
   private mapId: number | null = null;
   private lastReconcileAt: string | null = null;
   private lastError: string | null = null;
-  private config: native.PcfConfig | null = null;
+  /** pcf_config of every attached port (interface), port order. */
+  private ports: native.PcfConfig[] = [];
 
   constructor(readonly pinDir: string, private readonly log: Logger) {}
 
@@ -76,16 +78,20 @@ export class Datapath {
     return this.maps?.flows.maxEntries ?? null;
   }
 
-  /** From pcf_config, re-read on every refresh (the write path must not pay a syscall for it). */
+  /**
+   * RX queues a queue_id must stay below: the fewest of any attached interface, since a rule
+   * does not say on which one its flow arrives. From pcf_config, re-read on every refresh
+   * (the write path must not pay a syscall for it).
+   */
   get rxQueues(): number | null {
-    return this.config?.nRxQueues ?? null;
+    return this.ports.length ? Math.min(...this.ports.map((p) => p.nRxQueues)) : null;
   }
 
   private readConfig(): void {
     try {
-      this.config = this.maps?.config.readConfig() ?? null;
+      this.ports = this.maps?.config.readPorts() ?? [];
     } catch (err) {
-      this.config = null;
+      this.ports = [];
       this.lastError = (err as Error).message;
     }
   }
@@ -133,7 +139,7 @@ export class Datapath {
   }
 
   close(): void {
-    this.config = null;
+    this.ports = [];
     if (!this.maps) return;
     for (const m of Object.values(this.maps)) m.close();
     this.maps = null;
@@ -218,14 +224,15 @@ export class Datapath {
 
   state(): DatapathState {
     this.readConfig();
-    const cfg = this.config;
+    const cfg = this.ports.find((p) => p.port === 0) ?? this.ports[0];
     return {
       present: this.present,
       pin_dir: this.pinDir,
       map_id: this.mapId,
       map_capacity: this.capacity,
       default_action: cfg?.defaultAction ?? null,
-      rx_queues: cfg?.nRxQueues ?? null,
+      rx_queues: this.rxQueues,
+      ports: this.ports.map((p) => ({ port: p.port, ifindex: p.ifindex, rx_queues: p.nRxQueues, default_action: p.defaultAction })),
       last_reconcile_at: this.lastReconcileAt,
       error: this.lastError,
     };

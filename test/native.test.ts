@@ -803,12 +803,17 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.deepEqual(c.meta_fail, { packets: 0, bytes: 0 });
   });
 
-  test('config: reads pcf_config[0]', () => {
-    const p = createMap('pcf_config', 'array', 4, 16, 1);
+  test('config: reads pcf_config by port, and lists the ports with an interface', () => {
+    const p = createMap('pcf_config', 'array', 4, 16, 4);
     const m = track(new native.ConfigMap(p));
-    assert.deepEqual(m.readConfig(), { defaultAction: 'PASS', nRxQueues: 0, ifindex: 0 });
+    assert.deepEqual(m.readConfig(), { port: 0, defaultAction: 'PASS', nRxQueues: 0, ifindex: 0 });
+    assert.deepEqual(m.readPorts(), []);
     bpftoolUpdate(p, uint(0, 4), [...uint(1, 4), ...uint(4, 4), ...uint(7, 4), ...uint(0, 4)]);
-    assert.deepEqual(m.readConfig(), { defaultAction: 'DROP', nRxQueues: 4, ifindex: 7 });
+    bpftoolUpdate(p, uint(2, 4), [...uint(0, 4), ...uint(2, 4), ...uint(9, 4), ...uint(0, 4)]);
+    assert.deepEqual(m.readConfig(), { port: 0, defaultAction: 'DROP', nRxQueues: 4, ifindex: 7 });
+    assert.deepEqual(m.readConfig(2), { port: 2, defaultAction: 'PASS', nRxQueues: 2, ifindex: 9 });
+    assert.deepEqual(m.readPorts().map((c) => c.port), [0, 2]);
+    assert.throws(() => m.readConfig(4), (e: unknown) => (e as NativeModule.PcfArgumentError).field === 'port');
     bpftoolUpdate(p, uint(0, 4), [...uint(9, 4), ...uint(4, 4), ...uint(7, 4), ...uint(0, 4)]);
     assert.throws(() => m.readConfig(), (e: unknown) => {
       assert.equal((e as NativeModule.PcfMapError).code, 'ERR_PCF_BAD_VALUE');

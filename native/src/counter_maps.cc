@@ -265,28 +265,57 @@ Napi::Function ConfigMap::Init(Napi::Env env)
 {
 	auto props = CommonProperties();
 	props.push_back(InstanceMethod("readConfig", &ConfigMap::ReadConfig));
+	props.push_back(InstanceMethod("readPorts", &ConfigMap::ReadPorts));
 	return DefineClass(env, "ConfigMap", props);
+}
+
+/* pcf_config[port] as JS; ifindex 0 means no interface at that port. */
+static Napi::Object ConfigToJs(Napi::Env env, const PinnedMap &map, __u32 port)
+{
+	int fd = map.Fd(env, "readConfig");
+	struct pcf_config c;
+	int err = bpf_map_lookup_elem(fd, &port, &c);
+	if (err)
+		ThrowSys(env, -err, "readConfig", "bpf_map_lookup_elem", map.Path());
+	const char *action = ActionTypeName(c.default_action);
+	if (!action)
+		throw PcfError(env, "ERR_PCF_BAD_VALUE", map.Path(),
+			       "pcf_config[" + std::to_string(port) + "].default_action in " + map.Path() +
+				       " is " + std::to_string(c.default_action) +
+				       ", not an enum pcf_action_type value");
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("port", Napi::Number::New(env, port));
+	out.Set("defaultAction", action);
+	out.Set("nRxQueues", Napi::Number::New(env, c.n_rx_queues));
+	out.Set("ifindex", Napi::Number::New(env, c.ifindex));
+	return out;
 }
 
 Napi::Value ConfigMap::ReadConfig(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "readConfig");
-	__u32 key = 0;
-	struct pcf_config c;
-	int err = bpf_map_lookup_elem(fd, &key, &c);
-	if (err)
-		ThrowSys(env, -err, "readConfig", "bpf_map_lookup_elem", map_.Path());
-	const char *action = ActionTypeName(c.default_action);
-	if (!action)
-		throw PcfError(env, "ERR_PCF_BAD_VALUE", map_.Path(),
-			       "pcf_config.default_action in " + map_.Path() + " is " +
-				       std::to_string(c.default_action) +
-				       ", not an enum pcf_action_type value");
-	Napi::Object out = Napi::Object::New(env);
-	out.Set("defaultAction", action);
-	out.Set("nRxQueues", Napi::Number::New(env, c.n_rx_queues));
-	out.Set("ifindex", Napi::Number::New(env, c.ifindex));
+	__u32 port = 0;
+	if (info.Length() > 0 && !info[0].IsUndefined()) {
+		double p = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+		if (p < 0 || p >= map_.Info().max_entries || p != (double)(__u32)p)
+			ThrowArg(env, "port", "must be an integer in 0.." +
+						      std::to_string(map_.Info().max_entries - 1));
+		port = (__u32)p;
+	}
+	return ConfigToJs(env, map_, port);
+}
+
+/* Every port with an interface, in port order. */
+Napi::Value ConfigMap::ReadPorts(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Array out = Napi::Array::New(env);
+	uint32_t n = 0;
+	for (__u32 port = 0; port < map_.Info().max_entries && port < PCF_MAX_PORTS; port++) {
+		Napi::Object c = ConfigToJs(env, map_, port);
+		if (c.Get("ifindex").As<Napi::Number>().Uint32Value() != 0)
+			out.Set(n++, c);
+	}
 	return out;
 }
 

@@ -221,6 +221,7 @@ public:
 
 private:
 	Napi::Value ReadConfig(const Napi::CallbackInfo &info);
+	Napi::Value ReadPorts(const Napi::CallbackInfo &info);
 };
 
 } // namespace pcf
