@@ -21,9 +21,18 @@ static const char USAGE[] =
 	"usage: pcf-worker [EAL options] -- --iface IF --egress iface:NAME|tap[:NAME] [options]\n"
 	"  --iface IF                 RX interface (pcf-xdp attached there)\n"
 	"  --pin-dir D                the loader's pin dir (default " PCF_DEFAULT_PIN_DIR ")\n"
+	"  --port N                   IF's port in the pin dir (pcf-xdp attach --port N; default 0):\n"
+	"                             its sockets go to pcf_xskmap[N * 64 + queue]\n"
 	"  --queues N                 RX queues 0..N-1, one worker lcore each (default: all of IF's)\n"
 	"  --egress iface:NAME        transmit out NAME over AF_XDP\n"
 	"  --egress tap[:NAME]        transmit into the kernel stack through a TAP (default " PCF_DEFAULT_TAP ")\n"
+	"  --reverse                  with --egress iface:NAME: also receive on NAME's queues (its\n"
+	"                             XDP program attached as --reverse-port) and transmit those\n"
+	"                             packets out of IF: one socket and one lcore per (interface,\n"
+	"                             queue), 2 x N worker lcores\n"
+	"  --reverse-port N           NAME's port in the pin dir (default 1)\n"
+	"  --reverse-dst-mac MAC      destination MAC out of IF (default: IF's kernel neighbour entry)\n"
+	"  --reverse-next-hop IP      the neighbour on IF to send to (default: each packet's destination)\n"
 	"  --dst-mac MAC, --src-mac MAC  Ethernet addresses on TX (default: the next hop's kernel\n"
 	"                             neighbour entry; the egress interface's address)\n"
 	"  --next-hop IP              the neighbour to send to (default: each packet's destination)\n"
@@ -40,7 +49,8 @@ static const char USAGE[] =
 enum {
 	OPT_IFACE = 256, OPT_PIN_DIR, OPT_QUEUES, OPT_EGRESS, OPT_DST_MAC, OPT_SRC_MAC,
 	OPT_NEXT_HOP, OPT_POLL, OPT_ZERO_COPY, OPT_NO_META, OPT_MIRROR_PCAP, OPT_MIRROR_IFACE,
-	OPT_REPORT, OPT_REPORT_INTERVAL, OPT_WORKER_ID, OPT_HELP,
+	OPT_REPORT, OPT_REPORT_INTERVAL, OPT_WORKER_ID, OPT_HELP, OPT_PORT, OPT_REVERSE,
+	OPT_REVERSE_PORT, OPT_REVERSE_DST_MAC, OPT_REVERSE_NEXT_HOP,
 };
 
 static const struct option OPTIONS[] = {
@@ -60,6 +70,11 @@ static const struct option OPTIONS[] = {
 	{ "report-interval-ms", required_argument, NULL, OPT_REPORT_INTERVAL },
 	{ "worker-id", required_argument, NULL, OPT_WORKER_ID },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "reverse", no_argument, NULL, OPT_REVERSE },
+	{ "reverse-port", required_argument, NULL, OPT_REVERSE_PORT },
+	{ "reverse-dst-mac", required_argument, NULL, OPT_REVERSE_DST_MAC },
+	{ "reverse-next-hop", required_argument, NULL, OPT_REVERSE_NEXT_HOP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -147,10 +162,12 @@ static void default_worker_id(struct pcf_worker_conf *c)
 
 void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 {
+	bool have_reverse_port = false;
 	struct in_addr a;
 	int opt;
 
 	memset(c, 0, sizeof(*c));
+	c->reverse_port = 1;
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", PCF_DEFAULT_PIN_DIR);
 	c->report_interval_ms = 1000;
 	c->egress_kind = -1;
@@ -211,6 +228,26 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 		case OPT_WORKER_ID:
 			copy_name(c->worker_id, sizeof(c->worker_id), optarg, "--worker-id");
 			break;
+		case OPT_PORT:
+			c->port = (unsigned int)parse_uint(optarg, "--port", 0, PCF_MAX_PORTS - 1);
+			break;
+		case OPT_REVERSE:
+			c->reverse = true;
+			break;
+		case OPT_REVERSE_PORT:
+			c->reverse_port = (unsigned int)parse_uint(optarg, "--reverse-port", 0, PCF_MAX_PORTS - 1);
+			have_reverse_port = true;
+			break;
+		case OPT_REVERSE_DST_MAC:
+			if (rte_ether_unformat_addr(optarg, &c->reverse_dst_mac))
+				usage_error("--reverse-dst-mac: '%s' is not a MAC address\n", optarg);
+			c->have_reverse_dst_mac = true;
+			break;
+		case OPT_REVERSE_NEXT_HOP:
+			if (inet_pton(AF_INET, optarg, &a) != 1 || a.s_addr == 0)
+				usage_error("--reverse-next-hop: '%s' is not an IPv4 address\n", optarg);
+			c->reverse_next_hop = a.s_addr;
+			break;
 		case OPT_HELP:
 			fputs(USAGE, stdout);
 			rte_eal_cleanup();
@@ -231,6 +268,13 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 			    c->egress);
 	if (c->egress_kind == PCF_EGRESS_TAP && c->next_hop)
 		usage_error("--next-hop has no meaning with --egress tap: the kernel routes the packet\n");
+	if (!c->reverse && (have_reverse_port || c->have_reverse_dst_mac || c->reverse_next_hop))
+		usage_error("--reverse-port, --reverse-dst-mac and --reverse-next-hop need --reverse\n");
+	if (c->reverse && c->egress_kind != PCF_EGRESS_IFACE)
+		usage_error("--reverse needs --egress iface:NAME (it receives on NAME's queues)\n");
+	if (c->reverse && c->reverse_port == c->port)
+		usage_error("--reverse-port %u is --port %u: each interface needs a port of its own\n",
+			    c->reverse_port, c->port);
 	if (!c->worker_id[0])
 		default_worker_id(c);
 }
@@ -265,12 +309,14 @@ static void need_iface(const char *name, const char *what)
 
 void pcf_conf_check(struct pcf_worker_conf *c)
 {
-	unsigned int rx, tx, egress_rx, egress_tx, workers = rte_lcore_count() - 1;
+	unsigned int rx, tx, egress_rx, egress_tx, workers = rte_lcore_count() - 1, need;
 
 	need_iface(c->iface, "--iface");
 	c->ifindex = if_nametoindex(c->iface);
-	if (c->egress_kind == PCF_EGRESS_IFACE)
+	if (c->egress_kind == PCF_EGRESS_IFACE) {
 		need_iface(c->egress, "--egress");
+		c->egress_ifindex = if_nametoindex(c->egress);
+	}
 	if (c->mirror_iface[0])
 		need_iface(c->mirror_iface, "--mirror-iface");
 
@@ -283,11 +329,12 @@ void pcf_conf_check(struct pcf_worker_conf *c)
 	if (c->n_queues > PCF_MAX_QUEUES)
 		rte_exit(PCF_EXIT_QUEUES, "pcf-worker: %s has %u RX queues, pcf_xskmap holds %u: pass --queues\n",
 			 c->iface, c->n_queues, PCF_MAX_QUEUES);
-	if (workers < c->n_queues)
+	need = c->reverse ? 2 * c->n_queues : c->n_queues;
+	if (workers < need)
 		rte_exit(PCF_EXIT_QUEUES,
-			 "pcf-worker: %u queue%s need%s %u worker lcore%s besides the main one; the EAL has %u (-l)\n",
-			 c->n_queues, c->n_queues == 1 ? "" : "s", c->n_queues == 1 ? "s" : "",
-			 c->n_queues, c->n_queues == 1 ? "" : "s", workers);
+			 "pcf-worker: %u queue%s%s need%s %u worker lcore%s besides the main one; the EAL has %u (-l)\n",
+			 c->n_queues, c->n_queues == 1 ? "" : "s", c->reverse ? " on each of two interfaces (--reverse)" : "",
+			 need == 1 ? "s" : "", need, need == 1 ? "" : "s", workers);
 	if (c->egress_kind == PCF_EGRESS_IFACE) {
 		count_queues(c->egress, &egress_rx, &egress_tx);
 		/* an AF_XDP socket may bind to any queue below the larger of the two counts */
@@ -295,5 +342,12 @@ void pcf_conf_check(struct pcf_worker_conf *c)
 			rte_exit(PCF_EXIT_QUEUES,
 				 "pcf-worker: egress %s has %u TX queue%s, the %u RX queues need one each\n",
 				 c->egress, egress_tx, egress_tx == 1 ? "" : "s", c->n_queues);
+		if (c->reverse && egress_rx < c->n_queues)
+			rte_exit(PCF_EXIT_QUEUES,
+				 "pcf-worker: --reverse: egress %s has %u RX queue%s, fewer than the %u queues used on %s\n",
+				 c->egress, egress_rx, egress_rx == 1 ? "" : "s", c->n_queues, c->iface);
+		if (c->reverse && egress_rx > c->n_queues)
+			printf("pcf-worker: warning: --reverse: %s has %u RX queues, the worker receives on 0..%u; REDIRECT packets on the others take the kernel path, without NAT\n",
+			       c->egress, egress_rx, c->n_queues - 1);
 	}
 }

@@ -134,11 +134,20 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_string(d, "xdp_mode", v->xdp_mode);
 	rte_tel_data_add_dict_string(d, "poll_mode", v->poll_mode);
 	rte_tel_data_add_dict_u64(d, "started_at_unix_ms", v->started_at_unix_ms);
+	if (v->reverse)
+		rte_tel_data_add_dict_string(d, "reverse", v->reverse);
 	for (i = 0; i < v->n_queues; i++) {
+		struct rte_tel_data *qd;
+
 		pcf_stats_read_queue(&v->queues[i], &c);
 		add_counters(&total, &c);
 		snprintf(key, sizeof(key), "queue_%u", v->queues[i].queue_id);
-		add_container(d, key, counters_dict(&c));
+		qd = counters_dict(&c);
+		if (qd) {
+			rte_tel_data_add_dict_u64(qd, "port", v->queues[i].port);
+			rte_tel_data_add_dict_u64(qd, "queue", v->queues[i].queue);
+		}
+		add_container(d, key, qd);
 	}
 	add_container(d, "total", counters_dict(&total));
 

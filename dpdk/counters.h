@@ -88,9 +88,16 @@ static inline void pcf_rule_count(struct pcf_lcore_stats *s, uint32_t rule_id, u
 	s->rule_overflow++;
 }
 
-/* What the readers see: every queue with its counters and ports, and who this worker is. */
+/* Datapath lcores at most: one per RX queue of --iface, and as many on the egress (--reverse). */
+#define PCF_WORKER_MAX_RX (2 * PCF_MAX_QUEUES)
+
+/* What the readers see: every RX queue with its counters and ports, and who this worker is.
+ * queue_id is the queue's key in pcf_xskmap, PCF_XSK_KEY(port, queue): the queue number itself
+ * for port 0 (telemetry queue_<queue_id>, QueueStats.queue_id of the report). */
 struct pcf_stats_queue {
 	uint32_t queue_id;
+	uint32_t port;
+	uint32_t queue;
 	const struct pcf_lcore_stats *stats;
 	const struct pcf_port *rx; /* its port drops join the queue's drops */
 	const struct pcf_port *tx;
@@ -102,9 +109,10 @@ struct pcf_stats_view {
 	const char *egress;
 	const char *xdp_mode;
 	const char *poll_mode;
+	const char *reverse;          /* --reverse: "<egress> port <n> -> <iface>"; NULL without */
 	uint64_t started_at_unix_ms;
 	unsigned int n_queues;
-	struct pcf_stats_queue queues[PCF_MAX_QUEUES];
+	struct pcf_stats_queue queues[PCF_WORKER_MAX_RX];
 };
 
 struct pcf_rule_total {

@@ -42,11 +42,20 @@ static volatile bool force_quit;
 /* The worker's state: static, as the telemetry thread reads the view until rte_eal_cleanup. */
 static struct pcf_worker_conf conf;
 static struct pcf_stats_view view;
-static struct pcf_lcore *lcores[PCF_MAX_QUEUES];
-static struct pcf_port *rx_ports[PCF_MAX_QUEUES];
-static struct pcf_port *tx_ports[PCF_MAX_QUEUES];
-static struct pcf_l2 l2;
-static struct pcf_neigh *neigh;
+/* One datapath lcore per RX socket, index i: i < n_queues is queue i of --iface (port
+ * conf.port), with --reverse n_queues + q is queue q of the egress (port conf.reverse_port).
+ * tx_ports[i] is where lcore i transmits: the egress's queue q for --iface's queue q and, with
+ * --reverse, --iface's queue q for the egress's queue q. With --reverse every socket does RX
+ * and TX: its RX half belongs to the lcore that receives on it, its TX half (TX ring, completion
+ * ring, TX frames) to the lcore of the same queue on the other interface (port_afxdp.c). */
+static unsigned int n_rx;
+static struct pcf_lcore *lcores[PCF_WORKER_MAX_RX];
+static struct pcf_port *rx_ports[PCF_WORKER_MAX_RX];
+static struct pcf_port *tx_ports[PCF_WORKER_MAX_RX];
+static struct pcf_l2 l2, l2_rev;                 /* out of the egress; out of --iface (--reverse) */
+static struct pcf_neigh *neigh, *neigh_rev;
+static char reverse_desc[2 * IF_NAMESIZE + 32];
+static char mirror_rx_desc[2 * IF_NAMESIZE + 64];
 static struct pcf_mirror *mirror;
 static struct pcf_reporter reporter;
 static int xskmap_fd = -1;
@@ -86,20 +95,44 @@ static int eal_init(int argc, char **argv)
 	}
 }
 
+static struct pcf_port *open_afxdp(const struct pcf_afxdp_conf *c)
+{
+	struct pcf_port *p;
+	char err[256];
+	int err_no;
+
+	p = pcf_afxdp_open(c, err, sizeof(err), &err_no);
+	if (!p)
+		rte_exit(err_no == EBUSY ? PCF_EXIT_BUSY : PCF_EXIT_ERROR, "pcf-worker: %s%s\n", err,
+			 err_no != EBUSY ? "" : c->rx ? " (another AF_XDP socket is bound to it: another worker?)"
+						     : " (another AF_XDP socket is bound to it)");
+	return p;
+}
+
 static void open_ports(struct rte_mempool *mp)
 {
 	char err[256];
 	unsigned int q;
-	int err_no;
 
 	for (q = 0; q < conf.n_queues; q++) {
 		const struct pcf_afxdp_conf c = { .ifname = conf.iface, .queue = q, .rx = true,
-						  .zc = conf.zc, .mp = mp };
+						  .tx = conf.reverse, .zc = conf.zc, .mp = mp,
+						  .xsk_key = PCF_XSK_KEY(conf.port, q) };
 
-		rx_ports[q] = pcf_afxdp_open(&c, err, sizeof(err), &err_no);
-		if (!rx_ports[q])
-			rte_exit(err_no == EBUSY ? PCF_EXIT_BUSY : PCF_EXIT_ERROR, "pcf-worker: %s%s\n", err,
-				 err_no == EBUSY ? " (another AF_XDP socket is bound to it: another worker?)" : "");
+		rx_ports[q] = open_afxdp(&c);
+	}
+	if (conf.reverse) {
+		/* One socket per (interface, queue): a queue takes only one. */
+		for (q = 0; q < conf.n_queues; q++) {
+			const struct pcf_afxdp_conf c = { .ifname = conf.egress, .queue = q, .rx = true,
+							  .tx = true, .zc = conf.zc, .mp = mp,
+							  .xsk_key = PCF_XSK_KEY(conf.reverse_port, q) };
+
+			rx_ports[conf.n_queues + q] = open_afxdp(&c);
+			tx_ports[q] = rx_ports[conf.n_queues + q];
+			tx_ports[conf.n_queues + q] = rx_ports[q];
+		}
+		return;
 	}
 	if (conf.egress_kind == PCF_EGRESS_TAP) {
 		if (pcf_tap_open(conf.egress, conf.n_queues, mp, tx_ports, err, sizeof(err)))
@@ -111,11 +144,31 @@ static void open_ports(struct rte_mempool *mp)
 		const struct pcf_afxdp_conf c = { .ifname = conf.egress, .queue = q, .tx = true,
 						  .zc = conf.zc };
 
-		tx_ports[q] = pcf_afxdp_open(&c, err, sizeof(err), &err_no);
-		if (!tx_ports[q])
-			rte_exit(err_no == EBUSY ? PCF_EXIT_BUSY : PCF_EXIT_ERROR, "pcf-worker: %s%s\n", err,
-				 err_no == EBUSY ? " (another AF_XDP socket is bound to it)" : "");
+		tx_ports[q] = open_afxdp(&c);
 	}
+}
+
+static void close_ports(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < n_rx; i++)
+		pcf_port_close(rx_ports[i]);
+	if (!conf.reverse) /* else the TX ports are the RX ports of the other interface */
+		for (i = 0; i < conf.n_queues; i++)
+			pcf_port_close(tx_ports[i]);
+}
+
+static struct pcf_neigh *open_neigh(const char *ifname)
+{
+	struct pcf_neigh *n = pcf_neigh_create(ifname);
+
+	if (!n)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the neighbour table of %s: %s\n",
+			 ifname, rte_strerror(rte_errno));
+	if (pcf_neigh_refresh(n) < 0)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to read /proc/net/arp: %s\n", strerror(errno));
+	return n;
 }
 
 /* Source: --src-mac, else the egress's address. Destination: --dst-mac; for a TAP its own
@@ -130,13 +183,25 @@ static void setup_l2(void)
 		l2.dst = conf.have_dst_mac ? conf.dst_mac : tx_ports[0]->mac;
 		return;
 	}
-	neigh = pcf_neigh_create(conf.egress);
-	if (!neigh)
-		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the neighbour table: %s\n",
-			 rte_strerror(rte_errno));
-	if (pcf_neigh_refresh(neigh) < 0)
-		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to read /proc/net/arp: %s\n", strerror(errno));
+	neigh = open_neigh(conf.egress);
 	l2.neigh = neigh;
+}
+
+/* --reverse, out of --iface: its own address; --reverse-dst-mac, else its kernel neighbour
+ * entry of --reverse-next-hop or of each packet's destination (after DNAT). */
+static void setup_l2_reverse(void)
+{
+	if (!conf.reverse)
+		return;
+	l2_rev.src = rx_ports[0]->mac;
+	l2_rev.next_hop = conf.reverse_next_hop;
+	if (conf.have_reverse_dst_mac) {
+		l2_rev.fixed_dst = true;
+		l2_rev.dst = conf.reverse_dst_mac;
+		return;
+	}
+	neigh_rev = open_neigh(conf.iface);
+	l2_rev.neigh = neigh_rev;
 }
 
 static void setup_mirror(void)
@@ -145,12 +210,29 @@ static void setup_mirror(void)
 
 	if (!conf.mirror_pcap[0] && !conf.mirror_iface[0])
 		return;
-	mirror = pcf_mirror_open(conf.mirror_pcap, conf.mirror_iface, conf.iface, err, sizeof(err));
+	if (conf.reverse)
+		snprintf(mirror_rx_desc, sizeof(mirror_rx_desc),
+			 "%s and %s (--reverse; queue = port * %u + queue)", conf.iface, conf.egress,
+			 PCF_MAX_QUEUES);
+	else
+		snprintf(mirror_rx_desc, sizeof(mirror_rx_desc), "%s", conf.iface);
+	mirror = pcf_mirror_open(conf.mirror_pcap, conf.mirror_iface, mirror_rx_desc, err, sizeof(err));
 	if (!mirror)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: %s\n", err);
 }
 
-/* Queue q goes to the q-th worker lcore, with its own counters on that lcore's socket. */
+static unsigned int rx_port_no(unsigned int i)
+{
+	return i < conf.n_queues ? conf.port : conf.reverse_port;
+}
+
+static unsigned int rx_queue_no(unsigned int i)
+{
+	return i < conf.n_queues ? i : i - conf.n_queues;
+}
+
+/* RX socket i goes to the i-th worker lcore (--iface's queues first, then the egress's), with
+ * its own counters on that lcore's socket. */
 static void setup_lcores(void)
 {
 	unsigned int q = 0, lcore;
@@ -159,7 +241,7 @@ static void setup_lcores(void)
 		struct pcf_lcore *lc;
 		int socket = (int)rte_lcore_to_socket_id(lcore);
 
-		if (q == conf.n_queues)
+		if (q == n_rx)
 			break;
 		lc = rte_zmalloc_socket("pcf_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE, socket);
 		if (lc)
@@ -167,17 +249,17 @@ static void setup_lcores(void)
 						       RTE_CACHE_LINE_SIZE, socket);
 		if (!lc || !lc->stats)
 			rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to allocate the counters of lcore %u\n", lcore);
-		lc->queue = q;
+		lc->queue = PCF_XSK_KEY(rx_port_no(q), rx_queue_no(q));
 		lc->rx = rx_ports[q];
 		lc->tx = tx_ports[q];
-		lc->l2 = &l2;
+		lc->l2 = q < conf.n_queues ? &l2 : &l2_rev;
 		lc->mirror = mirror;
 		lc->pass_no_meta = conf.no_meta == PCF_NO_META_PASS;
 		lc->wakeup = conf.poll == PCF_POLL_WAKEUP;
 		lcores[q] = lc;
-		printf("pcf-worker: %s -> %s on lcore %u: AF_XDP %s%s%s\n", rx_ports[q]->name,
-		       tx_ports[q]->name, lcore, rx_ports[q]->mode, rx_ports[q]->mode_note[0] ? ", " : "",
-		       rx_ports[q]->mode_note);
+		printf("pcf-worker: %s -> %s on lcore %u: port %u, pcf_xskmap[%u], AF_XDP %s%s%s\n",
+		       rx_ports[q]->name, tx_ports[q]->name, lcore, rx_port_no(q), lc->queue,
+		       rx_ports[q]->mode, rx_ports[q]->mode_note[0] ? ", " : "", rx_ports[q]->mode_note);
 		q++;
 	}
 }
@@ -189,16 +271,21 @@ static void setup_reporting(void)
 	char err[256];
 	unsigned int q;
 
-	for (q = 1; q < conf.n_queues; q++)
+	for (q = 1; q < n_rx; q++)
 		if (strcmp(rx_ports[q]->mode, mode))
 			mode = "mixed";
+	if (conf.reverse)
+		snprintf(reverse_desc, sizeof(reverse_desc), "%s port %u -> %s", conf.egress,
+			 conf.reverse_port, conf.iface);
 	view = (struct pcf_stats_view){ .worker_id = conf.worker_id, .iface = conf.iface,
 					.egress = conf.egress_desc, .xdp_mode = mode,
 					.poll_mode = pcf_poll_name(conf.poll),
+					.reverse = conf.reverse ? reverse_desc : NULL,
 					.started_at_unix_ms = clock_ms(CLOCK_REALTIME),
-					.n_queues = conf.n_queues };
-	for (q = 0; q < conf.n_queues; q++)
-		view.queues[q] = (struct pcf_stats_queue){ q, lcores[q]->stats, rx_ports[q], tx_ports[q] };
+					.n_queues = n_rx };
+	for (q = 0; q < n_rx; q++)
+		view.queues[q] = (struct pcf_stats_queue){ lcores[q]->queue, rx_port_no(q), rx_queue_no(q),
+							   lcores[q]->stats, rx_ports[q], tx_ports[q] };
 	if (pcf_stats_telemetry_register(&view))
 		printf("pcf-worker: warning: telemetry command /pcf/stats not registered\n");
 	if (pcf_reporter_init(&reporter, conf.report, conf.report_interval_ms, &view, err, sizeof(err)))
@@ -210,7 +297,7 @@ static void launch_lcores(void)
 	unsigned int q = 0, lcore;
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
-		if (q == conf.n_queues)
+		if (q == n_rx)
 			break;
 		rte_eal_remote_launch(pcf_datapath_loop, lcores[q++], lcore);
 	}
@@ -220,11 +307,11 @@ static int register_sockets(void)
 {
 	int ret;
 
-	for (n_registered = 0; n_registered < conf.n_queues; n_registered++) {
+	for (n_registered = 0; n_registered < n_rx; n_registered++) {
 		ret = pcf_afxdp_xskmap_set(rx_ports[n_registered], xskmap_fd);
 		if (ret) {
 			printf("pcf-worker: failed to write %s/%s[%u]: %s\n", conf.pin_dir, PCF_PIN_XSKMAP,
-			       n_registered, strerror(-ret));
+			       lcores[n_registered]->queue, strerror(-ret));
 			return -1;
 		}
 	}
@@ -242,13 +329,16 @@ static void service_loop(void)
 		now = clock_ms(CLOCK_MONOTONIC);
 		if (mirror)
 			pcf_mirror_drain(mirror);
-		if (neigh) {
-			for (miss = false, q = 0; q < conf.n_queues; q++)
+		if (neigh || neigh_rev) {
+			for (miss = false, q = 0; q < n_rx; q++)
 				miss |= lcores[q]->want_neigh;
 			if (now >= next_neigh || (miss && now >= last_neigh + NEIGH_MISS_MS)) {
-				for (q = 0; q < conf.n_queues; q++)
+				for (q = 0; q < n_rx; q++)
 					lcores[q]->want_neigh = false;
-				pcf_neigh_refresh(neigh);
+				if (neigh)
+					pcf_neigh_refresh(neigh);
+				if (neigh_rev)
+					pcf_neigh_refresh(neigh_rev);
 				last_neigh = now;
 				next_neigh = now + NEIGH_REFRESH_MS;
 			}
@@ -260,14 +350,21 @@ static void service_loop(void)
 
 static void stop_worker(void)
 {
+	char deleted[PCF_WORKER_MAX_RX * 6 + 1] = "";
+	size_t len = 0;
 	unsigned int q;
 	int ret;
 
 	for (q = 0; q < n_registered; q++) {
 		ret = pcf_afxdp_xskmap_clear(rx_ports[q], xskmap_fd);
 		if (ret)
-			printf("pcf-worker: failed to delete %s[%u]: %s\n", PCF_PIN_XSKMAP, q, strerror(-ret));
+			printf("pcf-worker: failed to delete %s[%u]: %s\n", PCF_PIN_XSKMAP, lcores[q]->queue,
+			       strerror(-ret));
+		else
+			len += (size_t)snprintf(deleted + len, sizeof(deleted) - len, " %u", lcores[q]->queue);
 	}
+	if (len)
+		printf("pcf-worker: deleted %s entries:%s\n", PCF_PIN_XSKMAP, deleted);
 	rte_delay_us_sleep(STOP_DRAIN_US);
 	pcf_datapath_stop = true;
 	rte_eal_mp_wait_lcore();
@@ -276,11 +373,9 @@ static void stop_worker(void)
 	pcf_reporter_tick(&reporter, clock_ms(CLOCK_MONOTONIC), true); /* the final counters */
 	pcf_reporter_fini(&reporter);
 	pcf_stats_telemetry_detach();
-	for (q = 0; q < conf.n_queues; q++) {
-		pcf_port_close(rx_ports[q]);
-		pcf_port_close(tx_ports[q]);
-	}
+	close_ports();
 	pcf_neigh_destroy(neigh);
+	pcf_neigh_destroy(neigh_rev);
 	if (xskmap_fd >= 0)
 		close(xskmap_fd);
 }
@@ -302,26 +397,33 @@ int main(int argc, char **argv)
 
 	pcf_conf_parse(argc, argv, &conf);
 	pcf_conf_check(&conf);
-	xskmap_fd = pcf_pins_open_xskmap(conf.pin_dir, conf.ifindex, conf.iface, conf.n_queues, err,
-					 sizeof(err));
+	n_rx = conf.reverse ? 2 * conf.n_queues : conf.n_queues;
+	xskmap_fd = pcf_pins_open_xskmap(conf.pin_dir, conf.port, conf.ifindex, conf.iface,
+					 conf.n_queues, err, sizeof(err));
 	if (xskmap_fd < 0)
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
+	if (conf.reverse && pcf_pins_check_port(conf.pin_dir, xskmap_fd, conf.reverse_port,
+						conf.egress_ifindex, conf.egress, conf.n_queues, err,
+						sizeof(err)))
+		rte_exit(PCF_EXIT_PIN, "pcf-worker: --reverse: %s\n", err);
 
-	mp = rte_pktmbuf_pool_create("pcf_mbufs", MBUFS_PER_QUEUE * (conf.n_queues + 1) - 1, MBUF_CACHE,
+	mp = rte_pktmbuf_pool_create("pcf_mbufs", MBUFS_PER_QUEUE * (n_rx + 1) - 1, MBUF_CACHE,
 				     0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!mp)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the mbuf pool: %s\n", rte_strerror(rte_errno));
 	open_ports(mp);
 	setup_l2();
+	setup_l2_reverse();
 	setup_mirror();
 	setup_lcores();
 	setup_reporting();
 	launch_lcores();
 
 	if (register_sockets() == 0) {
-		printf("pcf-worker: ready: worker-id %s, %s, %u queue%s, poll %s, no-meta %s, egress %s%s%s\n",
+		printf("pcf-worker: ready: worker-id %s, %s, %u queue%s, poll %s, no-meta %s, egress %s%s%s%s%s\n",
 		       conf.worker_id, view.xdp_mode, conf.n_queues, conf.n_queues == 1 ? "" : "s",
 		       view.poll_mode, conf.no_meta == PCF_NO_META_PASS ? "pass" : "drop", conf.egress_desc,
+		       conf.reverse ? ", reverse " : "", conf.reverse ? reverse_desc : "",
 		       conf.report[0] ? ", report " : "", conf.report);
 		service_loop();
 		printf("pcf-worker: stopping\n");

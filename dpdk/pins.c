@@ -22,32 +22,64 @@ static bool bpffs_hidden(void)
 	return statfs("/sys/fs/bpf", &st) < 0 || st.f_type != BPF_FS_MAGIC;
 }
 
-/* pcf_config says which interface the program behind this pin dir is attached to. A pin dir
- * without it (an older loader) is not refused. */
-static int check_config(const char *pin_dir, unsigned int ifindex, const char *ifname,
-			char *err, size_t errlen)
+/* pcf_config[port] says which interface the program behind this pin dir is attached to as
+ * that port. For port 0 a pin dir without it, or with ifindex 0 (an older loader), is not
+ * refused; other ports are strict. */
+static int check_config(const char *pin_dir, unsigned int port, unsigned int ifindex,
+			const char *ifname, char *err, size_t errlen)
 {
-	struct pcf_config cfg;
+	struct pcf_config cfg = {0};
 	char path[PATH_MAX];
-	__u32 key = 0;
+	__u32 key = port;
 	int fd, ret = 0;
+	bool found;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, PCF_PIN_CONFIG);
 	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &key, &cfg) == 0 && cfg.ifindex && cfg.ifindex != ifindex) {
+	found = fd >= 0 && bpf_map_lookup_elem(fd, &key, &cfg) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (found && cfg.ifindex && cfg.ifindex != ifindex) {
 		snprintf(err, errlen,
-			 "the XDP program of pin dir %s is attached to ifindex %u, not to %s (ifindex %u): wrong --pin-dir or --iface",
-			 pin_dir, cfg.ifindex, ifname, ifindex);
+			 "the XDP program of pin dir %s (port %u) is attached to ifindex %u, not to %s (ifindex %u): wrong --pin-dir, --iface or --port",
+			 pin_dir, port, cfg.ifindex, ifname, ifindex);
+		ret = -1;
+	} else if (port != 0 && (!found || !cfg.ifindex)) {
+		snprintf(err, errlen,
+			 "no XDP program is attached as port %u in pin dir %s (pcf_config[%u] %s): pcf-xdp attach --iface %s --port %u --pin-dir %s",
+			 port, pin_dir, port, found ? "is empty" : "does not exist", ifname, port, pin_dir);
 		ret = -1;
 	}
-	close(fd);
 	return ret;
 }
 
-int pcf_pins_open_xskmap(const char *pin_dir, unsigned int ifindex, const char *ifname,
-			 uint32_t n_queues, char *err, size_t errlen)
+int pcf_pins_check_port(const char *pin_dir, int xskmap_fd, unsigned int port, unsigned int ifindex,
+			const char *ifname, uint32_t n_queues, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {0};
+	__u32 info_len = sizeof(info);
+	uint32_t need = PCF_XSK_KEY(port, n_queues - 1) + 1;
+
+	if (bpf_obj_get_info_by_fd(xskmap_fd, &info, &info_len) < 0) {
+		snprintf(err, errlen, "failed to read %s/%s: %s", pin_dir, PCF_PIN_XSKMAP, strerror(errno));
+		return -1;
+	}
+	if (info.max_entries < need) {
+		if (port == 0)
+			snprintf(err, errlen, "%s/%s has %u entries, fewer than the %u queues asked for",
+				 pin_dir, PCF_PIN_XSKMAP, info.max_entries, n_queues);
+		else
+			snprintf(err, errlen,
+				 "%s/%s has %u entries, port %u needs keys up to %u (port * %u + queue): the loader of this pin dir knows no ports; attach with a pcf-xdp that has --port (pcf-xdp attach --iface %s --port %u)",
+				 pin_dir, PCF_PIN_XSKMAP, info.max_entries, port, need - 1, PCF_MAX_QUEUES,
+				 ifname, port);
+		return -1;
+	}
+	return check_config(pin_dir, port, ifindex, ifname, err, errlen);
+}
+
+int pcf_pins_open_xskmap(const char *pin_dir, unsigned int port, unsigned int ifindex,
+			 const char *ifname, uint32_t n_queues, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {0};
 	__u32 info_len = sizeof(info);
@@ -80,12 +112,7 @@ int pcf_pins_open_xskmap(const char *pin_dir, unsigned int ifindex, const char *
 		snprintf(err, errlen, "%s is not an XSKMAP (map type %u)", path, info.type);
 		goto fail;
 	}
-	if (info.max_entries < n_queues) {
-		snprintf(err, errlen, "%s has %u entries, fewer than the %u queues asked for",
-			 path, info.max_entries, n_queues);
-		goto fail;
-	}
-	if (check_config(pin_dir, ifindex, ifname, err, errlen))
+	if (pcf_pins_check_port(pin_dir, fd, port, ifindex, ifname, n_queues, err, errlen))
 		goto fail;
 	return fd;
 

@@ -8,8 +8,15 @@
 #include <stdint.h>
 
 /* Returns the XSKMAP fd, or -1 with a one-line reason in err (no pin dir, not bpffs, no pinned
- * pcf_xskmap, not an XSKMAP, fewer entries than n_queues, program on another interface). */
-int pcf_pins_open_xskmap(const char *pin_dir, unsigned int ifindex, const char *ifname,
-			 uint32_t n_queues, char *err, size_t errlen);
+ * pcf_xskmap, not an XSKMAP); then pcf_pins_check_port for (port, ifindex). */
+int pcf_pins_open_xskmap(const char *pin_dir, unsigned int port, unsigned int ifindex,
+			 const char *ifname, uint32_t n_queues, char *err, size_t errlen);
+
+/* Checks that queues 0..n_queues-1 of port have their keys PCF_XSK_KEY(port, q) in the map and
+ * that pcf_config[port] names ifindex. Port 0 accepts a pin dir without pcf_config or with
+ * ifindex 0 there (an older loader); any other port needs pcf_config[port].ifindex == ifindex
+ * (pcf-xdp attach --iface IF --port N). 0, or -1 with a one-line reason in err. */
+int pcf_pins_check_port(const char *pin_dir, int xskmap_fd, unsigned int port, unsigned int ifindex,
+			const char *ifname, uint32_t n_queues, char *err, size_t errlen);
 
 #endif /* PCF_PINS_H */

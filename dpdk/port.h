@@ -9,7 +9,8 @@
  * Against DPDK >= 23.11 a third one can wrap the net_af_xdp PMD with use_pinned_map=1 (an
  * ethdev, like port_tap.c); the rest of the worker does not change.
  *
- * One pcf_port is used by one lcore at a time (no locks inside).
+ * One pcf_port is used by one lcore at a time (no locks inside); an AF_XDP port that does RX
+ * and TX may have one lcore on each side (pcf_afxdp_open).
  *
  * XDP metadata contract: after rx_burst, the sizeof(struct pcf_xdp_meta) bytes right in front
  * of rte_pktmbuf_mtod(m) hold what the XDP program wrote in front of the frame (the magic at
@@ -98,6 +99,7 @@ enum pcf_zc_mode { PCF_ZC_AUTO, PCF_ZC_ON, PCF_ZC_OFF };
 struct pcf_afxdp_conf {
 	const char *ifname;
 	uint32_t queue;
+	uint32_t xsk_key;         /* rx: its key in pcf_xskmap, PCF_XSK_KEY(port, queue) */
 	bool rx;                  /* an RX ring (and a fill ring kept full) */
 	bool tx;                  /* a TX ring (and a completion ring) */
 	enum pcf_zc_mode zc;      /* auto: zero-copy, else copy */
@@ -105,13 +107,15 @@ struct pcf_afxdp_conf {
 };
 
 /* Opens one AF_XDP socket with a UMEM of its own (hugepage memory from an rte_memzone).
+ * With both rx and tx, the RX half (rx_burst, wait_rx) and the TX half (tx_burst) may be
+ * used by two different lcores, one each: the rings and frames of each half are its own.
  * No XDP program is loaded (XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD): the loader owns it.
  * NULL on failure, with the reason in err; *err_no says why (EBUSY: another socket is on
  * that queue; EOPNOTSUPP: zero-copy asked and not supported). */
 struct pcf_port *pcf_afxdp_open(const struct pcf_afxdp_conf *conf, char *err, size_t errlen,
 				int *err_no);
 
-/* Writes / deletes this socket's entry (key: its queue) in the pinned XSKMAP. */
+/* Writes / deletes this socket's entry (key: conf.xsk_key) in the pinned XSKMAP. */
 int pcf_afxdp_xskmap_set(struct pcf_port *p, int xskmap_fd);
 int pcf_afxdp_xskmap_clear(struct pcf_port *p, int xskmap_fd);
 

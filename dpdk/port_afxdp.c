@@ -27,21 +27,30 @@
 #define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE     /* 4096: one page, aligned chunks */
 #define META_LEN   sizeof(struct pcf_xdp_meta)
 
+/* One socket may be used by two lcores (--reverse): the one that receives on it owns the RX
+ * half (fill and RX rings, frames 0..RING_SIZE-1 of the UMEM, the RX counters), the one that
+ * transmits into it owns the TX half (TX and completion rings, the other RING_SIZE frames and
+ * their free list, the TX counters). Each ring has one user-space side, each frame one owner
+ * at a time; the halves sit on cache lines of their own. */
 struct afxdp_port {
 	struct pcf_port base; /* first: the pcf_port handed out is this struct */
 	const struct rte_memzone *mz;
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
-	struct xsk_ring_prod fq;
-	struct xsk_ring_cons cq;
-	struct xsk_ring_cons rx;
-	struct xsk_ring_prod tx;
 	int fd;
+	uint32_t xsk_key;             /* its key in pcf_xskmap: PCF_XSK_KEY(port, queue) */
+	/* RX half */
+	struct xsk_ring_prod fq __rte_cache_aligned;
+	struct xsk_ring_cons rx;
 	struct rte_mempool *mp;
+	struct pcf_port_stats rx_st;  /* rx_* fields */
+	/* TX half */
+	struct xsk_ring_cons cq __rte_cache_aligned;
+	struct xsk_ring_prod tx;
 	uint32_t tx_outstanding;      /* frames handed to the kernel, not completed yet */
 	uint32_t n_free;
+	struct pcf_port_stats tx_st;  /* tx_* fields */
 	uint64_t free_frames[RING_SIZE];
-	struct pcf_port_stats st;
 };
 
 static inline struct afxdp_port *afxdp(struct pcf_port *p)
@@ -87,7 +96,7 @@ static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 	}
 	have_mbufs = rte_pktmbuf_alloc_bulk(p->mp, pkts, got) == 0;
 	if (!have_mbufs)
-		p->st.rx_no_mbuf += got;
+		p->rx_st.rx_no_mbuf += got;
 
 	/* Room is certain: the fill ring holds all RING_SIZE RX frames and we hold these. */
 	xsk_ring_prod__reserve(&p->fq, got, &idx_fq);
@@ -105,10 +114,10 @@ static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 				rte_memcpy(rte_pktmbuf_mtod(m, void *), frame, d->len);
 				m->data_len = (uint16_t)d->len;
 				m->pkt_len = d->len;
-				p->st.rx_bytes += d->len;
+				p->rx_st.rx_bytes += d->len;
 				pkts[nb++] = m;
 			} else {
-				p->st.rx_too_long++;
+				p->rx_st.rx_too_long++;
 				rte_pktmbuf_free(m);
 			}
 		}
@@ -116,7 +125,7 @@ static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 	}
 	xsk_ring_prod__submit(&p->fq, got);
 	xsk_ring_cons__release(&p->rx, got);
-	p->st.rx_packets += nb;
+	p->rx_st.rx_packets += nb;
 	return nb;
 }
 
@@ -148,7 +157,7 @@ static void tx_kick(struct afxdp_port *p)
 		return;
 	if (sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
 	    errno != EBUSY && errno != ENOBUFS && errno != EINTR)
-		p->st.tx_kick_errors++;
+		p->tx_st.tx_kick_errors++;
 }
 
 static uint16_t afxdp_tx_burst(struct pcf_port *port, struct rte_mbuf **pkts, uint16_t n)
@@ -177,12 +186,12 @@ static uint16_t afxdp_tx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 			rte_memcpy(frame, src, m->pkt_len);
 		d->addr = addr;
 		d->len = m->pkt_len;
-		p->st.tx_bytes += m->pkt_len;
+		p->tx_st.tx_bytes += m->pkt_len;
 		rte_pktmbuf_free(m);
 	}
 	xsk_ring_prod__submit(&p->tx, i);
 	p->tx_outstanding += i;
-	p->st.tx_packets += i;
+	p->tx_st.tx_packets += i;
 	if (p->tx_outstanding)
 		tx_kick(p);
 	return (uint16_t)i;
@@ -192,7 +201,12 @@ static uint16_t afxdp_tx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 
 static void afxdp_stats(const struct pcf_port *port, struct pcf_port_stats *s)
 {
-	*s = ((const struct afxdp_port *)port)->st;
+	const struct afxdp_port *p = (const struct afxdp_port *)port;
+
+	*s = p->rx_st;
+	s->tx_packets = p->tx_st.tx_packets;
+	s->tx_bytes = p->tx_st.tx_bytes;
+	s->tx_kick_errors = p->tx_st.tx_kick_errors;
 }
 
 static void afxdp_close(struct pcf_port *port)
@@ -282,6 +296,7 @@ struct pcf_port *pcf_afxdp_open(const struct pcf_afxdp_conf *c, char *err, size_
 		goto fail;
 	p->base.ops = &afxdp_ops;
 	p->base.queue = c->queue;
+	p->xsk_key = c->xsk_key;
 	p->mp = c->mp;
 	snprintf(p->base.name, sizeof(p->base.name), "%s queue %u", c->ifname, c->queue);
 
@@ -334,7 +349,7 @@ struct pcf_port *pcf_afxdp_open(const struct pcf_afxdp_conf *c, char *err, size_
 	return &p->base;
 
 fail:
-	snprintf(err, errlen, "%s %s queue %u: failed to %s: %s", c->rx ? "RX" : "TX", c->ifname,
+	snprintf(err, errlen, "%s %s queue %u: failed to %s: %s", c->rx ? (c->tx ? "RX/TX" : "RX") : "TX", c->ifname,
 		 c->queue, stage, strerror(-ret));
 	*err_no = -ret;
 	if (p)
@@ -344,7 +359,7 @@ fail:
 
 int pcf_afxdp_xskmap_set(struct pcf_port *port, int xskmap_fd)
 {
-	uint32_t key = port->queue;
+	uint32_t key = afxdp(port)->xsk_key;
 	int fd = afxdp(port)->fd;
 
 	return bpf_map_update_elem(xskmap_fd, &key, &fd, BPF_ANY) ? -errno : 0;
@@ -352,7 +367,7 @@ int pcf_afxdp_xskmap_set(struct pcf_port *port, int xskmap_fd)
 
 int pcf_afxdp_xskmap_clear(struct pcf_port *port, int xskmap_fd)
 {
-	uint32_t key = port->queue;
+	uint32_t key = afxdp(port)->xsk_key;
 
 	if (bpf_map_delete_elem(xskmap_fd, &key) && errno != ENOENT)
 		return -errno;

@@ -29,9 +29,9 @@ int pcf_reporter_init(struct pcf_reporter *r, const char *target, unsigned int i
 static void send_report(struct pcf_reporter *r)
 {
 	const struct pcf_stats_view *v = r->view;
-	struct pcf_queue_counters qc[PCF_MAX_QUEUES];
-	struct pcf_report_queue rq[PCF_MAX_QUEUES];
-	struct pcf_report_counter drops[PCF_MAX_QUEUES][PCF_DROP__MAX];
+	struct pcf_queue_counters qc[PCF_WORKER_MAX_RX];
+	struct pcf_report_queue rq[PCF_WORKER_MAX_RX];
+	struct pcf_report_counter drops[PCF_WORKER_MAX_RX][PCF_DROP__MAX];
 	struct pcf_report rep;
 	unsigned int i, d, n_rules, timeout_ms;
 	uint64_t overflow;

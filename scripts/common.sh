@@ -24,10 +24,14 @@ ensure_bpffs() {
 : "${PCF_WORKER:=1}"
 if [ -z "${PCF_IFACE:-}" ]; then
   : "${PCF_WORKER_EGRESS:=iface:dut1}" "${PCF_WORKER_POLL:=wakeup}"
+  # dut1 is port 1 of the same pin dir: XDP there too, so the worker gets NATed flows' replies.
+  : "${PCF_REVERSE_IFACE:=dut1}"
 else
   : "${PCF_WORKER_EGRESS:=tap}" "${PCF_WORKER_POLL:=busy}"
 fi
-: "${PCF_WORKER_LCORES:=0,1}"
+# EAL --lcores: the main lcore and one per (interface, RX queue); in the lab dut0 and dut1
+# (replies of NATed flows) each have one queue, so three lcores on the two CPUs.
+: "${PCF_WORKER_LCORES:=0@0,1@0,2@1}"
 
 # Prints the pid in $STATE_DIR/<name>.pid if that process runs.
 running_pid() {

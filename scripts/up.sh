@@ -11,6 +11,9 @@ if [ -z "${PCF_IFACE:-}" ]; then
   scripts/lab.sh up
 fi
 $(dut_exec) build/pcf-xdp attach --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR"
+if [ -n "${PCF_REVERSE_IFACE:-}" ]; then
+  $(dut_exec) build/pcf-xdp attach --iface "$PCF_REVERSE_IFACE" --port 1 --pin-dir "$PCF_PIN_DIR"
+fi
 
 mkdir -p "$STATE_DIR"
 if pid=$(control_pid); then
@@ -37,9 +40,9 @@ else
   ensure_hugepages
   # nsenter keeps the host's bpffs (pins) visible; the report goes to the control plane's
   # Unix socket, reachable from the DUT namespace.
-  nohup $(dut_exec) build/pcf-worker --in-memory --no-pci -l "$PCF_WORKER_LCORES" --file-prefix "$PCF_LAB-worker" -- \
+  nohup $(dut_exec) build/pcf-worker --in-memory --no-pci --lcores "$PCF_WORKER_LCORES" --file-prefix "$PCF_LAB-worker" -- \
     --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --egress "$PCF_WORKER_EGRESS" --poll "$PCF_WORKER_POLL" \
-    --report "unix:$PCF_GRPC_UNIX" >>"$STATE_DIR/worker.log" 2>&1 &
+    ${PCF_REVERSE_IFACE:+--reverse} --report "unix:$PCF_GRPC_UNIX" >>"$STATE_DIR/worker.log" 2>&1 &
   echo $! >"$STATE_DIR/worker.pid"
   for _ in $(seq 1 100); do
     grep -q "pcf-worker: ready" "$STATE_DIR/worker.log" 2>/dev/null && break

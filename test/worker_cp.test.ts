@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ChildControlPlane, tempDb } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { CLIENT_IP, Lab, SERVER_IP } from './lib/lab.js';
-import { udpReceiver, udpSend } from './lib/traffic.js';
+import { tcpExchange, tcpServer, udpReceiver, udpSend } from './lib/traffic.js';
 import { Worker, WORKER } from './lib/worker.js';
 
 const why = datapathUnavailable() ?? (fs.existsSync(WORKER) ? null : `worker not built: ${WORKER}`);
@@ -30,18 +30,22 @@ describe('worker and control plane', { skip: why ?? false }, () => {
   let cp: ChildControlPlane;
   let worker: Worker;
   const stats = async () => (await fetch(`${cp.url}/stats`)).json();
+  /** Counters of the worker's socket on a pcf_xskmap key (port*64 + queue): 0 is dut0, 64 dut1. */
+  const queue = (w: any, key: number) => w.queues.find((q: { queue_id: number }) => q.queue_id === key)?.counters;
+  const q0 = (w: any) => queue(w, 0);
   /** The worker's latest report once it counts at least `rx` packets. */
   const reportWith = (rx: number) => waitFor(`a worker report with rx >= ${rx}`, async () => {
     const w = (await stats()).workers[0];
-    return w && w.queues[0]?.counters.rx_packets >= rx ? w : undefined;
+    return w && q0(w) && q0(w).rx_packets >= rx ? w : undefined;
   });
 
   before(async () => {
     lab = await Lab.create();
+    await lab.attachReverse();
     db = tempDb();
     cp = await ChildControlPlane.create(lab.pinDir, db.file);
     await cp.start();
-    worker = new Worker(lab, ['--report', `unix:${cp.grpcUnix}`, '--report-interval-ms', '200']);
+    worker = new Worker(lab, ['--report', `unix:${cp.grpcUnix}`, '--report-interval-ms', '200'], { reverse: true });
     await worker.start();
   });
   after(async () => {
@@ -68,16 +72,16 @@ describe('worker and control plane', { skip: why ?? false }, () => {
     assert.equal(w.stale, false);
     assert.equal(w.xdp_mode, 'copy');
     assert.equal(w.poll_mode, 'wakeup');
-    assert.equal(w.queues[0].counters.rx_packets, 100);
-    assert.equal(w.queues[0].counters.tx_packets, 100);
-    assert.equal(w.queues[0].counters.nat, 100);
+    assert.equal(q0(w).rx_packets, 100);
+    assert.equal(q0(w).tx_packets, 100);
+    assert.equal(q0(w).nat, 100);
     assert.deepEqual(w.rules.find((x: { rule_id: number }) => x.rule_id === id)?.packets, 100);
     const s = await stats();
     assert.equal(s.xdp.act_redirect.packets, 100, 'XDP handed all of them to the worker');
   });
 
   it('the control plane restarts while traffic flows: nothing lost, the worker reconnects, counters go on', async () => {
-    const before = (await reportWith(100)).queues[0].counters.rx_packets;
+    const before = q0(await reportWith(100)).rx_packets;
     const rx = await udpReceiver(lab, 7001);
     const N = 400;
     const sending = udpSend(lab, 7000, 5000, N, 5); // 5 ms apart: about 2 s of traffic
@@ -88,8 +92,36 @@ describe('worker and control plane', { skip: why ?? false }, () => {
     const got = await rx.result();
     assert.equal(got.received, N, 'no packet lost while the control plane restarted');
     const w = await reportWith(before + N);
-    assert.equal(w.queues[0].counters.rx_packets, before + N, 'the worker\'s counters continue, they are not reset');
+    assert.equal(q0(w).rx_packets, before + N, 'the worker\'s counters continue, they are not reset');
     assert.equal(w.stale, false);
+  });
+
+  it('TCP through REDIRECT rules with NAT both ways: DNAT on the way in (dut0), SNAT of the replies (dut1)', async () => {
+    // The client talks to a virtual service 198.18.1.2:8080; the server is 198.18.1.1:9090.
+    const rules = [
+      { key: { src_ip: CLIENT_IP, dst_ip: '198.18.1.2', src_port: 30001, dst_port: 8080, proto: 'tcp' },
+        action: { type: 'REDIRECT', nat: { dnat_ip: SERVER_IP, dnat_port: 9090 } } },
+      { key: { src_ip: SERVER_IP, dst_ip: CLIENT_IP, src_port: 9090, dst_port: 30001, proto: 'tcp' },
+        action: { type: 'REDIRECT', nat: { snat_ip: '198.18.1.2', snat_port: 8080 } } },
+    ];
+    for (const r of rules) {
+      const res = await fetch(`${cp.url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r) });
+      assert.equal(res.status, 201);
+    }
+    const before = await reportWith(0);
+    const srv = await tcpServer(lab, 9090);
+    try {
+      const r = await tcpExchange(lab, 8080, 30001, 10_000, 10_000, '198.18.1.2');
+      assert.deepEqual(r, { ok: true, echoed: 10_000 }, 'the connection works end to end through the worker');
+    } finally {
+      srv.kill();
+    }
+    const w = await waitFor('reports of both directions', async () => {
+      const x = (await stats()).workers[0];
+      return queue(x, 64)?.nat > (queue(before, 64)?.nat ?? 0) ? x : undefined;
+    });
+    assert.ok(q0(w).nat > q0(before).nat, 'client to server: DNAT on dut0\'s socket');
+    assert.ok(queue(w, 64).tx_packets > 0, 'server to client: SNAT on dut1\'s socket, sent out of dut0');
   });
 
   it('a worker that stops reporting shows as stale; after kill -9 REDIRECT falls back to the kernel', async () => {

@@ -22,6 +22,11 @@ _Static_assert(sizeof(struct pcf_flow_action) == 28, "pcf_flow_action is 28 byte
 _Static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta is 32 bytes");
 _Static_assert(__builtin_offsetof(struct pcf_xdp_meta, magic) == 28, "magic last");
 
+/* The port this instance serves (0 .. PCF_MAX_PORTS-1), set by the loader before load
+ * (pcf-xdp attach --port N). Read-only after load: the verifier sees a known constant, so
+ * the socket key and the pcf_config index cost no more than the fixed ones did. */
+const volatile __u32 pcf_port = 0;
+
 static __always_inline void count(__u32 idx, __u64 bytes)
 {
 	struct pcf_counter *c = bpf_map_lookup_elem(&pcf_stats, &idx);
@@ -74,7 +79,7 @@ int pcf_xdp(struct xdp_md *ctx)
 	struct pcf_flow_key key = {};
 	struct pcf_flow_action *act;
 	struct pcf_config *cfg;
-	__u32 zero = 0;
+	__u32 port = pcf_port;
 	int rsn, ret;
 
 	count(PCF_CNT_RX, bytes);
@@ -88,7 +93,7 @@ int pcf_xdp(struct xdp_md *ctx)
 
 	act = bpf_map_lookup_elem(&pcf_flow_map, &key);
 	if (!act) {
-		cfg = bpf_map_lookup_elem(&pcf_config, &zero);
+		cfg = bpf_map_lookup_elem(&pcf_config, &port);
 		if (cfg && cfg->default_action == PCF_ACT_DROP) {
 			count(PCF_CNT_MISS_DROP, bytes);
 			return XDP_DROP;
@@ -113,8 +118,15 @@ int pcf_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		write_meta(ctx, act, bytes);
+		/* A queue beyond PCF_MAX_QUEUES has no key of its own (it would name another
+		 * port's socket): the kernel path, as a queue without a socket. */
+		if (ctx->rx_queue_index >= PCF_MAX_QUEUES) {
+			count(PCF_CNT_REDIRECT_FALLBACK, bytes);
+			return XDP_PASS;
+		}
 		/* XDP_PASS as the fallback: no socket at this queue (no worker) is not a drop. */
-		ret = bpf_redirect_map(&pcf_xskmap, ctx->rx_queue_index, XDP_PASS);
+		ret = bpf_redirect_map(&pcf_xskmap, PCF_XSK_KEY(pcf_port, ctx->rx_queue_index),
+				       XDP_PASS);
 		count(ret == XDP_PASS ? PCF_CNT_REDIRECT_FALLBACK : PCF_CNT_ACT_REDIRECT, bytes);
 		return ret;
 	}

@@ -5,12 +5,15 @@
  * atomically, reports status and detaches. Run it inside another network namespace with
  * `nsenter --net=/run/netns/NS pcf-xdp ...` (not `ip netns exec`, which hides bpffs).
  *
- * Pin layout under the pin dir (default /sys/fs/bpf/pcf):
+ * One pin dir serves up to PCF_MAX_PORTS interfaces ("ports" 0..PCF_MAX_PORTS-1, --port N):
+ * the maps are shared, each port has its own program instance (its pcf_port set before load),
+ * its own links and its own pcf_config[N] entry. Pin layout under the pin dir (default
+ * /sys/fs/bpf/pcf):
  *   pcf_flow_map pcf_stats pcf_rule_stats pcf_xskmap pcf_config   the maps (pcf_common.h)
- *   xdp_link                                                      the XDP bpf_link
- *   tc_link                                                       the tcx ingress link
+ *   xdp_link_N                                                    port N's XDP bpf_link
+ *   tc_link_N                                                     port N's tcx ingress link
  * On kernels without tcx (< 6.6) pcf_tc_mark is a clsact ingress filter with a fixed
- * handle/priority instead, and tc_link does not exist.
+ * handle/priority instead, and tc_link_N does not exist.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +37,7 @@
 #include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "pcf_common.h"
@@ -52,8 +56,9 @@
 #define PCF_TC_HANDLE   0x50c1
 #define PCF_TC_PRIORITY 0x50c1
 
-#define PIN_XDP_LINK "xdp_link"
-#define PIN_TC_LINK  "tc_link"
+#define PIN_XDP_LINK "xdp_link" /* + "_N": port N's (bpffs refuses dots in names) */
+#define PIN_TC_LINK  "tc_link"  /* + "_N" */
+#define PORT_VAR     "pcf_port" /* the program's load-time port knob (.rodata) */
 #define PROG_XDP     "pcf_xdp"
 #define PROG_TC      "pcf_tc_mark"
 
@@ -86,6 +91,8 @@ struct opts {
 	const char *obj_path;
 	enum xdp_mode mode;
 	__u32 max_rules;     /* 0: default / keep the pinned size */
+	__u32 port;          /* --port N */
+	bool port_set;       /* --port given (status otherwise finds IF's port) */
 	int default_action;  /* -1: unset */
 	bool json;
 	bool purge;
@@ -122,45 +129,54 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: pcf-xdp COMMAND --iface IF [options]\n"
+"Usage: pcf-xdp COMMAND --iface IF [--port N] [options]\n"
 "\n"
 "Loads the pcf datapath (pcf_xdp at XDP, pcf_tc_mark at TC ingress) and pins its maps.\n"
+"One pin dir serves up to %d interfaces, one per port N (0..%d, default 0): the rule\n"
+"maps and counters are shared, each port has its own links and pcf_config[N].\n"
 "\n"
 "Commands:\n"
-"  attach   --iface IF [--pin-dir D] [--mode auto|native|generic] [--max-rules N]\n"
-"           [--default pass|drop] [--obj PATH]\n"
+"  attach   --iface IF [--port N] [--pin-dir D] [--mode auto|native|generic]\n"
+"           [--max-rules N] [--default pass|drop] [--obj PATH]\n"
 "           Create (or reuse) the pinned maps, attach through a bpf_link pinned at\n"
-"           D/xdp_link (native first, generic as fallback in auto mode) and the TC mark\n"
-"           program. Idempotent: the same program already attached is left alone.\n"
-"           Refuses (exit 5) when IF has an XDP program that is not ours.\n"
-"  detach   --iface IF [--pin-dir D] [--purge]\n"
-"           Remove our XDP link and TC program; --purge also unpins the maps and\n"
-"           removes D. Never detaches a foreign program. Works when IF is gone\n"
-"           (removes the stale pins).\n"
-"  status   --iface IF [--pin-dir D] [--json]\n"
-"  replace  --iface IF [--pin-dir D] [--obj PATH]\n"
+"           D/xdp_link_N (native first, generic as fallback in auto mode) and the TC mark\n"
+"           program (D/tc_link_N). Idempotent: the same program already attached is left\n"
+"           alone. Refuses (exit 5) when IF has an XDP program that is not ours, and\n"
+"           (exit 1) when port N is attached to another interface or IF to another port.\n"
+"  detach   --iface IF [--port N] [--pin-dir D] [--purge]\n"
+"           Remove port N's XDP link and TC program and zero pcf_config[N]; --purge also\n"
+"           unpins the maps and removes D, unless another port is still attached (then\n"
+"           the maps stay, exit 1). Never detaches a foreign program. Works when IF is\n"
+"           gone (removes the stale pins).\n"
+"  status   --iface IF [--port N] [--pin-dir D] [--json]\n"
+"           IF's port (the one given, else the port IF is attached as, else 0) and\n"
+"           every attached port of D.\n"
+"  replace  --iface IF [--port N] [--pin-dir D] [--obj PATH]\n"
 "           Load the program again (new object) on the pinned maps and swap it into\n"
-"           the pinned links atomically; maps and their contents stay.\n"
+"           port N's pinned links atomically; maps and their contents stay.\n"
 "\n"
 "Options:\n"
+"  --port N      port number of IF in the pin dir, 0..%d (default 0)\n"
 "  --pin-dir D   pin directory on a BPF filesystem (default %s)\n"
 "  --obj PATH    BPF object to load (default: the pcf_xdp.bpf.o built into pcf-xdp)\n"
 "  --max-rules N size of pcf_flow_map and pcf_rule_stats when they are created\n"
 "                (default %u; pinned maps keep their size); rules' stats slots\n"
 "                must be below it to be counted\n"
-"  --default A   action for packets that match no rule: pass (default) or drop\n"
+"  --default A   action for packets that match no rule on this port: pass (default)\n"
+"                or drop\n"
 "  --json        status as one JSON object\n"
 "  -v, --verbose libbpf messages on stderr\n"
 "  -h, --help    this text\n"
 "\n"
-"Pinned under D: %s %s %s %s %s %s %s\n"
+"Pinned under D: %s %s %s %s %s (shared), %s_N %s_N (port N)\n"
 "\n"
 "Exit codes:\n"
 "  0 ok   1 other error   2 usage   3 no BPF filesystem at the pin dir\n"
 "  4 no such interface   5 a foreign XDP program is attached\n"
 "  6 the verifier rejected the program (the tail of its log is printed)\n",
-		PCF_DEFAULT_PIN_DIR, PCF_DEFAULT_MAX_RULES, PCF_PIN_FLOW_MAP, PCF_PIN_STATS,
-		PCF_PIN_RULE_STATS, PCF_PIN_XSKMAP, PCF_PIN_CONFIG, PIN_XDP_LINK, PIN_TC_LINK);
+		PCF_MAX_PORTS, PCF_MAX_PORTS - 1, PCF_MAX_PORTS - 1, PCF_DEFAULT_PIN_DIR,
+		PCF_DEFAULT_MAX_RULES, PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS,
+		PCF_PIN_XSKMAP, PCF_PIN_CONFIG, PIN_XDP_LINK, PIN_TC_LINK);
 }
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -168,6 +184,19 @@ static void usage(FILE *f)
 static void pin_path(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", opt.pin_dir, name);
+}
+
+/* Port N's link pins: "xdp_link_N", "tc_link_N". */
+struct pin_name {
+	char s[32];
+};
+
+static struct pin_name port_pin(const char *kind, __u32 port)
+{
+	struct pin_name n;
+
+	snprintf(n.s, sizeof(n.s), "%s_%u", kind, port);
+	return n;
 }
 
 static int get_link_info(int fd, struct bpf_link_info *info)
@@ -367,22 +396,23 @@ static const char *mode_name(const struct xdp_state *s)
 	return "unknown";
 }
 
-/* What is attached to ifindex (0: interface gone) and whether our pinned link is it. */
-static int read_xdp_state(int ifindex, struct xdp_state *s)
+/* What is attached to ifindex (0: interface gone) and whether port's pinned link is it. */
+static int read_xdp_state(__u32 port, int ifindex, struct xdp_state *s)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct pin_name pin = port_pin(PIN_XDP_LINK, port);
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	s->link_fd = open_pin(PIN_XDP_LINK);
+	s->link_fd = open_pin(pin.s);
 	if (s->link_fd < 0 && s->link_fd != -ENOENT) {
-		msg("failed to open %s/%s: %s", opt.pin_dir, PIN_XDP_LINK, strerror(-s->link_fd));
+		msg("failed to open %s/%s: %s", opt.pin_dir, pin.s, strerror(-s->link_fd));
 		return s->link_fd;
 	}
 	if (s->link_fd >= 0) {
 		err = get_link_info(s->link_fd, &s->link);
 		if (err || s->link.type != BPF_LINK_TYPE_XDP) {
-			msg("%s/%s is not an XDP link", opt.pin_dir, PIN_XDP_LINK);
+			msg("%s/%s is not an XDP link", opt.pin_dir, pin.s);
 			close(s->link_fd);
 			s->link_fd = -1;
 			return -EINVAL;
@@ -455,13 +485,75 @@ static const char *map_type_str(__u32 type)
  * reused: the program would count into, and the control plane read, the wrong thing. */
 static bool pinned_fits(struct bpf_map *m, const struct bpf_map_info *info, const char *name)
 {
+	/* pcf_xskmap and pcf_config are indexed by port: their size is part of the layout (the
+	 * 64-entry pcf_xskmap and 1-entry pcf_config of the single-port layout do not fit). The
+	 * rule maps' size is the operator's (--max-rules) and checked in load(). */
+	bool sized = !strcmp(name, PCF_PIN_XSKMAP) || !strcmp(name, PCF_PIN_CONFIG);
+
 	if (info->type == (__u32)bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
-	    info->value_size == bpf_map__value_size(m))
+	    info->value_size == bpf_map__value_size(m) &&
+	    (!sized || info->max_entries == bpf_map__max_entries(m)))
 		return true;
-	msg("pinned map %s/%s is %s key %u value %u; this program needs %s key %u value %u",
-	    opt.pin_dir, name, map_type_str(info->type), info->key_size, info->value_size,
-	    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m));
+	if (sized)
+		msg("pinned map %s/%s is %s key %u value %u max_entries %u; this program needs %s "
+		    "key %u value %u max_entries %u", opt.pin_dir, name, map_type_str(info->type),
+		    info->key_size, info->value_size, info->max_entries,
+		    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m),
+		    bpf_map__max_entries(m));
+	else
+		msg("pinned map %s/%s is %s key %u value %u; this program needs %s key %u value %u",
+		    opt.pin_dir, name, map_type_str(info->type), info->key_size, info->value_size,
+		    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m));
 	return false;
+}
+
+/* Set the program's load-time port (const volatile __u32 pcf_port, in .rodata) before load.
+ * An object without the knob (a foreign or test object) can serve port 0 only. */
+static int set_port(struct bpf_object *obj, __u32 port)
+{
+	const struct btf_var_secinfo *vi;
+	const struct btf_type *sec, *var;
+	struct bpf_map *m, *rodata = NULL;
+	struct btf *btf = bpf_object__btf(obj);
+	const void *init;
+	size_t size;
+	char *data;
+	int id, i, err;
+
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+		size_t len = strlen(n);
+
+		if (bpf_map__is_internal(m) && len >= 7 && !strcmp(n + len - 7, ".rodata"))
+			rodata = m;
+	}
+	id = btf && rodata ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	sec = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, vi = sec ? btf_var_secinfos(sec) : NULL; sec && i < btf_vlen(sec); i++, vi++) {
+		var = btf__type_by_id(btf, vi->type);
+		if (strcmp(btf__name_by_offset(btf, var->name_off), PORT_VAR))
+			continue;
+		init = bpf_map__initial_value(rodata, &size);
+		if (!init || vi->size != sizeof(port) || vi->offset + sizeof(port) > size)
+			break;
+		data = malloc(size);
+		if (!data)
+			return -ENOMEM;
+		memcpy(data, init, size);
+		memcpy(data + vi->offset, &port, sizeof(port));
+		err = bpf_map__set_initial_value(rodata, data, size);
+		free(data);
+		if (err) {
+			msg("failed to set %s: %s", PORT_VAR, strerror(-err));
+			return err;
+		}
+		return 0;
+	}
+	if (port == 0)
+		return 0;
+	msg("the BPF object has no %s (const volatile __u32): it cannot serve port %u",
+	    PORT_VAR, port);
+	return -ENOENT;
 }
 
 static void unload(struct loaded *l)
@@ -515,6 +607,8 @@ static int load(struct loaded *l, bool need_pinned)
 	}
 	bpf_program__set_log_buf(l->xdp, l->log_xdp, LOG_BUF_SIZE);
 	bpf_program__set_log_buf(l->tc, l->log_tc, LOG_BUF_SIZE);
+	if (set_port(l->obj, opt.port))
+		goto cleanup;
 
 	/* Look at every pinned map before reusing any, so that all misfits are reported. */
 	for (i = 0; i < N_MAPS; i++) {
@@ -657,7 +751,7 @@ struct tc_state {
 	__u32 link_id;
 };
 
-static int read_tc_state(int ifindex, struct tc_state *t)
+static int read_tc_state(__u32 port, int ifindex, struct tc_state *t)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY);
@@ -666,7 +760,7 @@ static int read_tc_state(int ifindex, struct tc_state *t)
 	int fd;
 
 	memset(t, 0, sizeof(*t));
-	fd = open_pin(PIN_TC_LINK);
+	fd = open_pin(port_pin(PIN_TC_LINK, port).s);
 	if (fd >= 0) {
 		if (!get_link_info(fd, &info) && info.type == PCF_LINK_TYPE_TCX &&
 		    info.xdp.ifindex == (__u32)ifindex && ifindex) {
@@ -695,7 +789,7 @@ static bool tcx_disabled(void)
 }
 
 /* Attach pcf_tc_mark at ingress; *made tells what to undo on a later failure. */
-static int tc_attach(int ifindex, int prog_fd, int *made)
+static int tc_attach(__u32 port, int ifindex, int prog_fd, int *made)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, to, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY,
@@ -707,7 +801,7 @@ static int tc_attach(int ifindex, int prog_fd, int *made)
 	if (!tcx_disabled()) {
 		fd = bpf_link_create(prog_fd, ifindex, PCF_ATTACH_TCX_INGRESS, NULL);
 		if (fd >= 0) {
-			pin_path(path, sizeof(path), PIN_TC_LINK);
+			pin_path(path, sizeof(path), port_pin(PIN_TC_LINK, port).s);
 			if (bpf_obj_pin(fd, path)) {
 				err = -errno;
 				msg("failed to pin %s: %s", path, strerror(errno));
@@ -739,20 +833,21 @@ static int tc_attach(int ifindex, int prog_fd, int *made)
 }
 
 /* Remove our TC program: the tcx link (pinned), or our clsact filter (by handle and name). */
-static int tc_detach(int ifindex)
+static int tc_detach(__u32 port, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY);
 	struct bpf_prog_info pinfo;
 	int fd, err;
 
-	fd = open_pin(PIN_TC_LINK);
+	fd = open_pin(port_pin(PIN_TC_LINK, port).s);
 	if (fd >= 0) {
 		bpf_link_detach(fd); /* a defunct link (interface gone) has nothing to detach */
 		close(fd);
-		err = unpin(PIN_TC_LINK);
+		err = unpin(port_pin(PIN_TC_LINK, port).s);
 		if (err) {
-			msg("failed to unpin %s/%s: %s", opt.pin_dir, PIN_TC_LINK, strerror(-err));
+			msg("failed to unpin %s/%s: %s", opt.pin_dir, port_pin(PIN_TC_LINK, port).s,
+			    strerror(-err));
 			return err;
 		}
 	}
@@ -773,14 +868,14 @@ static int tc_detach(int ifindex)
 }
 
 /* Point our TC attachment at a new program (replace, or re-attach of a changed program). */
-static int tc_update(int ifindex, int prog_fd)
+static int tc_update(__u32 port, int ifindex, int prog_fd)
 {
 	struct tc_state t;
 	int fd, err, made;
 
-	read_tc_state(ifindex, &t);
+	read_tc_state(port, ifindex, &t);
 	if (t.kind && !strcmp(t.kind, "tcx")) {
-		fd = open_pin(PIN_TC_LINK);
+		fd = open_pin(port_pin(PIN_TC_LINK, port).s);
 		if (fd < 0)
 			return fd;
 		err = bpf_link_update(fd, prog_fd, NULL);
@@ -792,7 +887,7 @@ static int tc_update(int ifindex, int prog_fd)
 		return 0;
 	}
 	/* clsact replaces in place (BPF_TC_F_REPLACE); nothing attached yet: attach. */
-	return tc_attach(ifindex, prog_fd, &made);
+	return tc_attach(port, ifindex, prog_fd, &made);
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
@@ -802,27 +897,118 @@ static const char *action_name(__u32 a)
 	return a == PCF_ACT_DROP ? "drop" : a == PCF_ACT_PASS ? "pass" : "invalid";
 }
 
-static int config_update(struct loaded *l, int ifindex, const char *iface, bool fresh)
+static const char *ifname_of(__u32 ifindex, char buf[IF_NAMESIZE])
+{
+	return ifindex && if_indextoname(ifindex, buf) ? buf : "?";
+}
+
+/* pcf_config[port]: the entry of this port only (the other ports' stay as they are). A new
+ * interface at the port starts from the default action pass unless --default says. */
+static int config_update(struct loaded *l, __u32 port, int ifindex, const char *iface)
 {
 	struct pcf_config cfg = {};
-	__u32 zero = 0;
 	int fd = bpf_map__fd(bpf_object__find_map_by_name(l->obj, PCF_PIN_CONFIG));
 
-	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
-		msg("failed to read %s: %s", PCF_PIN_CONFIG, strerror(errno));
+	if (bpf_map_lookup_elem(fd, &port, &cfg)) {
+		msg("failed to read %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
 		return -errno;
 	}
 	if (opt.default_action >= 0)
 		cfg.default_action = opt.default_action;
-	else if (fresh)
+	else if (cfg.ifindex != (__u32)ifindex)
 		cfg.default_action = PCF_ACT_PASS;
 	cfg.n_rx_queues = count_rx_queues(iface, ifindex);
 	cfg.ifindex = ifindex;
-	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY)) {
-		msg("failed to write %s: %s", PCF_PIN_CONFIG, strerror(errno));
+	cfg.reserved = 0;
+	if (bpf_map_update_elem(fd, &port, &cfg, BPF_ANY)) {
+		msg("failed to write %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
 		return -errno;
 	}
 	return 0;
+}
+
+/* Read pcf_config[port] from the pinned map; false when there is none (or it is too small). */
+static bool config_read(__u32 port, struct pcf_config *cfg)
+{
+	int fd = open_pin(PCF_PIN_CONFIG);
+	bool ok;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (fd < 0)
+		return false;
+	ok = !bpf_map_lookup_elem(fd, &port, cfg);
+	close(fd);
+	return ok;
+}
+
+/* Zero pcf_config[port] (detach): the port has no interface any more. */
+static int config_clear(__u32 port)
+{
+	struct pcf_config cfg = {}, cur;
+	int fd = open_pin(PCF_PIN_CONFIG), err = 0;
+
+	if (fd < 0)
+		return 0;
+	/* a map of another layout (too small, other value size) is left to --purge */
+	if (!bpf_map_lookup_elem(fd, &port, &cur) && bpf_map_update_elem(fd, &port, &cfg, BPF_ANY)) {
+		err = -errno;
+		msg("failed to clear %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
+	}
+	close(fd);
+	return err;
+}
+
+/* The port whose live XDP link is on ifindex, other than skip; -1 when there is none. */
+static int port_of_iface(int ifindex, int skip)
+{
+	struct xdp_state o;
+	__u32 p;
+	int found = -1;
+
+	if (!ifindex)
+		return -1;
+	for (p = 0; p < PCF_MAX_PORTS && found < 0; p++) {
+		if ((int)p == skip || read_xdp_state(p, 0, &o))
+			continue;
+		if (o.link_fd >= 0 && o.link.xdp.ifindex == (__u32)ifindex)
+			found = p;
+		free_xdp_state(&o);
+	}
+	return found;
+}
+
+/* The single-port layout pinned its links as xdp_link / tc_link (no port). */
+static bool legacy_links(void)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), PIN_XDP_LINK);
+	if (!access(path, F_OK))
+		return true;
+	pin_path(path, sizeof(path), PIN_TC_LINK);
+	return !access(path, F_OK);
+}
+
+/* Remove a link of the single-port layout if it is on ifindex or defunct (detach). */
+static void legacy_detach(int ifindex)
+{
+	static const char *const names[] = { PIN_XDP_LINK, PIN_TC_LINK };
+	struct bpf_link_info info;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < 2; i++) {
+		fd = open_pin(names[i]);
+		if (fd < 0)
+			continue;
+		if (!get_link_info(fd, &info) &&
+		    (!info.xdp.ifindex || info.xdp.ifindex == (__u32)ifindex)) {
+			bpf_link_detach(fd);
+			unpin(names[i]);
+			printf("removed %s/%s of the single-port layout\n", opt.pin_dir, names[i]);
+		}
+		close(fd);
+	}
 }
 
 static int xdp_link_create(int ifindex, int prog_fd, const char **mode)
@@ -859,11 +1045,11 @@ static int cmd_attach(int ifindex)
 	struct xdp_state s = { .link_fd = -1 };
 	bool dir_created = false, loaded = false;
 	struct loaded l = {};
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[IF_NAMESIZE];
 	const char *mode = NULL;
+	struct pin_name xdp_pin = port_pin(PIN_XDP_LINK, opt.port);
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
-	int link_fd = -1, tc_made = 0, prog_fd, err, ret = EXIT_ERR;
-	bool fresh;
+	int link_fd = -1, tc_made = 0, prog_fd, other, err, ret = EXIT_ERR;
 
 	if (check_bpffs(true)) {
 		ret = EXIT_NO_BPFFS;
@@ -871,12 +1057,27 @@ static int cmd_attach(int ifindex)
 	}
 	if (make_pin_dir(&dir_created))
 		goto cleanup;
-	if (read_xdp_state(ifindex, &s))
+	if (legacy_links()) {
+		msg("pin dir %s holds the links of the single-port layout (%s, %s) and its maps: "
+		    "run `pcf-xdp detach --iface IF --pin-dir %s --purge` first", opt.pin_dir,
+		    PIN_XDP_LINK, PIN_TC_LINK, opt.pin_dir);
+		goto cleanup;
+	}
+	/* One interface, one port: its traffic would be steered by two programs otherwise. */
+	other = port_of_iface(ifindex, opt.port);
+	if (other >= 0) {
+		msg("%s is already attached as port %d of %s; detach it there first "
+		    "(pcf-xdp detach --iface %s --port %d)", opt.iface, other, opt.pin_dir,
+		    opt.iface, other);
+		goto cleanup;
+	}
+	if (read_xdp_state(opt.port, ifindex, &s))
 		goto cleanup;
 
 	if (s.link_fd >= 0 && !s.ours && s.link.xdp.ifindex) {
-		msg("pin dir %s holds an XDP link attached to ifindex %u, not %s (%d); "
-		    "use another --pin-dir", opt.pin_dir, s.link.xdp.ifindex, opt.iface, ifindex);
+		msg("port %u of pin dir %s is attached to %s (ifindex %u), not %s (%d); detach it "
+		    "first or use another --port (or --pin-dir)", opt.port, opt.pin_dir,
+		    ifname_of(s.link.xdp.ifindex, name), s.link.xdp.ifindex, opt.iface, ifindex);
 		goto cleanup;
 	}
 	if (s.foreign_id) {
@@ -888,9 +1089,9 @@ static int cmd_attach(int ifindex)
 	if (s.link_fd >= 0 && !s.ours) {
 		/* Defunct link: its interface went away. */
 		free_xdp_state(&s);
-		if (unpin(PIN_XDP_LINK))
+		if (unpin(xdp_pin.s))
 			goto cleanup;
-		msg("removed a stale %s/%s", opt.pin_dir, PIN_XDP_LINK);
+		msg("removed a stale %s/%s", opt.pin_dir, xdp_pin.s);
 	}
 	if (s.ours && opt.mode != MODE_AUTO &&
 	    strcmp(mode_name(&s), opt.mode == MODE_NATIVE ? "native" : "generic")) {
@@ -899,17 +1100,13 @@ static int cmd_attach(int ifindex)
 		goto cleanup;
 	}
 
-	/* Maps pinned by an earlier attach are reused, so rules survive. */
-	err = open_pin(PCF_PIN_CONFIG);
-	fresh = err == -ENOENT;
-	if (err >= 0)
-		close(err);
+	/* Maps pinned by an earlier attach (of any port) are reused, so rules survive. */
 	ret = load(&l, false);
 	if (ret)
 		goto cleanup;
 	loaded = true;
 	ret = EXIT_ERR;
-	if (config_update(&l, ifindex, opt.iface, fresh))
+	if (config_update(&l, opt.port, ifindex, opt.iface))
 		goto cleanup;
 	prog_fd = bpf_program__fd(l.xdp);
 
@@ -924,11 +1121,12 @@ static int cmd_attach(int ifindex)
 			msg("failed to read the attached program's info");
 			goto cleanup;
 		}
-		read_tc_state(ifindex, &t);
+		read_tc_state(opt.port, ifindex, &t);
 		if (!memcmp(old_tag, new_tag, BPF_TAG_SIZE) && t.kind) {
-			printf("%s already attached to %s (%s mode, prog id %u, link id %u): "
-			       "no change%s%s\n", PROG_XDP, opt.iface, mode_name(&s), s.link.prog_id,
-			       s.link.id, opt.default_action >= 0 ? "; default action " : "",
+			printf("%s already attached to %s as port %u (%s mode, prog id %u, link id %u): "
+			       "no change%s%s\n", PROG_XDP, opt.iface, opt.port, mode_name(&s),
+			       s.link.prog_id, s.link.id,
+			       opt.default_action >= 0 ? "; default action " : "",
 			       opt.default_action >= 0 ? action_name(opt.default_action) : "");
 			ret = EXIT_OK;
 			goto cleanup;
@@ -937,29 +1135,30 @@ static int cmd_attach(int ifindex)
 			msg("failed to update the XDP link: %s", strerror(errno));
 			goto cleanup;
 		}
-		if (tc_update(ifindex, bpf_program__fd(l.tc)))
+		if (tc_update(opt.port, ifindex, bpf_program__fd(l.tc)))
 			goto cleanup;
-		printf("%s updated on %s (%s mode, link id %u)\n", PROG_XDP, opt.iface,
-		       mode_name(&s), s.link.id);
+		printf("%s updated on %s as port %u (%s mode, link id %u)\n", PROG_XDP, opt.iface,
+		       opt.port, mode_name(&s), s.link.id);
 		ret = EXIT_OK;
 		goto cleanup;
 	}
 
 	/* A TC attachment of ours without our XDP link is left over from an earlier run. */
-	if (tc_detach(ifindex) || tc_attach(ifindex, bpf_program__fd(l.tc), &tc_made))
+	if (tc_detach(opt.port, ifindex) ||
+	    tc_attach(opt.port, ifindex, bpf_program__fd(l.tc), &tc_made))
 		goto cleanup;
 	link_fd = xdp_link_create(ifindex, prog_fd, &mode);
 	if (link_fd < 0)
 		goto cleanup;
-	pin_path(path, sizeof(path), PIN_XDP_LINK);
+	pin_path(path, sizeof(path), xdp_pin.s);
 	if (bpf_obj_pin(link_fd, path)) {
 		msg("failed to pin %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	free_xdp_state(&s);
-	read_xdp_state(ifindex, &s);
-	printf("%s attached to %s (%s mode, prog id %u, link id %u), pin dir %s\n", PROG_XDP,
-	       opt.iface, mode, s.link.prog_id, s.link.id, opt.pin_dir);
+	read_xdp_state(opt.port, ifindex, &s);
+	printf("%s attached to %s as port %u (%s mode, prog id %u, link id %u), pin dir %s\n",
+	       PROG_XDP, opt.iface, opt.port, mode, s.link.prog_id, s.link.id, opt.pin_dir);
 	ret = EXIT_OK;
 cleanup:
 	if (ret != EXIT_OK) {
@@ -967,7 +1166,7 @@ cleanup:
 		if (link_fd >= 0)
 			bpf_link_detach(link_fd);
 		if (tc_made)
-			tc_detach(ifindex);
+			tc_detach(opt.port, ifindex);
 		if (loaded)
 			unpin_new_maps(&l);
 		if (dir_created)
@@ -979,6 +1178,15 @@ cleanup:
 		unload(&l);
 	free_xdp_state(&s);
 	return ret;
+}
+
+/* Says which port IF is attached as, when it is not the port given. */
+static void hint_other_port(int ifindex)
+{
+	int other = port_of_iface(ifindex, opt.port);
+
+	if (other >= 0)
+		msg("%s is attached as port %d: add --port %d", opt.iface, other, other);
 }
 
 static int cmd_replace(int ifindex)
@@ -994,15 +1202,17 @@ static int cmd_replace(int ifindex)
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	if (read_xdp_state(ifindex, &s))
+	if (read_xdp_state(opt.port, ifindex, &s))
 		goto cleanup;
 	if (!s.ours) {
-		if (s.foreign_id) {
+		if (s.foreign_id && port_of_iface(ifindex, opt.port) < 0) {
 			msg("%s has an XDP program (id %u) that is not ours", opt.iface, s.foreign_id);
 			ret = EXIT_FOREIGN;
 		} else {
-			msg("%s is not attached to %s (no live %s/%s): attach first", PROG_XDP,
-			    opt.iface, opt.pin_dir, PIN_XDP_LINK);
+			msg("%s is not attached to %s as port %u (no live %s/%s): attach first",
+			    PROG_XDP, opt.iface, opt.port, opt.pin_dir,
+			    port_pin(PIN_XDP_LINK, opt.port).s);
+			hint_other_port(ifindex);
 		}
 		goto cleanup;
 	}
@@ -1024,11 +1234,11 @@ static int cmd_replace(int ifindex)
 		msg("failed to update the XDP link: %s", strerror(errno));
 		goto cleanup;
 	}
-	if (tc_update(ifindex, bpf_program__fd(l.tc)))
+	if (tc_update(opt.port, ifindex, bpf_program__fd(l.tc)))
 		goto cleanup;
 	get_link_info(s.link_fd, &after);
-	printf("%s replaced on %s: prog id %u -> %u (link id %u, %s mode)\n", PROG_XDP, opt.iface,
-	       s.link.prog_id, after.prog_id, after.id, mode_name(&s));
+	printf("%s replaced on %s (port %u): prog id %u -> %u (link id %u, %s mode)\n", PROG_XDP,
+	       opt.iface, opt.port, s.link.prog_id, after.prog_id, after.id, mode_name(&s));
 	ret = EXIT_OK;
 cleanup:
 	if (old_fd >= 0)
@@ -1039,21 +1249,70 @@ cleanup:
 	return ret;
 }
 
+/* --purge: the maps go only when no other port is attached; stale (defunct) links of other
+ * ports go with them. Returns 0, or EXIT_ERR with the maps kept. */
+static int purge(void)
+{
+	char name[IF_NAMESIZE];
+	struct xdp_state o;
+	bool busy = false;
+	size_t i;
+	__u32 p;
+	int err;
+
+	for (p = 0; p < PCF_MAX_PORTS; p++) {
+		if (p == opt.port || read_xdp_state(p, 0, &o))
+			continue;
+		if (o.link_fd >= 0 && o.link.xdp.ifindex) {
+			msg("port %u (%s, ifindex %u) is still attached to %s: the maps stay. Detach "
+			    "every port, then --purge", p, ifname_of(o.link.xdp.ifindex, name),
+			    o.link.xdp.ifindex, opt.pin_dir);
+			busy = true;
+		}
+		free_xdp_state(&o);
+	}
+	if (busy)
+		return EXIT_ERR;
+	for (p = 0; p < PCF_MAX_PORTS; p++) {
+		if (p == opt.port)
+			continue;
+		if (unpin(port_pin(PIN_XDP_LINK, p).s) || tc_detach(p, 0))
+			return EXIT_ERR;
+	}
+	legacy_detach(0);
+	for (i = 0; i < N_MAPS; i++) {
+		err = unpin(map_names[i]);
+		if (err) {
+			msg("failed to unpin %s/%s: %s", opt.pin_dir, map_names[i], strerror(-err));
+			return EXIT_ERR;
+		}
+	}
+	if (rmdir(opt.pin_dir) && errno != ENOENT) {
+		msg("failed to remove pin dir %s: %s", opt.pin_dir, strerror(errno));
+		return EXIT_ERR;
+	}
+	printf("maps unpinned, %s removed\n", opt.pin_dir);
+	return 0;
+}
+
 static int cmd_detach(int ifindex)
 {
 	struct xdp_state s = { .link_fd = -1 };
-	size_t i;
+	struct pin_name xdp_pin = port_pin(PIN_XDP_LINK, opt.port);
+	char name[IF_NAMESIZE];
 	int err, ret = EXIT_ERR;
 
 	if (check_bpffs(false)) {
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	if (read_xdp_state(ifindex, &s))
+	if (read_xdp_state(opt.port, ifindex, &s))
 		goto cleanup;
 	if (s.link_fd >= 0 && !s.ours && s.link.xdp.ifindex) {
-		msg("pin dir %s holds an XDP link attached to ifindex %u, not %s; leaving it",
-		    opt.pin_dir, s.link.xdp.ifindex, opt.iface);
+		msg("port %u of pin dir %s is attached to %s (ifindex %u), not %s; leaving it",
+		    opt.port, opt.pin_dir, ifname_of(s.link.xdp.ifindex, name), s.link.xdp.ifindex,
+		    opt.iface);
+		hint_other_port(ifindex);
 		goto cleanup;
 	}
 	if (s.link_fd >= 0) {
@@ -1061,59 +1320,73 @@ static int cmd_detach(int ifindex)
 			msg("failed to detach the XDP link: %s", strerror(errno));
 			goto cleanup;
 		}
-		err = unpin(PIN_XDP_LINK);
+		err = unpin(xdp_pin.s);
 		if (err) {
-			msg("failed to unpin %s/%s: %s", opt.pin_dir, PIN_XDP_LINK, strerror(-err));
+			msg("failed to unpin %s/%s: %s", opt.pin_dir, xdp_pin.s, strerror(-err));
 			goto cleanup;
 		}
-		printf("%s detached from %s\n", PROG_XDP, opt.iface);
+		printf("%s detached from %s (port %u)\n", PROG_XDP, opt.iface, opt.port);
 	} else {
-		printf("%s is not attached to %s\n", PROG_XDP, opt.iface);
+		printf("%s is not attached to %s as port %u\n", PROG_XDP, opt.iface, opt.port);
+		hint_other_port(ifindex);
 	}
-	if (s.foreign_id)
+	if (s.foreign_id && s.link_fd < 0 && port_of_iface(ifindex, opt.port) < 0)
 		msg("note: %s keeps its XDP program id %u (not ours)", opt.iface, s.foreign_id);
-	if (tc_detach(ifindex))
+	if (port_of_iface(ifindex, opt.port) < 0 && tc_detach(opt.port, ifindex))
 		goto cleanup;
-	if (opt.purge) {
-		for (i = 0; i < N_MAPS; i++) {
-			err = unpin(map_names[i]);
-			if (err) {
-				msg("failed to unpin %s/%s: %s", opt.pin_dir, map_names[i],
-				    strerror(-err));
-				goto cleanup;
-			}
-		}
-		if (rmdir(opt.pin_dir) && errno != ENOENT) {
-			msg("failed to remove pin dir %s: %s", opt.pin_dir, strerror(errno));
-			goto cleanup;
-		}
-		printf("maps unpinned, %s removed\n", opt.pin_dir);
-	}
-	ret = EXIT_OK;
+	legacy_detach(ifindex);
+	if (config_clear(opt.port))
+		goto cleanup;
+	ret = opt.purge ? purge() : EXIT_OK;
 cleanup:
 	free_xdp_state(&s);
 	return ret;
 }
 
+/* One attached port as a JSON object (status --json "ports"). */
+static void json_port(__u32 p, const struct xdp_state *o, const struct tc_state *t,
+		      const struct pcf_config *cfg, bool have_cfg)
+{
+	char name[IF_NAMESIZE];
+
+	printf("{\"port\":%u,\"iface\":", p);
+	if (o->link.xdp.ifindex && if_indextoname(o->link.xdp.ifindex, name))
+		json_str(stdout, name);
+	else
+		printf("null");
+	printf(",\"ifindex\":%u,\"prog_id\":%u,\"link_id\":%u,\"mode\":\"%s\"",
+	       o->link.xdp.ifindex, o->link.prog_id, o->link.id, mode_name(o));
+	if (have_cfg)
+		printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"config_ifindex\":%u",
+		       cfg->n_rx_queues, action_name(cfg->default_action), cfg->ifindex);
+	else
+		printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null");
+	printf(",\"tc\":%s%s%s}", t->kind ? "\"" : "", t->kind ? t->kind : "null",
+	       t->kind ? "\"" : "");
+}
+
 static int cmd_status(int ifindex)
 {
-	struct xdp_state s = { .link_fd = -1 };
+	struct xdp_state s = { .link_fd = -1 }, o;
 	struct bpf_map_info minfo[N_MAPS];
-	struct pcf_config cfg = {};
-	bool have_cfg = false, pinned[N_MAPS] = {};
-	char path[PATH_MAX];
-	struct tc_state t;
-	__u32 zero = 0, len;
+	struct pcf_config cfg = {}, ocfg;
+	bool have_cfg, pinned[N_MAPS] = {}, first = true;
+	char path[PATH_MAX], name[IF_NAMESIZE];
+	struct tc_state t, ot;
+	__u32 len, p;
 	size_t i;
-	int fd, ret = EXIT_ERR;
+	int fd, found, ret = EXIT_ERR;
 
 	if (check_bpffs(false)) {
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	if (read_xdp_state(ifindex, &s))
+	/* IF's port: the one given, else the one IF is attached as, else 0. */
+	if (!opt.port_set && (found = port_of_iface(ifindex, -1)) >= 0)
+		opt.port = found;
+	if (read_xdp_state(opt.port, ifindex, &s))
 		goto cleanup;
-	read_tc_state(ifindex, &t);
+	read_tc_state(opt.port, ifindex, &t);
 	for (i = 0; i < N_MAPS; i++) {
 		memset(&minfo[i], 0, sizeof(minfo[i]));
 		fd = open_pin(map_names[i]);
@@ -1121,22 +1394,21 @@ static int cmd_status(int ifindex)
 			continue;
 		len = sizeof(minfo[i]);
 		pinned[i] = !bpf_obj_get_info_by_fd(fd, &minfo[i], &len);
-		if (!strcmp(map_names[i], PCF_PIN_CONFIG))
-			have_cfg = !bpf_map_lookup_elem(fd, &zero, &cfg);
 		close(fd);
 	}
+	have_cfg = config_read(opt.port, &cfg);
 
 	if (opt.json) {
 		printf("{\"iface\":");
 		json_str(stdout, opt.iface);
-		printf(",\"ifindex\":%d,\"pin_dir\":", ifindex);
+		printf(",\"ifindex\":%d,\"port\":%u,\"pin_dir\":", ifindex, opt.port);
 		json_str(stdout, opt.pin_dir);
 		printf(",\"attached\":%s,\"mode\":\"%s\"", s.ours ? "true" : "false", mode_name(&s));
 		if (s.ours)
 			printf(",\"prog_id\":%u,\"link_id\":%u", s.link.prog_id, s.link.id);
 		else
 			printf(",\"prog_id\":null,\"link_id\":null");
-		pin_path(path, sizeof(path), PIN_XDP_LINK);
+		pin_path(path, sizeof(path), port_pin(PIN_XDP_LINK, opt.port).s);
 		printf(",\"link_pin\":");
 		if (s.link_fd >= 0)
 			json_str(stdout, path);
@@ -1170,16 +1442,18 @@ static int cmd_status(int ifindex)
 		}
 		printf("}");
 		if (have_cfg)
-			printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"config_ifindex\":%u}\n",
+			printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"config_ifindex\":%u",
 			       cfg.n_rx_queues, action_name(cfg.default_action), cfg.ifindex);
 		else
-			printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null}\n");
+			printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null");
+		printf(",\"ports\":[");
 	} else {
-		printf("iface:          %s (ifindex %d)\n", opt.iface, ifindex);
+		printf("iface:          %s (ifindex %d), port %u\n", opt.iface, ifindex, opt.port);
 		printf("pin dir:        %s\n", opt.pin_dir);
 		if (s.ours)
 			printf("xdp:            attached, %s mode, prog id %u, link id %u (%s/%s)\n",
-			       mode_name(&s), s.link.prog_id, s.link.id, opt.pin_dir, PIN_XDP_LINK);
+			       mode_name(&s), s.link.prog_id, s.link.id, opt.pin_dir,
+			       port_pin(PIN_XDP_LINK, opt.port).s);
 		else
 			printf("xdp:            not attached\n");
 		if (s.foreign_id)
@@ -1200,6 +1474,36 @@ static int cmd_status(int ifindex)
 			printf("n_rx_queues:    %u\ndefault action: %s\n", cfg.n_rx_queues,
 			       action_name(cfg.default_action));
 	}
+	/* Every attached port of the pin dir (a live XDP link). */
+	for (p = 0; p < PCF_MAX_PORTS; p++) {
+		if (read_xdp_state(p, 0, &o))
+			continue;
+		if (o.link_fd < 0 || !o.link.xdp.ifindex) {
+			free_xdp_state(&o);
+			continue;
+		}
+		free_xdp_state(&o);
+		read_xdp_state(p, o.link.xdp.ifindex, &o);
+		read_tc_state(p, o.link.xdp.ifindex, &ot);
+		have_cfg = config_read(p, &ocfg);
+		if (opt.json) {
+			printf("%s", first ? "" : ",");
+			json_port(p, &o, &ot, &ocfg, have_cfg);
+		} else {
+			printf("port %u:         %s (ifindex %u), %s mode, prog id %u, link id %u, "
+			       "rx queues %u, default %s, tc %s\n", p,
+			       ifname_of(o.link.xdp.ifindex, name), o.link.xdp.ifindex, mode_name(&o),
+			       o.link.prog_id, o.link.id, have_cfg ? ocfg.n_rx_queues : 0,
+			       have_cfg ? action_name(ocfg.default_action) : "?",
+			       ot.kind ? ot.kind : "none");
+		}
+		first = false;
+		free_xdp_state(&o);
+	}
+	if (opt.json)
+		printf("]}\n");
+	else if (first)
+		printf("ports:          none attached\n");
 	ret = EXIT_OK;
 cleanup:
 	free_xdp_state(&s);
@@ -1212,6 +1516,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "iface", required_argument, NULL, 'i' },
+		{ "port", required_argument, NULL, 'N' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "max-rules", required_argument, NULL, 'n' },
@@ -1249,6 +1554,16 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			opt.pin_dir = optarg;
+			break;
+		case 'N':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || !*optarg || *end || n >= PCF_MAX_PORTS) {
+				msg("--port must be a number from 0 to %d", PCF_MAX_PORTS - 1);
+				return EXIT_USAGE;
+			}
+			opt.port = n;
+			opt.port_set = true;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "auto"))

@@ -4,9 +4,12 @@
 # UDP traffic (PASS with a mark that reaches skb->mark, DROP), per-rule counters at the rule's
 # stats slot, replace keeping map contents, exit codes 3/4/5/6, the clsact fallback, generic
 # mode, detach and --purge, --max-rules sizing both rule maps, slots at and beyond the map's
-# end, and pinned maps of another layout refused (exit 1, "detach --purge").
+# end, pinned maps of another layout refused (exit 1, "detach --purge"), and two ports on one
+# pin dir (shared maps, one rule matched through both, per-port links/config/status, refusals,
+# detach of one port, purge refused while a port remains).
 #
 #   ns pcft-cli-ID  c0 198.18.0.1/24 --veth-- d0 198.18.0.254/24  ns pcft-dut-ID  (+ d1/c1 spare)
+#   two ports:  ns pcft-cl2-ID  c1 198.18.0.1/24 --veth-- d1 (port 1), d2/c2 spare
 #
 # Run as root after `make -C xdp`. Everything it creates (namespaces, pin dirs under
 # /sys/fs/bpf, /tmp dirs) carries a unique ID and is removed on exit, failure included.
@@ -33,6 +36,7 @@ fi
 ID=$$-$RANDOM
 NS_DUT=pcft-dut-$ID
 NS_CLI=pcft-cli-$ID
+NS_CL2=pcft-cl2-$ID
 PIN=/sys/fs/bpf/pcft-$ID
 PIN2=/sys/fs/bpf/pcft2-$ID
 PIN3=/sys/fs/bpf/pcft3-$ID
@@ -41,6 +45,7 @@ TMP=$(mktemp -d /tmp/pcft-$ID.XXXX)
 cleanup() {
 	ip netns del "$NS_DUT" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null
+	ip netns del "$NS_CL2" 2>/dev/null
 	rm -rf "$PIN" "$PIN2" "$PIN3" "$TMP"
 }
 trap cleanup EXIT
@@ -108,13 +113,14 @@ json_valid() {
 	elif command -v jq >/dev/null; then echo "$OUT" | jq . >/dev/null
 	else return 0; fi
 }
-# send one datagram SPORT -> DPORT from the client, print what the DUT's receiver saw
+# send one datagram SPORT -> DPORT from the client (c0, or the namespace command given as the
+# third argument), print what the DUT's receiver saw
 send_recv() {
-	local out=$TMP/recv.$2
+	local out=$TMP/recv.$2 from=${3:-$CLI}
 	$DUT "$UDP" recv 198.18.0.254 "$2" 1500 >"$out" 2>&1 &
 	local pid=$!
 	for _ in $(seq 50); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done
-	$CLI "$UDP" send 198.18.0.1 "$1" 198.18.0.254 "$2"
+	$from "$UDP" send 198.18.0.1 "$1" 198.18.0.254 "$2"
 	wait "$pid"
 	tail -1 "$out"
 }
@@ -125,7 +131,7 @@ pcf attach --iface d0 --pin-dir "$PIN"
 expect "attach_native" '[ "$RC" = 0 ] && echo "$OUT" | grep -q "native mode"'
 echo "     $OUT"
 missing=""
-for p in pcf_flow_map pcf_stats pcf_rule_stats pcf_xskmap pcf_config xdp_link tc_link; do
+for p in pcf_flow_map pcf_stats pcf_rule_stats pcf_xskmap pcf_config xdp_link_0 tc_link_0; do
 	[ -e "$PIN/$p" ] || missing="$missing $p"
 done
 OUT="missing:$missing"; expect "attach_pins_all_objects" '[ -z "$missing" ]'
@@ -200,7 +206,7 @@ pcf attach --iface d0 --pin-dir "$PIN" --mode generic
 expect "mode_change_needs_detach" '[ "$RC" = 1 ]'
 pcf detach --iface d0 --pin-dir "$PIN"
 expect "detach_ok" '[ "$RC" = 0 ]'
-OUT=$(ls "$PIN"); expect "detach_removes_links_keeps_maps" '[ ! -e "$PIN/xdp_link" ] && [ ! -e "$PIN/tc_link" ] && [ -e "$PIN/pcf_flow_map" ]'
+OUT=$(ls "$PIN"); expect "detach_removes_links_keeps_maps" '[ ! -e "$PIN/xdp_link_0" ] && [ ! -e "$PIN/tc_link_0" ] && [ -e "$PIN/pcf_flow_map" ]'
 OUT=$(ip -n "$NS_DUT" link show d0); expect "detach_ip_link_no_xdp" '! grep -q " xdp" <<<"$OUT"'
 OUT=$(send_recv 5002 7002); expect "detach_traffic_flows_again" '[ "$OUT" = "mark=0x0" ]'
 
@@ -216,7 +222,7 @@ expect "detach_purge" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
 
 # ---- TC through clsact (kernels without tcx) ------------------------------------------
 OUT=$(PCF_XDP_TC=clsact $DUT "$LOADER" attach --iface d0 --pin-dir "$PIN" 2>&1); RC=$?
-expect "clsact_attach" '[ "$RC" = 0 ] && [ ! -e "$PIN/tc_link" ]'
+expect "clsact_attach" '[ "$RC" = 0 ] && [ ! -e "$PIN/tc_link_0" ]'
 OUT=$($DUT tc filter show dev d0 ingress)
 expect "clsact_filter_present" 'grep -q pcf_tc_mark <<<"$OUT"'
 add_rule 5001 7001 11 0 0 4 42
@@ -265,7 +271,7 @@ pcf detach --iface d0 --pin-dir "$PIN"
 pcf attach --iface d0 --pin-dir "$PIN"
 echo "     $(head -c 400 <<<"$OUT" | tr '\n' ' ')"
 expect "old_rule_stats_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "detach --iface d0 --pin-dir $PIN --purge" <<<"$OUT"'
-OUT=$(ip -n "$NS_DUT" link show d0); expect "old_rule_stats_nothing_attached" '! grep -q " xdp" <<<"$OUT" && [ ! -e "$PIN/xdp_link" ] && [ ! -e "$PIN/tc_link" ]'
+OUT=$(ip -n "$NS_DUT" link show d0); expect "old_rule_stats_nothing_attached" '! grep -q " xdp" <<<"$OUT" && [ ! -e "$PIN/xdp_link_0" ] && [ ! -e "$PIN/tc_link_0" ]'
 OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "old_rule_stats_left_alone" '[ "$(map_type pcf_rule_stats)" = percpu_hash ] && rule_present 5101 7101'
 
 rm -f "$PIN/pcf_rule_stats"
@@ -284,6 +290,100 @@ pcf attach --iface d0 --pin-dir "$PIN"
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "attach_after_purge" '[ "$RC" = 0 ] && [ "$(json_field attached)" = true ] && [ "$(map_type pcf_rule_stats)" = percpu_array ] && [ "$(map_entries pcf_rule_stats)" = "$(map_entries pcf_flow_map)" ]'
 pcf detach --iface d0 --pin-dir "$PIN" --purge
+
+# ---- two ports on one pin dir ---------------------------------------------------------
+# d0 is port 0 (client c0 in $NS_CLI), d1 port 1 (client c1, moved to $NS_CL2 with the same
+# address 198.18.0.1): one flow key reaches the DUT through either port, so a rule written once
+# must be matched on both. d2 (peer c2, no traffic) is a third interface for the refusals.
+ip netns add "$NS_CL2" &&
+ip -n "$NS_CLI" link set c1 netns "$NS_CL2" &&
+ip -n "$NS_CL2" addr add 198.18.0.1/24 dev c1 &&
+ip -n "$NS_CL2" link set lo up && ip -n "$NS_CL2" link set c1 up &&
+ip -n "$NS_DUT" link add d2 type veth peer name c2 netns "$NS_CLI" &&
+ip -n "$NS_DUT" link set d2 up &&
+$DUT sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.d1.rp_filter=0 ||
+	fail "two_ports_lab" "cannot build the second client"
+CL2="nsenter --net=/run/netns/$NS_CL2"
+map_id() { # NAME: id of the pinned map NAME in status --json ($OUT)
+	echo "$OUT" | grep -o "\"$1\":{\"id\":[0-9]*" | grep -o '[0-9]*$'
+}
+config_ifindex_of() { # PORT: pcf_config[PORT].ifindex
+	bpftool map lookup pinned "$PIN/pcf_config" key hex $(hex_le32 "$1") 2>/dev/null |
+		grep -o '"ifindex": [0-9]*' | grep -o '[0-9]*$'
+}
+
+pcf attach --iface d0 --pin-dir "$PIN" --default drop
+expect "ports_attach_port0" '[ "$RC" = 0 ] && grep -q "as port 0" <<<"$OUT"'
+pcf status --iface d0 --pin-dir "$PIN" --json
+FLOW_ID0=$(map_id pcf_flow_map); XSK_ID0=$(map_id pcf_xskmap)
+XSK_N=$(map_entries pcf_xskmap); CFG_N=$(map_entries pcf_config)
+OUT="xskmap $XSK_N config $CFG_N"; expect "ports_map_shapes" '[ "$XSK_N" = 256 ] && [ "$CFG_N" = 4 ]'
+add_rule 5201 7201 31 5 0 4 42   # written once, before port 1 exists: PASS + mark 42
+add_rule 5202 7202 32 6 1 0 0    # DROP
+pcf attach --iface d1 --pin-dir "$PIN" --port 1
+expect "ports_attach_port1" '[ "$RC" = 0 ] && grep -q "as port 1" <<<"$OUT"'
+missing=""
+for p in xdp_link_0 tc_link_0 xdp_link_1 tc_link_1; do [ -e "$PIN/$p" ] || missing="$missing $p"; done
+OUT="missing:$missing"; expect "ports_pins_per_port" '[ -z "$missing" ]'
+OUT="d0 $(xdp_prog_on d0) d1 $(xdp_prog_on d1)"
+expect "ports_both_have_xdp" '[ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ] && [ "$(xdp_prog_on d0)" != "$(xdp_prog_on d1)" ]'
+pcf status --iface d1 --pin-dir "$PIN" --json
+expect "ports_status_json_valid" 'json_valid'
+expect "ports_maps_shared" '[ "$(map_id pcf_flow_map)" = "$FLOW_ID0" ] && [ "$(map_id pcf_xskmap)" = "$XSK_ID0" ]'
+expect "ports_status_finds_port1" '[ "$(json_field port)" = 1 ] && [ "$(json_field attached)" = true ] && [ "$(json_field prog_id)" = "$(xdp_prog_on d1)" ] && [ "$(json_field default_action)" = pass ] && [ "$(json_field n_rx_queues)" = 1 ] && [ "$(json_field config_ifindex)" = "$(json_field ifindex)" ]'
+expect "ports_status_lists_both" 'grep -q "\"ports\":\[{\"port\":0,\"iface\":\"d0\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d0),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":2,\"default_action\":\"drop\"" <<<"$OUT" && grep -q "{\"port\":1,\"iface\":\"d1\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d1),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":1,\"default_action\":\"pass\"" <<<"$OUT"'
+pcf status --iface d0 --pin-dir "$PIN" --json
+expect "ports_port0_config_kept" '[ "$(json_field port)" = 0 ] && [ "$(json_field default_action)" = drop ] && [ "$(json_field n_rx_queues)" = 2 ]'
+pcf status --iface d1 --pin-dir "$PIN"
+expect "ports_status_text" '[ "$RC" = 0 ] && grep -q "port 0: .*d0" <<<"$OUT" && grep -q "port 1: .*d1" <<<"$OUT"'
+
+OUT=$(send_recv 5201 7201); expect "ports_rule_on_port0" '[ "$OUT" = "mark=0x2a" ]'
+OUT=$(send_recv 5201 7201 "$CL2"); expect "ports_same_rule_on_port1" '[ "$OUT" = "mark=0x2a" ]'
+OUT="slot 5 packets $(rule_packets 5)"; expect "ports_one_slot_counts_both" '[ "$(rule_packets 5)" = 2 ]'
+OUT=$(send_recv 5202 7202); expect "ports_drop_on_port0" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5202 7202 "$CL2"); expect "ports_drop_on_port1" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5209 7209); expect "ports_default_drop_port0" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5209 7209 "$CL2"); expect "ports_default_pass_port1" '[ "$OUT" = "mark=0x0" ]'
+
+# refusals
+pcf attach --iface d1 --pin-dir "$PIN" --port 2
+expect "ports_same_iface_two_ports_refused" '[ "$RC" = 1 ] && grep -q "already attached as port 1" <<<"$OUT" && [ ! -e "$PIN/xdp_link_2" ]'
+pcf attach --iface d2 --pin-dir "$PIN" --port 1
+expect "ports_port_taken_refused" '[ "$RC" = 1 ] && grep -q "port 1 of pin dir .* is attached to d1" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ]'
+pcf attach --iface d2 --pin-dir "$PIN" --port 4
+expect "ports_port_out_of_range_exit_2" '[ "$RC" = 2 ] && grep -q -- "--port must be" <<<"$OUT"'
+pcf status --iface d2 --pin-dir "$PIN" --port x
+expect "ports_port_not_a_number_exit_2" '[ "$RC" = 2 ]'
+pcf replace --iface d1 --pin-dir "$PIN" --port 1
+expect "ports_replace_port1" '[ "$RC" = 0 ] && grep -q "port 1" <<<"$OUT"'
+OUT=$(send_recv 5201 7201 "$CL2"); expect "ports_replace_port1_traffic" '[ "$OUT" = "mark=0x2a" ]'
+pcf detach --iface d1 --pin-dir "$PIN"   # port 0 is d0: nothing is detached
+expect "ports_detach_wrong_port_refused" '[ "$RC" = 1 ] && grep -q "add --port 1" <<<"$OUT" && [ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ]'
+
+# detach port 1: port 0 keeps working; purge refused while port 0 is attached
+pcf detach --iface d1 --pin-dir "$PIN" --port 1
+expect "ports_detach_port1" '[ "$RC" = 0 ] && [ ! -e "$PIN/xdp_link_1" ] && [ ! -e "$PIN/tc_link_1" ] && [ -e "$PIN/xdp_link_0" ] && [ -z "$(xdp_prog_on d1)" ]'
+OUT="config[1].ifindex $(config_ifindex_of 1), config[0].ifindex $(config_ifindex_of 0)"
+expect "ports_detach_zeroes_config_1" '[ "$(config_ifindex_of 1)" = 0 ] && [ "$(config_ifindex_of 0)" -gt 0 ]'
+OUT=$(send_recv 5201 7201); expect "ports_port0_still_marks" '[ "$OUT" = "mark=0x2a" ]'
+OUT=$(send_recv 5202 7202); expect "ports_port0_still_drops" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5202 7202 "$CL2"); expect "ports_port1_gone_passes" '[ "$OUT" = "mark=0x0" ]'
+pcf status --iface d0 --pin-dir "$PIN" --json
+expect "ports_status_lists_port0_only" 'grep -q "\"ports\":\[{\"port\":0,\"iface\":\"d0\"" <<<"$OUT" && ! grep -q "{\"port\":1," <<<"$OUT"'
+pcf detach --iface d1 --pin-dir "$PIN" --port 1 --purge
+expect "ports_purge_refused_while_port0" '[ "$RC" = 1 ] && grep -q "port 0 (d0.*still attached" <<<"$OUT" && [ -e "$PIN/pcf_flow_map" ] && rule_present 5201 7201'
+OUT=$(send_recv 5201 7201); expect "ports_purge_refused_port0_works" '[ "$OUT" = "mark=0x2a" ]'
+pcf detach --iface d0 --pin-dir "$PIN" --purge
+expect "ports_purge_last_port" '[ "$RC" = 0 ] && [ ! -e "$PIN" ] && [ -z "$(xdp_prog_on d0)" ]'
+
+# the single-port layout's shapes (64-entry pcf_xskmap, 1-entry pcf_config) are refused
+mkdir "$PIN"
+bpftool map create "$PIN/pcf_xskmap" type xskmap key 4 value 4 entries 64 name pcf_xskmap
+bpftool map create "$PIN/pcf_config" type array key 4 value 16 entries 1 name pcf_config
+pcf attach --iface d1 --pin-dir "$PIN" --port 1
+expect "old_shapes_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_xskmap is xskmap key 4 value 4 max_entries 64" <<<"$OUT" && grep -q "pcf_config is array key 4 value 16 max_entries 1" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -z "$(xdp_prog_on d1)" ]'
+pcf detach --iface d1 --pin-dir "$PIN" --port 1 --purge
+expect "old_shapes_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
 
 # ---- the interface goes away ----------------------------------------------------------
 pcf attach --iface d1 --pin-dir "$PIN3"

@@ -45,7 +45,16 @@ export class Lab {
 
   /** Runs build/pcf-xdp <cmd> --iface dut0 --pin-dir <pin> inside the DUT namespace (nsenter keeps bpffs). */
   async loader(cmd: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-    return run('nsenter', [`--net=/run/netns/${this.dut}`, LOADER, cmd, '--iface', 'dut0', '--pin-dir', this.pinDir, ...args]);
+    return this.loaderOn('dut0', cmd, ...args);
+  }
+
+  async loaderOn(iface: string, cmd: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+    return run('nsenter', [`--net=/run/netns/${this.dut}`, LOADER, cmd, '--iface', iface, '--pin-dir', this.pinDir, ...args]);
+  }
+
+  /** XDP on dut1 as port 1 of the same pin dir: the replies of NATed flows reach the worker. */
+  async attachReverse(): Promise<void> {
+    await this.loaderOn('dut1', 'attach', '--port', '1');
   }
 
   /** Runs a command in one of the lab's namespaces. */
@@ -64,6 +73,11 @@ export class Lab {
   }
 
   async destroy(): Promise<void> {
+    try {
+      await this.loaderOn('dut1', 'detach', '--port', '1');
+    } catch {
+      /* port 1 was not attached */
+    }
     try {
       await this.loader('detach', '--purge');
     } catch {

@@ -42,7 +42,7 @@ export async function tcpServer(lab: Lab, port: number, maxMs = 60_000) {
   return { kill: () => p.kill() };
 }
 
-export async function tcpExchange(lab: Lab, port: number, srcPort: number, bytes: number, timeoutMs: number): Promise<{ ok: boolean; echoed?: number; error?: string }> {
-  const { stdout } = await lab.exec(lab.client, process.execPath, [TCP, 'connect', SERVER_IP, String(port), String(srcPort), String(bytes), String(timeoutMs)]);
+export async function tcpExchange(lab: Lab, port: number, srcPort: number, bytes: number, timeoutMs: number, dst = SERVER_IP): Promise<{ ok: boolean; echoed?: number; error?: string }> {
+  const { stdout } = await lab.exec(lab.client, process.execPath, [TCP, 'connect', dst, String(port), String(srcPort), String(bytes), String(timeoutMs)]);
   return JSON.parse(stdout);
 }

@@ -20,15 +20,18 @@ export class Worker {
   proc: ChildProcess | null = null;
   log = '';
 
-  constructor(readonly lab: Lab, readonly args: string[]) {}
+  /** reverse: also receive on dut1 (port 1) and send out of dut0; needs lab.attachReverse(). */
+  constructor(readonly lab: Lab, readonly args: string[], readonly opts: { reverse?: boolean } = {}) {}
 
   /** Starts and resolves once it printed "ready"; rejects with its log if it exits first. */
   async start(): Promise<void> {
     ensureHugepages();
     this.log = '';
-    this.proc = spawn('nsenter', [`--net=/run/netns/${this.lab.dut}`, WORKER, '--in-memory', '--no-pci', '-l', '0,1',
+    // The main lcore, then one per (interface, queue): on two CPUs, in wakeup mode.
+    const lcores = this.opts.reverse ? '0@0,1@0,2@1' : '0@0,1@1';
+    this.proc = spawn('nsenter', [`--net=/run/netns/${this.lab.dut}`, WORKER, '--in-memory', '--no-pci', '--lcores', lcores,
       '--file-prefix', `${this.lab.name}-w`, '--', '--iface', 'dut0', '--pin-dir', this.lab.pinDir, '--egress', 'iface:dut1',
-      '--poll', 'wakeup', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--poll', 'wakeup', ...(this.opts.reverse ? ['--reverse'] : []), ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const p = this.proc;
     await new Promise<void>((resolve, reject) => {
       const onData = (d: Buffer) => {
