@@ -42,6 +42,23 @@ running_pid() {
 control_pid() { running_pid control; }
 worker_pid() { running_pid worker; }
 
+# Waits up to 20 s until CHECK succeeds for the process of $STATE_DIR/<name>.pid; when that
+# process dies first, shows the end of its log and exits 1.
+wait_started() {
+  local name=$1 check=$2
+  for _ in $(seq 1 100); do
+    eval "$check" >/dev/null 2>&1 && return 0
+    if ! running_pid "$name" >/dev/null; then
+      echo "$name: failed to start; last lines of $STATE_DIR/$name.log:" >&2
+      tail -n 20 "$STATE_DIR/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "$name: not ready after 20 s; see $STATE_DIR/$name.log" >&2
+  exit 1
+}
+
 # Stops the process of $STATE_DIR/<name>.pid: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
   local name=$1 pid

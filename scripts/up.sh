@@ -21,15 +21,7 @@ if pid=$(control_pid); then
 else
   nohup node --import tsx server/main.ts >>"$STATE_DIR/control.log" 2>&1 &
   echo $! >"$STATE_DIR/control.pid"
-  for _ in $(seq 1 100); do
-    curl -fsS "http://$PCF_HTTP/healthz" >/dev/null 2>&1 && break
-    if ! control_pid >/dev/null; then
-      echo "control plane: failed to start; last lines of $STATE_DIR/control.log:" >&2
-      tail -n 20 "$STATE_DIR/control.log" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
+  wait_started control "curl -fsS http://$PCF_HTTP/healthz"
   echo "control plane: started (pid $(cat "$STATE_DIR/control.pid"), log $STATE_DIR/control.log)"
 fi
 if [ "$PCF_WORKER" = 0 ]; then
@@ -44,15 +36,7 @@ else
     --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --egress "$PCF_WORKER_EGRESS" --poll "$PCF_WORKER_POLL" \
     ${PCF_REVERSE_IFACE:+--reverse} --report "unix:$PCF_GRPC_UNIX" >>"$STATE_DIR/worker.log" 2>&1 &
   echo $! >"$STATE_DIR/worker.pid"
-  for _ in $(seq 1 100); do
-    grep -q "pcf-worker: ready" "$STATE_DIR/worker.log" 2>/dev/null && break
-    if ! worker_pid >/dev/null; then
-      echo "worker: failed to start; last lines of $STATE_DIR/worker.log:" >&2
-      tail -n 20 "$STATE_DIR/worker.log" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
+  wait_started worker "grep -q 'pcf-worker: ready' $STATE_DIR/worker.log"
   echo "worker: started (pid $(cat "$STATE_DIR/worker.pid"), $(dut_iface) -> $PCF_WORKER_EGRESS, poll $PCF_WORKER_POLL, log $STATE_DIR/worker.log)"
 fi
 

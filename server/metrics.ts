@@ -8,22 +8,17 @@ export function createMetrics(service: FlowService): client.Registry {
   client.collectDefaultMetrics({ register: registry, prefix: 'pcf_control_' });
 
   // Counters owned by the kernel: each scrape copies their current sums.
-  new client.Counter({
-    name: 'pcf_xdp_packets_total', help: 'Packets counted by the XDP program, by counter of PCF_COUNTER_TABLE',
-    labelNames: ['counter'], registers: [registry],
-    collect() {
-      this.reset();
-      for (const [name, c] of Object.entries(service.datapath.counters())) this.inc({ counter: name }, c.packets);
-    },
-  });
-  new client.Counter({
-    name: 'pcf_xdp_bytes_total', help: 'Bytes (frame length) counted by the XDP program, by counter',
-    labelNames: ['counter'], registers: [registry],
-    collect() {
-      this.reset();
-      for (const [name, c] of Object.entries(service.datapath.counters())) this.inc({ counter: name }, c.bytes);
-    },
-  });
+  for (const field of ['packets', 'bytes'] as const) {
+    new client.Counter({
+      name: `pcf_xdp_${field}_total`,
+      help: `${field === 'packets' ? 'Packets' : 'Bytes (frame length)'} counted by the XDP program, by counter of PCF_COUNTER_TABLE`,
+      labelNames: ['counter'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, c] of Object.entries(service.datapath.counters())) this.inc({ counter: name }, c[field]);
+      },
+    });
+  }
   new client.Gauge({
     name: 'pcf_rules', help: 'Rules stored in SQLite', registers: [registry],
     collect() {
