@@ -98,8 +98,10 @@ export class FlowService {
     if (n > cap) throw new CapacityError(field, `pcf_flow_map is full: ${n} rules would not fit in its ${cap} entries`);
   }
 
-  private publish(events: FlowEvent[]): void {
-    for (const e of events) this.events.emit('event', e);
+  /** Tells watchers; the events are built only when someone watches (a batch makes 100,000). */
+  private publish(events: () => FlowEvent[]): void {
+    if (this.events.listenerCount('event') === 0) return;
+    for (const e of events()) this.events.emit('event', e);
   }
 
   /** Writes validated rules in one transaction (SQLite, then the map), then tells watchers. */
@@ -111,7 +113,7 @@ export class FlowService {
       this.datapath.write(rs, rs.filter((r) => r.created).map((r) => r.slot));
       return rs;
     });
-    this.publish(results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
+    this.publish(() => results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
     return results;
   }
 
@@ -203,7 +205,7 @@ export class FlowService {
       this.datapath.remove(f);
       return f;
     });
-    this.publish([{ revision: flow.revision, kind: 'DELETE', id, flow }]);
+    this.publish(() => [{ revision: flow.revision, kind: 'DELETE', id, flow }]);
   }
 
   get(id: number): Flow {

@@ -153,7 +153,7 @@ export class FlowStore {
     const flush = (rows: number) => {
       const stmt = rows === CHUNK ? this.stmts.upsertChunk : this.stmts.upsertOne;
       // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
-      for (const [id, rev, createdRev, createdAt, slot] of stmt.all(...args) as [number, number, number, string, number][]) {
+      for (const [id, rev, createdRev, createdAt, slot] of stmt.all(args) as [number, number, number, string, number][]) {
         const i = rev - base - 1;
         const flow: Flow = { id, key: specs[i].key, action: specs[i].action, revision: rev, created_at: createdAt, updated_at: now };
         results[i] = { flow, slot, created: createdRev === rev };
