@@ -1114,10 +1114,15 @@ static int cmd_attach(int ifindex)
 		struct bpf_prog_info old;
 		struct tc_state t;
 
+		/* Opening a program by id needs CAP_SYS_ADMIN; with only CAP_BPF (a container)
+		 * the tags cannot be compared: then the link is updated, which changes nothing
+		 * when the program is the same. */
 		err = get_prog_info_by_id(s.link.prog_id, &old);
 		if (!err)
 			memcpy(old_tag, old.tag, BPF_TAG_SIZE);
-		if (err || prog_tag(prog_fd, new_tag)) {
+		else if (err == -EPERM)
+			memset(old_tag, 0, BPF_TAG_SIZE);
+		if ((err && err != -EPERM) || prog_tag(prog_fd, new_tag)) {
 			msg("failed to read the attached program's info");
 			goto cleanup;
 		}
@@ -1222,14 +1227,19 @@ static int cmd_replace(int ifindex)
 	loaded = true;
 	ret = EXIT_ERR;
 
-	/* Compare-and-swap: fails if someone replaced the program since we looked. */
+	/* Compare-and-swap: fails if someone replaced the program since we looked. Opening the
+	 * attached program by id needs CAP_SYS_ADMIN; with only CAP_BPF (a container) the
+	 * update is unconditional: the pinned link is ours and the loader its only writer. */
 	old_fd = bpf_prog_get_fd_by_id(s.link.prog_id);
-	if (old_fd < 0) {
+	if (old_fd >= 0) {
+		uo.old_prog_fd = old_fd;
+	} else if (errno == EPERM) {
+		uo.flags = 0;
+	} else {
 		msg("failed to open the attached program (id %u): %s", s.link.prog_id,
 		    strerror(errno));
 		goto cleanup;
 	}
-	uo.old_prog_fd = old_fd;
 	if (bpf_link_update(s.link_fd, bpf_program__fd(l.xdp), &uo)) {
 		msg("failed to update the XDP link: %s", strerror(errno));
 		goto cleanup;

@@ -173,6 +173,16 @@ OUT="rule 5001->7001 gone"; expect "replace_keeps_rules" 'rule_present 5001 7001
 OUT="slot 0 packets $(rule_packets 0)"; expect "replace_keeps_counters" '[ "$(rule_packets 0)" = 1 ]'
 OUT=$(send_recv 5001 7001); expect "replace_traffic_still_marked" '[ "$OUT" = "mark=0x2a" ]'
 
+# Without CAP_SYS_ADMIN (a container with CAP_BPF) the old program cannot be opened by id:
+# replace and attach still swap the program, the rules stay.
+OUT=$($DUT setpriv --bounding-set=-sys_admin "$LOADER" replace --iface d0 --pin-dir "$PIN" 2>&1); RC=$?
+PROG3=$(xdp_prog_on d0)
+expect "replace_without_sys_admin" '[ "$RC" = 0 ] && [ -n "$PROG3" ] && [ "$PROG3" != "$PROG2" ] && rule_present 5001 7001'
+OUT=$($DUT setpriv --bounding-set=-sys_admin "$LOADER" attach --iface d0 --pin-dir "$PIN" 2>&1); RC=$?
+expect "reattach_without_sys_admin" '[ "$RC" = 0 ] && [ -n "$(xdp_prog_on d0)" ] && rule_present 5001 7001'
+OUT=$(send_recv 5001 7001); expect "traffic_after_unprivileged_replace" '[ "$OUT" = "mark=0x2a" ]'
+PROG2=$(xdp_prog_on d0)   # the program the checks below expect to stay
+
 pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/test_bad.bpf.o"
 expect "verifier_rejection_exit_6" '[ "$RC" = 6 ] && grep -q "verifier rejected" <<<"$OUT" && grep -q "invalid access to packet" <<<"$OUT"'
 OUT="prog now $(xdp_prog_on d0)"; expect "verifier_rejection_keeps_program" '[ "$(xdp_prog_on d0)" = "$PROG2" ]'
