@@ -13,6 +13,19 @@ export function renderKey(k: FlowKey): string {
   return `${end(k.src_ip, k.src_port)} -> ${end(k.dst_ip, k.dst_port)} ${protoName(k.proto)}`;
 }
 
+/** A rule's match: its key when it is one exact 5-tuple, else "198.18.0.0/16 -> any:2000-2999 udp". */
+export function renderRule(f: Pick<Flow, 'key' | 'match' | 'precedence'>): string {
+  const prec = f.precedence !== null && f.precedence !== undefined ? ` prec ${f.precedence}` : '';
+  if (f.key) return renderKey(f.key) + prec;
+  const m = f.match ?? {};
+  const end = (p: string | undefined, ports: number | string | undefined) => {
+    const addr = p ?? 'any';
+    return ports === undefined ? addr : `${addr.includes(':') ? `[${addr}]` : addr}:${ports}`;
+  };
+  const proto = m.proto === undefined ? 'any' : PROTO_NAMES[Number(m.proto)] ?? String(m.proto);
+  return `${end(m.src, m.src_ports)} -> ${end(m.dst, m.dst_ports)} ${proto}${prec}`;
+}
+
 /** "REDIRECT ttl-5 snat=198.18.0.9 dnat=198.18.1.2:8080 mark=273 q0" (only what is set). */
 export function renderAction(a: FlowAction): string {
   const parts: string[] = [a.type];
@@ -32,14 +45,14 @@ export function renderAction(a: FlowAction): string {
 export function flowsTable(flows: Flow[]): string {
   return table(
     [{ header: 'ID', align: 'right' }, { header: 'KEY' }, { header: 'ACTION' }, { header: 'REV', align: 'right' }, { header: 'UPDATED' }],
-    flows.map((f) => [String(f.id), renderKey(f.key), renderAction(f.action), String(f.revision), f.updated_at]),
+    flows.map((f) => [String(f.id), renderRule(f), renderAction(f.action), String(f.revision), f.updated_at]),
   );
 }
 
 export function flowDetail(f: Flow): string {
   return keyValues([
     ['id', String(f.id)],
-    ['key', renderKey(f.key)],
+    [f.key ? 'key' : 'match', renderRule(f)],
     ['action', renderAction(f.action)],
     ['revision', String(f.revision)],
     ['created', f.created_at],
@@ -51,7 +64,7 @@ export function flowDetail(f: Flow): string {
 /** One line per event with fixed-width columns (a stream cannot be aligned afterwards). */
 export const WATCH_HEADER = `${'REV'.padStart(8)}  ${'KIND'.padEnd(6)}  ${'ID'.padStart(6)}  ${'KEY'.padEnd(44)}  ACTION`;
 export function watchLine(e: FlowEvent): string {
-  return `${String(e.revision).padStart(8)}  ${e.kind.padEnd(6)}  ${String(e.id).padStart(6)}  ${renderKey(e.flow.key).padEnd(44)}  ${renderAction(e.flow.action)}`.trimEnd();
+  return `${String(e.revision).padStart(8)}  ${e.kind.padEnd(6)}  ${String(e.id).padStart(6)}  ${renderRule(e.flow).padEnd(44)}  ${renderAction(e.flow.action)}`.trimEnd();
 }
 
 const orDash = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
@@ -62,6 +75,7 @@ function datapathSection(s: Stats): string {
     ['datapath', d.present ? `present${d.map_id ? ` (pcf_flow_map id ${d.map_id})` : ''}` : 'absent (no pinned maps: rules are stored and pushed when they appear)'],
     ['pin dir', d.pin_dir],
     ['rules', `${count(d.rules_in_db)} in db, ${count(d.rules_in_map)} in map, capacity ${count(d.map_capacity)}`],
+    ['classifier', s.classifier ? `${count(s.classifier.rules)} rules with a precedence, ${s.classifier.shapes}/${s.classifier.max_shapes} shapes, fullest bucket ${s.classifier.fullest_bucket}/${s.classifier.max_rules_per_bucket}, generation ${orDash(s.classifier.generation)}` : '-'],
     ['default action', orDash(d.default_action)],
     ['rx queues', orDash(d.rx_queues)],
     ['ports', d.ports.length ? d.ports.map((p) => `${p.port}: ifindex ${p.ifindex}, ${p.rx_queues} rx queue(s), default ${p.default_action}`).join('; ') : '-'],

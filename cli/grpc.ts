@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { reportFromMessage } from '../server/workers.js';
 import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
+import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
 import { PROTO_NUMBERS } from '../server/model.js';
 import {
   CliError, EXIT, RefusedError, unreachable, usageError,
@@ -47,6 +48,17 @@ export function specToMessage(raw: unknown, where: string): unknown {
     }
     out.key = { ...raw.key, proto };
   }
+  if (isObject(raw.match)) {
+    const m = raw.match;
+    const proto = typeof m.proto === 'string' ? (/^\d+$/.test(m.proto) ? Number(m.proto) : MATCH_PROTOS[m.proto.toLowerCase()] ?? m.proto) : m.proto;
+    // "lo-hi" or a number to a PortRange; anything else goes as written for the server to refuse.
+    const ports = (p: unknown) => {
+      if (typeof p === 'number') return { first: p, last: p };
+      const r = typeof p === 'string' ? /^(\d+)-(\d+)$/.exec(p) : null;
+      return r ? { first: Number(r[1]), last: Number(r[2]) } : p;
+    };
+    out.match = dropNulls({ ...m, proto, src_ports: ports(m.src_ports), dst_ports: ports(m.dst_ports) });
+  }
   if (isObject(raw.action)) {
     out.action = dropNulls({ ...raw.action, nat: isObject(raw.action.nat) ? dropNulls(raw.action.nat) : null });
   }
@@ -57,9 +69,13 @@ export function flowFromMessage(m: Msg): Flow {
   const k: Msg = m.key ?? {};
   const a: Msg = m.action ?? {};
   const n: Msg | undefined = a.nat;
+  const mm: Msg = m.match ?? {};
+  const ports = (r: Msg | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? r.first ?? 0 : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
   return {
     id: m.id ?? 0,
-    key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
+    ...(m.key ? { key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 } } : {}),
+    match: dropNulls({ src: mm.src, dst: mm.dst, src_ports: ports(mm.src_ports), dst_ports: ports(mm.dst_ports), proto: mm.proto }),
+    precedence: m.precedence ?? null,
     action: {
       type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
       ttl_delta: a.ttl_delta ?? null,
@@ -94,6 +110,11 @@ function statsFromMessage(m: Msg): Stats {
       ports: ((d.ports ?? []) as Msg[]).map((p) => ({ port: p.port ?? 0, ifindex: p.ifindex ?? 0, rx_queues: p.rx_queues ?? 0, default_action: p.default_action ?? '' })),
       last_reconcile_at: d.last_reconcile_at ?? null,
       error: d.error ?? null,
+    },
+    classifier: {
+      rules: m.classifier?.rules ?? 0, shapes: m.classifier?.shapes ?? 0, max_shapes: m.classifier?.max_shapes ?? 0,
+      buckets: m.classifier?.buckets ?? 0, fullest_bucket: m.classifier?.fullest_bucket ?? 0,
+      max_rules_per_bucket: m.classifier?.max_rules_per_bucket ?? 0, generation: m.classifier?.generation ?? null,
     },
     xdp,
     rules: ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT, usageError, type ActionType, type Flow, type FlowFilter, type PcfClient } from './client.js';
-import { flowDetail, flowsTable, renderAction, renderKey, statsText, WATCH_HEADER, watchLine } from './format.js';
+import { flowDetail, flowsTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
 import { RestClient } from './rest.js';
 import { table } from './table.js';
 
@@ -35,10 +35,19 @@ const U32 = intArg(0, 0xffffffff);
 const S32 = intArg(-0x80000000, 0x7fffffff);
 
 /** "tcp", "UDP", "17" -> "tcp" | "udp" | 17; REST takes either, the gRPC client maps names. */
+/** A key's protocol (the list filters name a key's fields). */
 function protoArg(v: string): string | number {
   if (/^\d+$/.test(v)) return Number(v);
   const name = v.toLowerCase();
   if (!['tcp', 'udp', 'icmp'].includes(name)) throw new InvalidArgumentError('not tcp, udp, icmp or a protocol number.');
+  return name;
+}
+
+/** A rule's protocol: a match also names the other protocols with ports, and ICMPv6. */
+function matchProtoArg(v: string): string | number {
+  if (/^\d+$/.test(v)) return Number(v);
+  const name = v.toLowerCase();
+  if (!['tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'udplite', 'dccp'].includes(name)) throw new InvalidArgumentError('not tcp, udp, icmp, icmpv6, sctp, udplite, dccp or a protocol number.');
   return name;
 }
 
@@ -86,6 +95,11 @@ interface AddOptions {
   srcPort?: number;
   dstPort?: number;
   proto?: string | number;
+  src?: string;
+  dst?: string;
+  srcPorts?: string;
+  dstPorts?: string;
+  precedence?: number;
   action?: ActionType;
   ttlDelta?: number;
   snatIp?: string;
@@ -101,10 +115,24 @@ const RULE_OPTIONS: [keyof AddOptions, string][] = [
   ['srcIp', '--src-ip'], ['dstIp', '--dst-ip'], ['srcPort', '--src-port'], ['dstPort', '--dst-port'], ['proto', '--proto'],
   ['action', '--action'], ['ttlDelta', '--ttl-delta'], ['snatIp', '--snat-ip'], ['snatPort', '--snat-port'],
   ['dnatIp', '--dnat-ip'], ['dnatPort', '--dnat-port'], ['mark', '--mark'], ['queueId', '--queue-id'],
+  ['src', '--src'], ['dst', '--dst'], ['srcPorts', '--src-ports'], ['dstPorts', '--dst-ports'], ['precedence', '--precedence'],
 ];
+
+/** A port option as the API takes it: "80" as a number, "2000-2999" as written. */
+const portsArg = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
 
 /** The FlowSpec of openapi.yaml from the options; unset options are left out. */
 function specFromOptions(o: AddOptions): unknown {
+  const action = actionFromOptions(o);
+  // A match (prefixes, ranges, any protocol) when any of its options is given.
+  if ([o.src, o.dst, o.srcPorts, o.dstPorts].some((v) => v !== undefined)) {
+    const keyOpts = (['srcIp', 'dstIp', 'srcPort', 'dstPort'] as const).filter((k) => o[k] !== undefined);
+    if (keyOpts.length) throw usageError(`flows add: ${keyOpts.map((k) => RULE_OPTIONS.find(([n]) => n === k)![1]).join(', ')} name an exact key; with --src/--dst/--src-ports/--dst-ports give a match instead`);
+    if (o.action === undefined) throw usageError('flows add: missing --action');
+    const match = Object.fromEntries(Object.entries({ src: o.src, dst: o.dst, src_ports: portsArg(o.srcPorts), dst_ports: portsArg(o.dstPorts), proto: o.proto })
+      .filter(([, v]) => v !== undefined));
+    return { match, ...(o.precedence !== undefined ? { precedence: o.precedence } : {}), action };
+  }
   const missing: (keyof AddOptions)[] = (['srcIp', 'dstIp', 'proto', 'action'] as const).filter((k) => o[k] === undefined);
   const icmp = o.proto === 'icmp' || o.proto === 1;
   if (!icmp) missing.push(...(['srcPort', 'dstPort'] as const).filter((k) => o[k] === undefined));
@@ -112,6 +140,14 @@ function specFromOptions(o: AddOptions): unknown {
     const names = missing.map((k) => RULE_OPTIONS.find(([n]) => n === k)![1]);
     throw usageError(`flows add: missing ${names.join(', ')}${icmp ? '' : ' (ports are required except for icmp)'}; or --file rules.json`);
   }
+  return {
+    key: { src_ip: o.srcIp, dst_ip: o.dstIp, src_port: o.srcPort ?? 0, dst_port: o.dstPort ?? 0, proto: o.proto },
+    ...(o.precedence !== undefined ? { precedence: o.precedence } : {}),
+    action,
+  };
+}
+
+function actionFromOptions(o: AddOptions): Record<string, unknown> {
   const nat = Object.fromEntries(
     ([['snat_ip', o.snatIp], ['snat_port', o.snatPort], ['dnat_ip', o.dnatIp], ['dnat_port', o.dnatPort]] as const).filter(([, v]) => v !== undefined),
   );
@@ -121,10 +157,7 @@ function specFromOptions(o: AddOptions): unknown {
   if (o.mark !== undefined) action.mark = o.mark;
   if (o.queueId !== undefined) action.queue_id = o.queueId;
   if (o.mirror) action.mirror = true;
-  return {
-    key: { src_ip: o.srcIp, dst_ip: o.dstIp, src_port: o.srcPort ?? 0, dst_port: o.dstPort ?? 0, proto: o.proto },
-    action,
-  };
+  return action;
 }
 
 /** A JSON array of FlowSpec (or {"flows": [...]}, as BatchUpsertFlows takes it); "-" is stdin. */
@@ -158,8 +191,8 @@ async function flowsAdd(o: AddOptions, cmd: Command): Promise<void> {
       out(`created ${r.created}, updated ${r.updated}${r.revision ? ` (revision ${r.revision})` : ''}\n`);
       const SHOWN = 100;
       const rows = r.ids.slice(0, SHOWN).map((id, i) => {
-        const s = specs[i] as { key: Flow['key']; action: Flow['action'] };
-        return [String(id), renderKey(s.key), renderAction(s.action)];
+        const s = specs[i] as { key?: Flow['key']; match?: Flow['match']; precedence?: number; action: Flow['action'] };
+        return [String(id), s.key ? renderKey(s.key) : renderRule({ match: s.match ?? {}, precedence: s.precedence ?? null }), renderAction(s.action)];
       });
       out(table([{ header: 'ID', align: 'right' }, { header: 'KEY' }, { header: 'ACTION' }], rows));
       if (r.ids.length > SHOWN) out(`... and ${r.ids.length - SHOWN} more (--json lists every id)\n`);
@@ -170,7 +203,7 @@ async function flowsAdd(o: AddOptions, cmd: Command): Promise<void> {
   await withClient(cmd, async (c, g) => {
     const r = await c.upsert(spec);
     if (g.json) return json(r.raw);
-    out(`${r.created ? 'created' : 'updated'} flow ${r.flow.id}  ${renderKey(r.flow.key)}  ${renderAction(r.flow.action)}\n`);
+    out(`${r.created ? 'created' : 'updated'} flow ${r.flow.id}  ${renderRule(r.flow)}  ${renderAction(r.flow.action)}\n`);
   });
 }
 
@@ -287,7 +320,12 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
     .option('--dst-ip <ip>', 'destination IPv4 address')
     .option('--src-port <n>', 'source port (0 for icmp)', U32)
     .option('--dst-port <n>', 'destination port (0 for icmp)', U32)
-    .option('--proto <p>', 'tcp, udp, icmp or the IANA number', protoArg)
+    .option('--proto <p>', 'tcp, udp, icmp (icmpv6, sctp, udplite, dccp with a match) or the IANA number', matchProtoArg)
+    .option('--src <prefix>', 'match: source prefix, IPv4 or IPv6 (198.18.0.0/16, 2001:2::/48); absent = any')
+    .option('--dst <prefix>', 'match: destination prefix; absent = any')
+    .option('--src-ports <p>', 'match: source port or range lo-hi (needs --proto with ports)')
+    .option('--dst-ports <p>', 'match: destination port or range lo-hi')
+    .option('--precedence <n>', 'lower wins (3GPP); required for a match, optional for an exact key', U32)
     .option('--action <type>', 'PASS, DROP or REDIRECT', actionArg)
     .option('--ttl-delta <n>', 'REDIRECT: added to the TTL by the worker', S32)
     .option('--snat-ip <ip>', 'REDIRECT: new source address')

@@ -16,10 +16,24 @@
 #define PCF_PIN_RULE_STATS "pcf_rule_stats" /* PERCPU_ARRAY  stats_slot -> pcf_counter */
 #define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP PCF_XSK_KEY(port, rx queue) -> AF_XDP socket */
 #define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[PCF_MAX_PORTS] struct pcf_config, by port */
+/* The classifier of rules with a precedence (prefixes, port ranges, any protocol, IPv6):
+ * tuple-space search over at most PCF_MAX_SHAPES shapes, behind a per-CPU flow cache, with
+ * every change published by one write of pcf_ruleset.gen (xdp/README.md: Classifier). */
+#define PCF_PIN_RULES      "pcf_rules"      /* ARRAY  stats_slot -> struct pcf_rule (versioned body) */
+#define PCF_PIN_MATCH_MAP  "pcf_match_map"  /* HASH   struct pcf_match_key -> struct pcf_bucket */
+#define PCF_PIN_SHAPES     "pcf_shapes"     /* ARRAY[2 * PCF_MAX_SHAPES] struct pcf_shape, by gen parity */
+#define PCF_PIN_RULESET    "pcf_ruleset"    /* ARRAY[1] struct pcf_ruleset: the published generation */
+#define PCF_PIN_FLOW_CACHE "pcf_flow_cache" /* LRU_PERCPU_HASH struct pcf_tuple -> struct pcf_cache_entry */
+#define PCF_PIN_NAT6       "pcf_nat6"       /* ARRAY (mmapable) stats_slot -> struct pcf_nat6 */
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
 #define PCF_DEFAULT_MAX_RULES 131072
 #define PCF_MAX_QUEUES 64               /* RX queues per interface; queue_id must be below it */
+#define PCF_DEFAULT_FLOW_CACHE 65536    /* pcf_flow_cache entries per CPU */
+#define PCF_MAX_SHAPES 32               /* distinct match shapes of rules with a precedence */
+#define PCF_BUCKET_RULES 16             /* rules with a precedence sharing one shape, addresses and protocol */
+#define PCF_BUCKET_SLOTS (2 * PCF_BUCKET_RULES) /* room for a commit's old and new members at once */
+#define PCF_SLOT_NONE 0xffffffffu       /* pcf_cache_entry.slot: no rule matched */
 
 /* One pin dir (one set of rule maps) serves up to PCF_MAX_PORTS interfaces, each with its own
  * XDP attachment and "port" number (0 for the first): in the lab dut0 is port 0 and dut1,
@@ -69,6 +83,16 @@ struct pcf_flow_action {
 	__u16 dnat_port;  /* network order, with PCF_F_DNAT (0 = keep port) */
 };
 
+/* pcf_nat6[stats_slot]: the IPv6 addresses of a REDIRECT rule's NAT (the 32-byte metadata has
+ * no room for them). The action says which sides are translated (PCF_F_SNAT/PCF_F_DNAT) and
+ * holds the ports; for an IPv6 rule its snat_ip/dnat_ip are 0 and these are the addresses; an
+ * all-zero address keeps the packet's own. Written by the control plane before the rule that
+ * uses it; the worker reads it through mmap (BPF_F_MMAPABLE): no syscall per packet. */
+struct pcf_nat6 {
+	__u8 snat_ip[16]; /* network order */
+	__u8 dnat_ip[16];
+};
+
 /* Written by the XDP program in front of every packet that matched a rule (PASS and
  * REDIRECT), read by the TC ingress program (skb->mark) and by the worker (AF_XDP UMEM
  * headroom). 32 bytes: exactly the metadata limit, a multiple of 4. */
@@ -84,7 +108,100 @@ struct pcf_config {
 	__u32 default_action;   /* enum pcf_action_type for packets that match no rule (PASS) */
 	__u32 n_rx_queues;      /* RX queues of the attached interface; bounds queue_id */
 	__u32 ifindex;          /* interface the program is attached to */
+	__u32 frag_action;      /* enum pcf_frag_action: a later fragment no port-less rule matches */
+};
+
+enum pcf_frag_action {
+	PCF_FRAG_AS_DEFAULT = 0, /* the port's default_action (zero: what older loaders wrote) */
+	PCF_FRAG_PASS = 1,
+	PCF_FRAG_DROP = 2,
+};
+
+/* ---- The classifier of rules with a precedence ------------------------------------------
+ *
+ * A packet as the classifier sees it. IPv4 addresses sit in src[0]/dst[0], the rest zero.
+ * Ports are 0 for protocols without ports and for later fragments. 40 bytes, no holes: the
+ * key of pcf_flow_cache, and (with family replaced by the shape id) of pcf_match_map. */
+#define PCF_FAMILY_IPV4 4
+#define PCF_FAMILY_IPV6 6
+struct pcf_tuple {
+	__u8  family;   /* PCF_FAMILY_IPV4 / PCF_FAMILY_IPV6 */
+	__u8  proto;    /* IPv4 protocol / IPv6 upper-layer next header */
+	__u16 pad;      /* zero (the flow cache sets 1 for a later fragment) */
+	__u16 src_port; /* network order */
+	__u16 dst_port; /* network order */
+	__u32 src[4];   /* network order */
+	__u32 dst[4];
+};
+
+/* pcf_match_map key: the tuple masked by one shape. */
+struct pcf_match_key {
+	__u8  shape;    /* pcf_shape.id */
+	__u8  proto;    /* 0 when the shape has no PCF_SHAPE_PROTO */
+	__u16 pad;
+	__u16 src_port; /* network order; 0 unless PCF_SHAPE_SPORT */
+	__u16 dst_port; /* network order; 0 unless PCF_SHAPE_DPORT */
+	__u32 src[4];   /* masked by the shape's prefix */
+	__u32 dst[4];
+};
+
+/* pcf_shape.flags: which fields are part of the hash key (the rest are checked per rule). */
+#define PCF_SHAPE_PROTO (1u << 0) /* one protocol (else any) */
+#define PCF_SHAPE_SPORT (1u << 1) /* one source port (else any or a range) */
+#define PCF_SHAPE_DPORT (1u << 2) /* one destination port */
+
+/* One match shape: family, both prefix lengths and which of proto/ports are exact. The table
+ * of a generation lists its shapes by ascending min_rank, so the search stops at the first
+ * shape that cannot beat the best rule found. 48 bytes. */
+struct pcf_shape {
+	__u8  id;        /* in pcf_match_key.shape; stable while the shape has rules */
+	__u8  family;
+	__u8  flags;     /* PCF_SHAPE_* */
+	__u8  pad[5];
+	__u64 min_rank;  /* no rule of this shape ranks lower (better) */
+	__u32 src_mask[4]; /* network order, from the prefix length */
+	__u32 dst_mask[4];
+};
+
+/* pcf_ruleset[0]. The control plane writes the next generation's shapes at parity
+ * (gen + 1) & 1 and n_shapes of that parity, then gen + 1: one aligned 4-byte store that
+ * publishes a whole change (the packet reads gen once). */
+struct pcf_ruleset {
+	__u32 gen;
+	__u32 n_shapes[2]; /* by gen & 1 */
 	__u32 reserved;
+};
+
+/* A rule with a precedence as one generation sees it. rank = precedence << 32 | rule_id:
+ * the lowest wins; equal precedences go to the older rule (lower id). Ports are host order
+ * and inclusive; "any" is 0..65535. 48 bytes. */
+struct pcf_rule_body {
+	__u64 rank;
+	__u16 src_port_lo, src_port_hi;
+	__u16 dst_port_lo, dst_port_hi;
+	struct pcf_flow_action action;
+	__u32 live;     /* 0: no rule in this version (added later, deleted, or never written) */
+};
+
+/* pcf_rules[stats_slot]: `next` is what generations from `gen` on see, `prev` what older ones
+ * see. A commit writes {gen + 1, visible body, new body} and publishes gen + 1. */
+struct pcf_rule {
+	__u32 gen;
+	__u32 pad;
+	struct pcf_rule_body prev;
+	struct pcf_rule_body next;
+};
+
+/* pcf_match_map value: the slots of the rules under one masked key, any order. */
+struct pcf_bucket {
+	__u32 n;
+	__u32 slot[PCF_BUCKET_SLOTS];
+};
+
+/* pcf_flow_cache value: the result of the search for one tuple at one generation. */
+struct pcf_cache_entry {
+	__u32 gen;
+	__u32 slot; /* PCF_SLOT_NONE: no rule with a precedence matched */
 };
 
 struct pcf_counter {
@@ -94,9 +211,15 @@ struct pcf_counter {
 
 /* The one numbered table of XDP counters (index into pcf_stats). Mirrored by name, never by
  * number, in: native/src/addon.cc (exports the names), server/ (GET /stats keys).
- *   ACT_*    packets that matched a rule, by action;
- *   MISS_*   packets that matched no rule (default action applied);
- *   RSN_*    packets passed without a lookup, by reason; also counted in PASS_UNPARSED. */
+ * Every packet counts RX and exactly one outcome:
+ *   ACT_*, REDIRECT_FALLBACK, QUEUE_MISMATCH  matched a rule;
+ *   MISS_*          matched no rule (the port's default action);
+ *   PASS_UNPARSED / DROP_UNPARSED  not classified, with exactly one RSN_* reason: non-IP
+ *                   always passes (the node stays reachable: ARP, LLDP); malformed IP and
+ *                   later fragments that no port-less rule matches take the default action
+ *                   (fragments: the port's frag_action).
+ * On top: RX_IPV6, FRAG_FIRST, FRAG_LATER (classified fragments), CACHE_HIT/CACHE_MISS
+ * (searches of rules with a precedence), META_FAIL (metadata refused; the verdict stands). */
 #define PCF_COUNTER_TABLE(X)                                                       \
 	X(RX,                 "rx")                 /* every packet the program saw */ \
 	X(ACT_PASS,           "act_pass")                                              \
@@ -106,14 +229,23 @@ struct pcf_counter {
 	X(QUEUE_MISMATCH,     "queue_mismatch")     /* REDIRECT on another queue: PASS */ \
 	X(MISS_PASS,          "miss_pass")                                             \
 	X(MISS_DROP,          "miss_drop")                                             \
-	X(PASS_UNPARSED,      "pass_unparsed")      /* sum of the RSN_* below */       \
-	X(RSN_NON_IPV4,       "rsn_non_ipv4")                                          \
+	X(PASS_UNPARSED,      "pass_unparsed")      /* with one RSN_* below */         \
+	X(DROP_UNPARSED,      "drop_unparsed")      /* with one RSN_* below */         \
+	X(RSN_NON_IP,         "rsn_non_ip")         /* neither IPv4 nor IPv6: passed */ \
 	X(RSN_TRUNC_ETH,      "rsn_trunc_eth")                                         \
 	X(RSN_TRUNC_VLAN,     "rsn_trunc_vlan")                                        \
+	X(RSN_VLAN_DEPTH,     "rsn_vlan_depth")     /* a third VLAN tag */             \
 	X(RSN_TRUNC_IP,       "rsn_trunc_ip")                                          \
-	X(RSN_BAD_IP_HDR,     "rsn_bad_ip_hdr")     /* version, ihl or tot_len wrong */ \
-	X(RSN_FRAGMENT,       "rsn_fragment")                                          \
+	X(RSN_BAD_IP_HDR,     "rsn_bad_ip_hdr")     /* version, ihl or length wrong */ \
+	X(RSN_EXT_HDRS,       "rsn_ext_hdrs")       /* IPv6 extension chain too long */ \
+	X(RSN_FRAGMENT,       "rsn_fragment")       /* later fragment, no port-less rule */ \
 	X(RSN_TRUNC_L4,       "rsn_trunc_l4")                                          \
+	X(RSN_BAD_L4,         "rsn_bad_l4")         /* TCP data offset below 5 */      \
+	X(RX_IPV6,            "rx_ipv6")            /* IPv6 packets among RX */        \
+	X(FRAG_FIRST,         "frag_first")         /* first fragments, classified by ports */ \
+	X(FRAG_LATER,         "frag_later")         /* later fragments, port-less rules only */ \
+	X(CACHE_HIT,          "cache_hit")          /* pcf_flow_cache answered */      \
+	X(CACHE_MISS,         "cache_miss")         /* the shapes were searched */     \
 	X(META_FAIL,          "meta_fail")          /* adjust_meta refused: no metadata */
 
 enum pcf_counter_idx {

@@ -9,7 +9,8 @@
         "src/errors.cc",
         "src/flow_map.cc",
         "src/map_ops.cc",
-        "src/pinned_map.cc"
+        "src/pinned_map.cc",
+        "src/ruleset.cc"
       ],
       "include_dirs": ["../include"],
       "dependencies": [

@@ -186,6 +186,81 @@ export interface ConfigMap extends PinnedMap {
   readPorts(): PcfConfig[];
 }
 
+/** A masked key of pcf_match_map: the bucket of one shape, address pair and protocol. */
+export interface MatchKey {
+  /** pcf_shape.id, 0..PCF_MAX_SHAPES-1. */
+  shape: number;
+  /** 0..255; 0 when the shape has any protocol. */
+  proto: number;
+  /** Host order; 0 unless the shape has one source / destination port. */
+  srcPort: number;
+  dstPort: number;
+  /** The masked addresses (IPv4 or IPv6 text); null for a shape of any family. */
+  src: string | null;
+  dst: string | null;
+}
+
+/** A rule with a precedence as the datapath holds it (struct pcf_rule_body). */
+export interface RuleBody {
+  /** 0..2^32-1: rank = precedence << 32 | action.ruleId, the lowest wins. */
+  precedence: number;
+  /** Inclusive, host order; [0, 65535] for any. */
+  srcPorts: [number, number];
+  dstPorts: [number, number];
+  action: FlowAction;
+}
+
+/** The next body of a slot; null: no rule from the next generation on. */
+export interface RuleChange {
+  slot: number;
+  next: RuleBody | null;
+}
+
+export interface BucketSlots {
+  key: MatchKey;
+  slots: number[];
+}
+
+/** One entry of a generation's shape table. */
+export interface ShapeEntry {
+  id: number;
+  /** 0 (any: neither address given), 4 or 6. */
+  family: number;
+  /** PCF_SHAPE_PROTO 1 | PCF_SHAPE_SPORT 2 | PCF_SHAPE_DPORT 4. */
+  flags: number;
+  srcLen: number;
+  dstLen: number;
+  /** No rule of the shape ranks better than (minPrecedence, minRuleId). */
+  minPrecedence: number;
+  minRuleId: number;
+}
+
+/**
+ * The classifier maps of rules with a precedence under one pin dir (pcf_rules,
+ * pcf_match_map, pcf_shapes, pcf_ruleset): `new RuleSet(pinDir)`. commit() stages a change
+ * where the packets of the current generation do not look and publishes it with one 4-byte
+ * write: every packet is classified wholly by the old rules or wholly by the new. A staging
+ * failure restores what was staged and publishes nothing (a PcfSystemError is thrown).
+ */
+export interface RuleSet {
+  readonly maxSlots: number;
+  readonly maxBuckets: number;
+  readState(): { gen: number; nShapes: [number, number] };
+  /** Stages the bodies, the buckets' new slots (added to what they hold) and the next shape
+   * table, then publishes. Returns the new generation. */
+  commit(plan: { rules: RuleChange[]; buckets: BucketSlots[]; shapes: ShapeEntry[] }): number;
+  /** After commit: each bucket holds exactly these slots (empty: removed). */
+  cleanup(buckets: BucketSlots[]): void;
+  listBuckets(): BucketSlots[];
+  /** Slots whose body the published generation sees as a rule. */
+  liveSlots(): number[];
+  readShapes(): ShapeEntry[];
+  /** pcf_nat6[slot]: the IPv6 NAT addresses of a REDIRECT rule (null: keep the packet's). */
+  setNat6(slot: number, snatIp: string | null, dnatIp: string | null): void;
+  readRule(slot: number): { gen: number; prev: Record<string, unknown>; next: Record<string, unknown> };
+  close(): void;
+}
+
 /** A failed bpf() call. */
 export interface PcfSystemError extends Error {
   /** Positive errno. */
@@ -240,6 +315,9 @@ interface NativeModule {
   RuleStatsMap: MapClass<NativeRuleStatsMap> & { prototype: NativeRuleStatsMap };
   StatsMap: MapClass<StatsMap>;
   ConfigMap: MapClass<ConfigMap>;
+  RuleSet: new (pinDir: string) => RuleSet;
+  maxShapes: number;
+  bucketRules: number;
   pinnedMapId(path: string): number | null;
   possibleCpus(): number;
   _setBatchSyscalls(enabled: boolean): void;
@@ -389,6 +467,9 @@ export const FlowMap = native.FlowMap as unknown as MapClass<FlowMap>;
 export const RuleStatsMap = native.RuleStatsMap as unknown as MapClass<RuleStatsMap>;
 export const StatsMap: MapClass<StatsMap> = native.StatsMap;
 export const ConfigMap: MapClass<ConfigMap> = native.ConfigMap;
+export const RuleSet: new (pinDir: string) => RuleSet = native.RuleSet;
+/** PCF_MAX_SHAPES and PCF_BUCKET_RULES: the classifier's limits. */
+export const limits = Object.freeze({ maxShapes: native.maxShapes, bucketRules: native.bucketRules });
 
 /**
  * Id of the map pinned at path, or null when nothing is pinned there. Cheap (open, one info

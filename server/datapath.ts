@@ -4,7 +4,8 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import * as native from '../native/index.js';
-import { keyString, type Counter, type FlowSpec } from './model.js';
+import { Classifier, inClassifier } from './classifier.js';
+import type { Counter, FlowKey, FlowSpec } from './model.js';
 import type { StoredFlow } from './store.js';
 
 export interface DatapathState {
@@ -19,7 +20,7 @@ export interface DatapathState {
   error: string | null;
 }
 
-function toNativeKey(k: FlowSpec['key']): native.FlowKey {
+function toNativeKey(k: FlowKey): native.FlowKey {
   return { srcIp: k.src_ip, dstIp: k.dst_ip, srcPort: k.src_port, dstPort: k.dst_port, proto: k.proto };
 }
 
@@ -39,6 +40,10 @@ function toNativeAction(id: number, slot: number, a: FlowSpec['action']): native
   };
 }
 
+const actionOf = (f: StoredFlow) => toNativeAction(f.flow.id, f.slot, f.spec.action);
+/** The exact rules (pcf_flow_map) among rules: IPv4 5-tuples without a precedence. */
+const isExact = (f: StoredFlow) => !inClassifier(f.spec);
+
 function nativeKeyString(k: native.FlowKey): string {
   return `${k.srcIp}|${k.dstIp}|${k.srcPort}|${k.dstPort}|${k.proto}`;
 }
@@ -54,6 +59,7 @@ interface OpenMaps {
   ruleStats: native.RuleStatsMap;
   stats: native.StatsMap;
   config: native.ConfigMap;
+  ruleSet: native.RuleSet;
 }
 
 export class Datapath {
@@ -63,6 +69,10 @@ export class Datapath {
   private lastError: string | null = null;
   /** pcf_config of every attached port (interface), port order. */
   private ports: native.PcfConfig[] = [];
+  /** A cleanup after publishing failed: the next refresh reconciles. */
+  private dirty = false;
+  /** The rules with a precedence as the classifier maps hold them (or will, once present). */
+  readonly classifier = new Classifier();
 
   constructor(readonly pinDir: string, private readonly log: Logger) {}
 
@@ -101,6 +111,10 @@ export class Datapath {
    * last call (the caller then reconciles), false when nothing changed or they went away.
    */
   refresh(): boolean {
+    if (this.dirty && this.maps) {
+      this.dirty = false;
+      return true;
+    }
     let id: number | null;
     try {
       id = native.pinnedMapId(this.pin('pcf_flow_map'));
@@ -124,6 +138,7 @@ export class Datapath {
         ruleStats: native.RuleStatsMap.open(this.pin('pcf_rule_stats')),
         stats: native.StatsMap.open(this.pin('pcf_stats')),
         config: native.ConfigMap.open(this.pin('pcf_config')),
+        ruleSet: new native.RuleSet(this.pinDir),
       };
       this.lastError = null;
       this.readConfig();
@@ -145,29 +160,88 @@ export class Datapath {
     this.maps = null;
   }
 
-  /**
-   * Writes rules into the map, all or nothing: on failure the addon restores the map and
-   * this throws, so the caller's transaction rolls back. New rules' counter slots are zeroed
-   * first: a slot may have counted for a deleted rule.
-   */
-  write(flows: StoredFlow[], newSlots: number[]): void {
-    if (!this.maps || flows.length === 0) return;
-    if (newSlots.length) this.maps.ruleStats.resetCounters(newSlots);
-    this.maps.flows.upsertFlows(flows.map((f) => ({ key: toNativeKey(f.flow.key), action: toNativeAction(f.flow.id, f.slot, f.flow.action) })));
-  }
-
-  remove(f: StoredFlow): void {
-    if (!this.maps) return;
-    this.maps.flows.deleteFlows([toNativeKey(f.flow.key)]);
+  /** The picture of the classifier from SQLite, while the maps are absent (limits hold anyway). */
+  load(flows: StoredFlow[]): void {
+    this.classifier.load(flows, actionOf, null);
   }
 
   /**
-   * Makes the map equal to `flows` (SQLite): stale keys out, missing or different ones in.
-   * A rule whose entry was missing or different has unknown counts: its slot is zeroed.
+   * Applies a change of rules to the maps, all or nothing while nothing is published: exact
+   * rules go into pcf_flow_map first (a packet of an added exact rule gets the new answer
+   * at once: exact rules rank first), then the rules with a precedence are committed in one
+   * step, then what no packet can see any more goes (exact keys deleted, buckets emptied).
+   * On failure before publishing the maps and the classifier's picture are as before and
+   * this throws, so the caller's transaction rolls back; a classifier limit throws a
+   * CapacityError naming field(i). New rules' counter slots are zeroed first: a slot may
+   * have counted for a deleted rule.
    */
-  reconcile(flows: StoredFlow[]): { added: number; removed: number; kept: number } {
-    if (!this.maps) return { added: 0, removed: 0, kept: 0 };
-    const want = new Map(flows.map((f) => [keyString(f.flow.key), f]));
+  apply(upserts: StoredFlow[], deletes: StoredFlow[], newSlots: number[], field: (i: number) => string): void {
+    const plan = this.classifier.plan(upserts.map((f) => ({ f, action: actionOf(f) })), deletes, field);
+    const maps = this.maps;
+    if (!maps) {
+      this.classifier.done(true);
+      return;
+    }
+    const exactPut = upserts.filter(isExact);
+    try {
+      if (newSlots.length) maps.ruleStats.resetCounters(newSlots);
+      // With a commit to follow, keep what the exact entries were, to put back if it fails.
+      const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
+      if (exactPut.length) maps.flows.upsertFlows(exactPut.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
+      // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata).
+      for (const f of upserts) {
+        const n = f.spec.action.nat;
+        if (f.spec.match.family === 6 && n && (n.snat_ip || n.dnat_ip)) maps.ruleSet.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+      }
+      if (plan) {
+        try {
+          maps.ruleSet.commit(plan);
+        } catch (err) {
+          before?.forEach((a, i) => {
+            const key = toNativeKey(exactPut[i].spec.key!);
+            if (a) maps.flows.upsertFlows({ key, action: a });
+            else maps.flows.deleteFlows(key);
+          });
+          throw err;
+        }
+      }
+    } catch (err) {
+      this.classifier.rollback();
+      throw err;
+    }
+    let clean = true;
+    if (plan) {
+      try {
+        maps.ruleSet.cleanup(plan.cleanup);
+      } catch (err) {
+        clean = false;
+        this.dirty = true;
+        this.log.warn({ err }, 'classifier cleanup after a commit failed; reconciling');
+      }
+    }
+    this.classifier.done(clean);
+    // Exact entries no generation from now on may see: deleted rules, and exact matches
+    // that took a precedence (the classifier holds them now).
+    const gone = [...deletes.filter(isExact), ...upserts.filter((f) => !isExact(f) && f.spec.key)];
+    if (gone.length === 0) return;
+    try {
+      maps.flows.deleteFlows(gone.map((f) => toNativeKey(f.spec.key!)));
+    } catch (err) {
+      if (!plan) throw err; // nothing published: the caller rolls back
+      this.dirty = true;
+      this.log.warn({ err }, 'deleting exact entries after a commit failed; reconciling');
+    }
+  }
+
+  /**
+   * Makes the maps equal to `flows` (SQLite): in pcf_flow_map stale keys out, missing or
+   * different ones in; the classifier maps rebuilt in one commit. A rule whose entry was
+   * missing or different has unknown counts: its slot is zeroed.
+   */
+  reconcile(flows: StoredFlow[]): { added: number; removed: number; kept: number; classified: number; generation: number | null } {
+    if (!this.maps) return { added: 0, removed: 0, kept: 0, classified: 0, generation: null };
+    const exact = flows.filter(isExact);
+    const want = new Map(exact.map((f) => [nativeKeyString(toNativeKey(f.spec.key!)), f]));
     let have: native.FlowEntry[];
     try {
       have = this.maps.flows.listFlows();
@@ -186,25 +260,46 @@ export class Datapath {
     const put: native.FlowEntry[] = [];
     const resetSlots: number[] = [];
     for (const [k, f] of want) {
-      const action = toNativeAction(f.flow.id, f.slot, f.flow.action);
+      const action = actionOf(f);
       const cur = seen.get(k);
       if (cur && sameAction(cur, action)) continue;
-      put.push({ key: toNativeKey(f.flow.key), action });
+      put.push({ key: toNativeKey(f.spec.key!), action });
       if (!cur || cur.statsSlot !== f.slot || cur.ruleId !== f.flow.id) resetSlots.push(f.slot);
     }
-    if (stale.length) this.maps.flows.deleteFlows(stale);
+
+    // The classifier: one commit to the picture of SQLite, keeping the shape ids in use.
+    const rs = this.maps.ruleSet;
+    const live = rs.liveSlots();
+    const plan = this.classifier.load(flows, actionOf, { shapes: rs.readShapes(), buckets: rs.listBuckets(), liveSlots: live });
+    const wasLive = new Set(live);
+    for (const r of plan.rules) if (r.next && !wasLive.has(r.slot)) resetSlots.push(r.slot);
+
     // A map re-created smaller than the slots in use: those rules act, uncounted.
     const inRange = resetSlots.filter((s) => s < this.maps!.ruleStats.maxEntries);
     if (inRange.length < resetSlots.length) this.log.warn({ slots: resetSlots.length - inRange.length }, 'rule counter slots beyond pcf_rule_stats: those rules are not counted');
     if (inRange.length) this.maps.ruleStats.resetCounters(inRange);
     if (put.length) this.maps.flows.upsertFlows(put);
+    for (const f of flows) {
+      const n = f.spec.action.nat;
+      if (inClassifier(f.spec) && f.spec.match.family === 6 && n && (n.snat_ip || n.dnat_ip)) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+    }
+    const generation = rs.commit(plan);
+    rs.cleanup(plan.cleanup);
+    this.classifier.done(true);
+    if (stale.length) this.maps.flows.deleteFlows(stale);
 
     this.lastReconcileAt = new Date().toISOString();
-    return { added: put.length, removed: stale.length, kept: flows.length - put.length };
+    return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };
   }
 
+  /** The published generation of the classifier, or null without maps. */
+  generation(): number | null {
+    return this.maps ? this.maps.ruleSet.readState().gen : null;
+  }
+
+  /** Rules in the maps: exact entries counted in pcf_flow_map, plus the classifier's. */
   countInMap(): number | null {
-    return this.maps ? this.maps.flows.countFlows() : null;
+    return this.maps ? this.maps.flows.countFlows() + this.classifier.rules : null;
   }
 
   counters(): Record<string, Counter> {

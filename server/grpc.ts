@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { CapacityError, CompactedError, NotFoundError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import type { FlowService } from './service.js';
+import { schemaErrors } from './schema.js';
 import { reportFromMessage } from './workers.js';
 
 export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
@@ -25,12 +26,26 @@ export function loadPcfPackage(): grpc.GrpcObject {
 
 type Msg = Record<string, any>;
 
+/** A PortRange message in the API's form: one port as a number, else "first-last". */
+const portsFromMessage = (r: Msg | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? (r.first ?? 0) : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
+
+/** A Match message in the API's form, checked against openapi.yaml's Match like a REST body. */
+function matchFromMessage(m: Msg | undefined, field: string): unknown {
+  if (!m) return undefined;
+  const body = dropNulls({ src: m.src, dst: m.dst, src_ports: portsFromMessage(m.src_ports), dst_ports: portsFromMessage(m.dst_ports), proto: m.proto });
+  const errors = schemaErrors('Match', body, field);
+  if (errors.length) throw new ValidationError(errors);
+  return body;
+}
+
 /** A gRPC FlowSpec-shaped message to the plain object the service validates (proto3 defaults filled in). */
-function specFromMessage(m: Msg | undefined): unknown {
+function specFromMessage(m: Msg | undefined, field = 'match'): unknown {
   if (!m) return m;
   const k = m.key as Msg | undefined;
   const a = m.action as Msg | undefined;
   return {
+    ...(m.match ? { match: matchFromMessage(m.match, field) } : {}),
+    ...(m.precedence !== undefined && m.precedence !== null ? { precedence: m.precedence } : {}),
     key: k && { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
     action: a && {
       type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
@@ -45,10 +60,20 @@ function specFromMessage(m: Msg | undefined): unknown {
 
 const dropNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 
+/** "lo-hi" or a number to a PortRange message. */
+function portsToMessage(p: number | string | undefined): Msg | undefined {
+  if (p === undefined) return undefined;
+  const [first, last] = String(p).split('-').map(Number);
+  return { first, last: last ?? first };
+}
+
 export function flowToMessage(f: Flow): Msg {
+  const m = f.match;
   return {
     id: f.id,
-    key: f.key,
+    ...(f.key ? { key: f.key } : {}),
+    match: dropNulls({ src: m.src, dst: m.dst, src_ports: portsToMessage(m.src_ports), dst_ports: portsToMessage(m.dst_ports), proto: m.proto }),
+    ...(f.precedence !== null ? { precedence: f.precedence } : {}),
     action: dropNulls({ ...f.action, nat: f.action.nat ? dropNulls({ ...f.action.nat }) : null }),
     revision: f.revision,
     created_at: f.created_at,
@@ -110,10 +135,10 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
       const page = service.list(filter, limit || 100, req.cursor ?? 0);
       return { flows: page.flows.map(flowToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
-    BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map(specFromMessage))),
+    BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map((f, i) => specFromMessage(f, `flows[${i}].match`)))),
     GetStats: unary<Msg, Msg>(log, () => {
       const s = service.stats();
-      return { ...s, datapath: dropNulls({ ...s.datapath }) };
+      return { ...s, datapath: dropNulls({ ...s.datapath }), classifier: dropNulls({ ...s.classifier }) };
     }),
     WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       let stop: (() => void) | null = null;

@@ -11,9 +11,11 @@ import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
 import type { FlowService } from './service.js';
+import { OPENAPI_SPEC } from './schema.js';
 import { parseProto } from './validate.js';
 
-export const OPENAPI_SPEC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../openapi.yaml');
+export { OPENAPI_SPEC };
+
 /** A single rule is a few hundred bytes; anything near this is not a rule. */
 export const BODY_LIMIT = '64kb';
 

@@ -1,5 +1,6 @@
 // model.ts - the rule as the service layer holds it: normalized (proto as its IANA number,
 // absent optional fields as null). Field names are those of openapi.yaml and proto/.
+import type { Match, MatchBody } from './match.js';
 
 export const ACTION_TYPES = ['PASS', 'DROP', 'REDIRECT'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
@@ -34,8 +35,17 @@ export interface FlowAction {
   mirror: boolean;
 }
 
+/**
+ * A rule, validated and normalized. Ranking (xdp/README.md: Classifier): a rule without a
+ * precedence is one exact IPv4 5-tuple and ranks above every rule with one; among rules with
+ * a precedence the lowest value wins, equal values go to the older rule (the lower id).
+ */
 export interface FlowSpec {
-  key: FlowKey;
+  match: Match;
+  /** The match as an exact IPv4 5-tuple, when it is one. */
+  key: FlowKey | null;
+  /** 0..2^32-1, lower wins; null only for an exact 5-tuple. */
+  precedence: number | null;
   action: FlowAction;
 }
 
@@ -44,8 +54,14 @@ export interface Counter {
   bytes: number;
 }
 
-export interface Flow extends FlowSpec {
+/** A rule as the API shows it. */
+export interface Flow {
   id: number;
+  /** Present when the match is one exact IPv4 5-tuple (every rule of the first API). */
+  key?: FlowKey;
+  match: MatchBody;
+  precedence: number | null;
+  action: FlowAction;
   revision: number;
   created_at: string;
   updated_at: string;
@@ -68,7 +84,3 @@ export interface FlowEvent {
   flow: Flow;
 }
 
-/** The identity of a rule in maps and in SQLite: one string per 5-tuple. */
-export function keyString(k: FlowKey): string {
-  return `${k.src_ip}|${k.dst_ip}|${k.src_port}|${k.dst_port}|${k.proto}`;
-}

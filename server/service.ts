@@ -7,7 +7,8 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Datapath, DatapathState } from './datapath.js';
 import { CapacityError, NotFoundError, ValidationError, type FieldError } from './errors.js';
-import { keyString, type Counter, type Flow, type FlowEvent, type FlowFilter, type FlowSpec } from './model.js';
+import { matchKeyString } from './match.js';
+import type { Counter, Flow, FlowEvent, FlowFilter, FlowSpec } from './model.js';
 import { FlowStore, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
@@ -24,6 +25,7 @@ export interface Stats {
   read_at: string;
   revision: number;
   datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null };
+  classifier: ReturnType<Datapath['classifier']['stats']> & { generation: number | null };
   xdp: Record<string, Counter>;
   rules: { id: number; packets: number; bytes: number }[];
   workers: WorkerView[];
@@ -40,6 +42,8 @@ export class FlowService {
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000) {
     this.store = new FlowStore(db);
+    // The classifier's limits hold from the first request, maps or not.
+    this.datapath.load(this.store.all());
     this.workers = new WorkerRegistry(workerStaleMs);
     this.events.setMaxListeners(0);
   }
@@ -107,10 +111,12 @@ export class FlowService {
   /** Writes validated rules in one transaction (SQLite, then the map), then tells watchers. */
   private commit(specs: FlowSpec[], field: string): UpsertResult[] {
     const now = new Date().toISOString();
+    // A classifier limit names the rule's match ("flows[3].match" in a batch).
+    const fieldOf = (i: number) => (field === 'flows' ? `flows[${i}].match` : 'match');
     const results = this.write(() => {
       const rs = this.store.upsertMany(specs, now);
       if (rs.some((r) => r.created)) this.checkCapacity(field);
-      this.datapath.write(rs, rs.filter((r) => r.created).map((r) => r.slot));
+      this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       return rs;
     });
     this.publish(() => results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
@@ -143,7 +149,7 @@ export class FlowService {
     const groups: Pending[][] = [[]];
     let keys = new Set<string>();
     for (const p of queued) {
-      const k = keyString(p.spec.key);
+      const k = matchKeyString(p.spec.match);
       if (keys.has(k)) {
         groups.push([]);
         keys = new Set();
@@ -185,9 +191,10 @@ export class FlowService {
         if (errors.length < 20) errors.push(...r.errors);
         return;
       }
-      const k = keyString(r.spec.key);
+      const k = matchKeyString(r.spec.match);
       const prev = firstIndex.get(k);
-      if (prev !== undefined) errors.push({ field: `flows[${i}].key`, message: `duplicate of flows[${prev}].key within this batch` });
+      const what = (raw as { match?: unknown })?.match !== undefined ? 'match' : 'key';
+      if (prev !== undefined) errors.push({ field: `flows[${i}].${what}`, message: `duplicate of flows[${prev}].${what} within this batch (the same match is the same rule)` });
       else firstIndex.set(k, i);
       specs.push(r.spec);
     });
@@ -202,7 +209,7 @@ export class FlowService {
     const { flow } = this.write(() => {
       const f = this.store.delete(id);
       if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
-      this.datapath.remove(f);
+      this.datapath.apply([], [f], [], () => 'id');
       return f;
     });
     this.publish(() => [{ revision: flow.revision, kind: 'DELETE', id, flow }]);
@@ -230,6 +237,7 @@ export class FlowService {
       read_at: new Date().toISOString(),
       revision: this.store.currentRevision,
       datapath: { ...dp, rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? dp.error },
+      classifier: { ...this.datapath.classifier.stats(), generation: this.datapath.generation() },
       xdp: this.datapath.counters(),
       rules,
       workers: this.workers.list(),

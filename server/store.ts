@@ -2,16 +2,22 @@
 // writes inside db.transaction() together with the map write (service.ts).
 import type Database from 'better-sqlite3';
 import { CompactedError } from './errors.js';
-import type { ActionType, Flow, FlowEvent, FlowFilter, FlowSpec } from './model.js';
+import { keyOfMatch, matchBody, matchKeyString, parsePrefix, prefixText, type Match, type Prefix } from './match.js';
+import type { ActionType, Flow, FlowAction, FlowEvent, FlowFilter, FlowSpec } from './model.js';
 import { SlotAllocator } from './slots.js';
 
 interface FlowRow {
   id: number;
-  src_ip: string;
-  dst_ip: string;
-  src_port: number;
-  dst_port: number;
-  proto: number;
+  match_key: string;
+  family: 4 | 6 | null;
+  src: string | null;
+  dst: string | null;
+  src_port_lo: number | null;
+  src_port_hi: number | null;
+  dst_port_lo: number | null;
+  dst_port_hi: number | null;
+  proto: number | null;
+  precedence: number | null;
   action_type: ActionType;
   ttl_delta: number | null;
   mark: number | null;
@@ -28,23 +34,45 @@ interface FlowRow {
   updated_at: string;
 }
 
-function rowToFlow(r: FlowRow): Flow {
+const prefixOf = (t: string | null): Prefix | null => (t === null ? null : (parsePrefix(t) as Prefix));
+
+function rowToSpec(r: FlowRow): FlowSpec {
   const natSet = r.snat_ip !== null || r.snat_port !== null || r.dnat_ip !== null || r.dnat_port !== null;
-  return {
-    id: r.id,
-    key: { src_ip: r.src_ip, dst_ip: r.dst_ip, src_port: r.src_port, dst_port: r.dst_port, proto: r.proto },
-    action: {
-      type: r.action_type,
-      ttl_delta: r.ttl_delta,
-      nat: natSet ? { snat_ip: r.snat_ip, snat_port: r.snat_port, dnat_ip: r.dnat_ip, dnat_port: r.dnat_port } : null,
-      mark: r.mark,
-      queue_id: r.queue_id,
-      mirror: r.mirror === 1,
-    },
-    revision: r.revision,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
+  const match: Match = {
+    family: r.family,
+    src: prefixOf(r.src),
+    dst: prefixOf(r.dst),
+    src_ports: r.src_port_lo === null ? null : { lo: r.src_port_lo, hi: r.src_port_hi! },
+    dst_ports: r.dst_port_lo === null ? null : { lo: r.dst_port_lo, hi: r.dst_port_hi! },
+    proto: r.proto,
   };
+  const action: FlowAction = {
+    type: r.action_type,
+    ttl_delta: r.ttl_delta,
+    nat: natSet ? { snat_ip: r.snat_ip, snat_port: r.snat_port, dnat_ip: r.dnat_ip, dnat_port: r.dnat_port } : null,
+    mark: r.mark,
+    queue_id: r.queue_id,
+    mirror: r.mirror === 1,
+  };
+  return { match, key: keyOfMatch(match), precedence: r.precedence, action };
+}
+
+/** The rule as the API shows it. */
+export function flowOf(id: number, spec: FlowSpec, revision: number, created_at: string, updated_at: string): Flow {
+  return {
+    id,
+    ...(spec.key ? { key: spec.key } : {}),
+    match: matchBody(spec.match),
+    precedence: spec.precedence,
+    action: spec.action,
+    revision,
+    created_at,
+    updated_at,
+  };
+}
+
+function rowToFlow(r: FlowRow): Flow {
+  return flowOf(r.id, rowToSpec(r), r.revision, r.created_at, r.updated_at);
 }
 
 /** Deletions kept for WatchFlows to replay; a watch from before the oldest is refused. */
@@ -53,6 +81,7 @@ export const TOMBSTONES_KEPT = 100_000;
 /** A rule with its counter slot in pcf_rule_stats (internal: not part of the API). */
 export interface StoredFlow {
   flow: Flow;
+  spec: FlowSpec;
   slot: number;
 }
 
@@ -62,13 +91,13 @@ export interface UpsertResult extends StoredFlow {
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
 const CHUNK = 200;
-const COLS = 'src_ip, dst_ip, src_port, dst_port, proto, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
+const COLS = 'match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
 const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
 
 function upsertSql(rows: number): string {
   return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
-    ON CONFLICT (src_ip, dst_ip, src_port, dst_port, proto) DO UPDATE SET
-      action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
+    ON CONFLICT (match_key) DO UPDATE SET
+      precedence = excluded.precedence, action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
       queue_id = excluded.queue_id, mirror = excluded.mirror, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
       dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
       revision = excluded.revision, updated_at = excluded.updated_at
@@ -155,17 +184,19 @@ export class FlowStore {
       // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
       for (const [id, rev, createdRev, createdAt, slot] of stmt.all(args) as [number, number, number, string, number][]) {
         const i = rev - base - 1;
-        const flow: Flow = { id, key: specs[i].key, action: specs[i].action, revision: rev, created_at: createdAt, updated_at: now };
-        results[i] = { flow, slot, created: createdRev === rev };
+        const flow = flowOf(id, specs[i], rev, createdAt, now);
+        results[i] = { flow, spec: specs[i], slot, created: createdRev === rev };
         // An update keeps its slot; the one offered for a new row goes back.
         if (slot !== offered[i]) unused.push(offered[i]);
       }
       args.length = 0;
     };
     specs.forEach((s, i) => {
-      const { key: k, action: a } = s;
+      const { match: m, action: a } = s;
       const rev = base + i + 1;
-      args.push(k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
+      const text = (p: Prefix | null) => (p ? prefixText(p) : null);
+      args.push(matchKeyString(m), m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
+        m.dst_ports?.lo ?? null, m.dst_ports?.hi ?? null, m.proto, s.precedence, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
         a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
       const full = specs.length - (specs.length % CHUNK);
       if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);
@@ -182,6 +213,7 @@ export class FlowStore {
     const rev = ++this.revision;
     this.rows--;
     this.slots.give([row.stats_slot]);
+    const spec = rowToSpec(row);
     const flow = { ...rowToFlow(row), revision: rev };
     this.stmts.addTombstone.run(rev, id, JSON.stringify(flow));
     if (++this.tombstones > TOMBSTONES_KEPT + 1000) {
@@ -189,7 +221,7 @@ export class FlowStore {
       this.stmts.setCompacted.run(Math.max(...pruned.map((p) => p.r)));
       this.tombstones -= pruned.length;
     }
-    return { flow, slot: row.stats_slot };
+    return { flow, spec, slot: row.stats_slot };
   }
 
   get(id: number): Flow | undefined {
@@ -198,18 +230,27 @@ export class FlowStore {
   }
 
   all(): StoredFlow[] {
-    return this.stmts.all.all().map((r) => ({ flow: rowToFlow(r), slot: r.stats_slot }));
+    return this.stmts.all.all().map((r) => {
+      const spec = rowToSpec(r);
+      return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+    });
   }
 
   list(filter: FlowFilter, limit: number, cursor: number): { flows: Flow[]; next_cursor: number | null } {
     const where = ['id > ?'];
     const args: unknown[] = [cursor];
-    for (const f of ['src_ip', 'dst_ip', 'src_port', 'dst_port', 'proto'] as const) {
-      if (filter[f] !== undefined) {
-        where.push(`${f} = ?`);
-        args.push(filter[f]);
-      }
+    // The filters of the first API name an exact key's fields: host prefixes, single ports.
+    const host = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`;
+    if (filter.src_ip !== undefined) { where.push('src = ?'); args.push(host(filter.src_ip)); }
+    if (filter.dst_ip !== undefined) { where.push('dst = ?'); args.push(host(filter.dst_ip)); }
+    // An ICMP key's ports are 0: its match has none.
+    for (const side of ['src', 'dst'] as const) {
+      const port = filter[`${side}_port`];
+      if (port === undefined) continue;
+      where.push(`((${side}_port_lo = ? AND ${side}_port_hi = ?) OR (? = 0 AND ${side}_port_lo IS NULL AND proto = 1))`);
+      args.push(port, port, port);
     }
+    if (filter.proto !== undefined) { where.push('proto = ?'); args.push(filter.proto); }
     if (filter.type) {
       where.push('action_type = ?');
       args.push(filter.type);

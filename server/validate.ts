@@ -3,6 +3,10 @@
 // normalizes (proto names to numbers, 0/absent to null).
 import { ValidationError, type FieldError } from './errors.js';
 import {
+  addressBytes, formatAddress, matchOfKey, keyOfMatch, parsePorts, parsePrefix, PORT_PROTOCOLS, PROTO_NAMES,
+  type Match, type PortRange, type Prefix,
+} from './match.js';
+import {
   ACTION_TYPES, MAX_QUEUES, PROTO_NUMBERS,
   type ActionType, type FlowAction, type FlowKey, type FlowSpec, type Nat,
 } from './model.js';
@@ -66,7 +70,72 @@ function checkKey(c: Checker, raw: unknown): FlowKey {
   return key;
 }
 
-function checkNat(c: Checker, raw: unknown, type: ActionType, proto: number): Nat | null {
+const MAX_PRECEDENCE = 0xffffffff;
+const quoted = (v: unknown) => {
+  const t = JSON.stringify(v) ?? String(v);
+  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+};
+
+function checkPrefix(c: Checker, field: string, v: unknown): Prefix | null {
+  if (absent(v)) return null;
+  if (typeof v !== 'string') {
+    c.fail(field, `${quoted(v)} is not a prefix string ("198.18.1.0/24", "2001:2::/48", or one address)`);
+    return null;
+  }
+  const p = parsePrefix(v);
+  if (typeof p === 'string') {
+    c.fail(field, `${quoted(v)}: ${p}`);
+    return null;
+  }
+  return p;
+}
+
+function checkPortRange(c: Checker, field: string, v: unknown): PortRange | null {
+  if (absent(v)) return null;
+  if (typeof v !== 'number' && typeof v !== 'string') {
+    c.fail(field, `${quoted(v)} is not a port or a range "lo-hi"`);
+    return null;
+  }
+  const r = parsePorts(v);
+  if (typeof r === 'string') {
+    c.fail(field, r);
+    return null;
+  }
+  return r;
+}
+
+function checkMatchProto(c: Checker, v: unknown): number | null {
+  if (absent(v)) return null;
+  if (typeof v === 'string' && PROTO_NAMES[v.toLowerCase()] !== undefined) return PROTO_NAMES[v.toLowerCase()];
+  if (isInt(v) && v >= 0 && v <= 255) return v;
+  c.fail('match.proto', `${quoted(v)} is not a protocol: a number 0..255 or one of ${Object.keys(PROTO_NAMES).join(', ')}`);
+  return null;
+}
+
+/** A match: prefixes of one family, port ranges only with a protocol that has ports. */
+function checkMatch(c: Checker, raw: unknown): Match {
+  if (!isObject(raw)) {
+    c.fail('match', 'must be an object (src, dst, src_ports, dst_ports, proto; absent fields match anything)');
+    return {} as Match;
+  }
+  const src = checkPrefix(c, 'match.src', raw.src);
+  const dst = checkPrefix(c, 'match.dst', raw.dst);
+  if (src && dst && src.family !== dst.family)
+    c.fail('match.dst', `an IPv${dst.family} prefix with an IPv${src.family} source: one match is one family (give two rules)`);
+  const family = src?.family ?? dst?.family ?? null;
+  const proto = checkMatchProto(c, raw.proto);
+  const src_ports = checkPortRange(c, 'match.src_ports', raw.src_ports);
+  const dst_ports = checkPortRange(c, 'match.dst_ports', raw.dst_ports);
+  for (const [f, r] of [['match.src_ports', src_ports], ['match.dst_ports', dst_ports]] as const) {
+    if (r && (proto === null || !PORT_PROTOCOLS.has(proto)))
+      c.fail(f, `ports need one protocol that has them (tcp, udp, sctp, udplite, dccp); this match has ${proto === null ? 'any protocol' : `protocol ${proto}`}`);
+  }
+  if (proto === 1 && family === 6) c.fail('match.proto', '1 is ICMP for IPv4; ICMPv6 is 58');
+  if (proto === 58 && family === 4) c.fail('match.proto', '58 is ICMPv6; ICMP for IPv4 is 1');
+  return { family, src, dst, src_ports, dst_ports, proto };
+}
+
+function checkNat(c: Checker, raw: unknown, type: ActionType, match: Match): Nat | null {
   if (absent(raw)) return null;
   if (!isObject(raw)) {
     c.fail('action.nat', 'must be an object or null');
@@ -75,20 +144,32 @@ function checkNat(c: Checker, raw: unknown, type: ActionType, proto: number): Na
   const nat: Nat = { snat_ip: null, snat_port: null, dnat_ip: null, dnat_port: null };
   for (const f of ['snat_ip', 'dnat_ip'] as const) {
     if (absent(raw[f])) continue;
-    nat[f] = c.ip(`action.nat.${f}`, raw[f]);
-    if (raw[f] === '0.0.0.0') c.fail(`action.nat.${f}`, '0.0.0.0 cannot be a NAT address');
+    // The address of the match's family: IPv4 for IPv4 rules, IPv6 for IPv6 ones.
+    const v = raw[f];
+    const a = typeof v === 'string' ? addressBytes(v) : null;
+    if (match.family === 6) {
+      if (!a || a.family !== 6) c.fail(`action.nat.${f}`, `${quoted(v)} is not an IPv6 address (this match is IPv6)`);
+      else if (a.bytes.every((b) => b === 0)) c.fail(`action.nat.${f}`, ':: cannot be a NAT address');
+      else nat[f] = formatAddress(6, a.bytes);
+      continue;
+    }
+    nat[f] = c.ip(`action.nat.${f}`, v);
+    if (v === '0.0.0.0') c.fail(`action.nat.${f}`, '0.0.0.0 cannot be a NAT address');
   }
   for (const f of ['snat_port', 'dnat_port'] as const) {
     if (absent(raw[f])) continue;
     nat[f] = c.int(`action.nat.${f}`, raw[f], 1, 65535);
-    if (proto === 1) c.fail(`action.nat.${f}`, 'ICMP has no ports to translate');
+    if (match.proto === 1) c.fail(`action.nat.${f}`, 'ICMP has no ports to translate');
+    else if (match.proto !== 6 && match.proto !== 17) c.fail(`action.nat.${f}`, 'the worker translates the ports of TCP and UDP only: the match must name tcp or udp');
   }
   if (Object.values(nat).every((v) => v === null)) return null;
+  if (match.family === null && (nat.snat_ip !== null || nat.dnat_ip !== null))
+    c.fail('action.nat', 'an address to translate needs a match of one family (give src or dst)');
   if (type !== 'REDIRECT') c.fail('action.nat', `only REDIRECT rules can be translated (the worker applies NAT); this rule is ${type}`);
   return nat;
 }
 
-function checkAction(c: Checker, raw: unknown, key: FlowKey, limits: DatapathLimits): FlowAction {
+function checkAction(c: Checker, raw: unknown, match: Match, limits: DatapathLimits): FlowAction {
   if (!isObject(raw)) {
     c.fail('action', 'required, an object with at least type');
     return {} as FlowAction;
@@ -121,7 +202,7 @@ function checkAction(c: Checker, raw: unknown, key: FlowKey, limits: DatapathLim
     mirror = raw.mirror === true;
     if (mirror && type !== 'REDIRECT') c.fail('action.mirror', `only REDIRECT rules reach the worker that mirrors; this rule is ${type}`);
   }
-  const nat = checkNat(c, raw.nat, type, key.proto);
+  const nat = checkNat(c, raw.nat, type, match);
   return { type, ttl_delta: ttl, nat, mark, queue_id: queue, mirror };
 }
 
@@ -129,12 +210,26 @@ function checkAction(c: Checker, raw: unknown, key: FlowKey, limits: DatapathLim
 export function checkFlowSpec(raw: unknown, limits: DatapathLimits, prefix = ''): { spec: FlowSpec; errors: FieldError[] } {
   const c = new Checker(prefix);
   if (!isObject(raw)) {
-    c.fail(prefix ? prefix.replace(/\.$/, '') : 'body', 'must be an object with key and action');
+    c.fail(prefix ? prefix.replace(/\.$/, '') : 'body', 'must be an object with key (or match) and action');
     return { spec: {} as FlowSpec, errors: c.errors };
   }
-  const key = checkKey(c, raw.key);
-  const action = checkAction(c, raw.action, key, limits);
-  return { spec: { key, action }, errors: c.errors };
+  let match: Match;
+  if (!absent(raw.key) && !absent(raw.match)) {
+    c.fail('match', 'give key (one exact 5-tuple) or match, not both');
+    match = {} as Match;
+  } else if (!absent(raw.match)) {
+    match = checkMatch(c, raw.match);
+  } else {
+    const key = checkKey(c, raw.key);
+    match = c.errors.length ? ({} as Match) : matchOfKey(key);
+  }
+  let precedence: number | null = null;
+  if (!absent(raw.precedence)) precedence = c.int('precedence', raw.precedence, 0, MAX_PRECEDENCE);
+  const key = c.errors.length ? null : keyOfMatch(match);
+  if (precedence === null && !c.errors.length && !key)
+    c.fail('precedence', 'required: a match wider than one exact IPv4 5-tuple ranks by its precedence (0..4294967295, the lower wins)');
+  const action = checkAction(c, raw.action, match, limits);
+  return { spec: { match, key, precedence, action }, errors: c.errors };
 }
 
 export function validateFlowSpec(raw: unknown, limits: DatapathLimits): FlowSpec {

@@ -50,4 +50,61 @@ struct {
 	__type(value, struct pcf_config);
 } pcf_config SEC(".maps");
 
+/* ---- The classifier of rules with a precedence (pcf_common.h) ---- */
+
+/* stats_slot -> the versioned body of a rule with a precedence. Sized like pcf_flow_map (one
+ * slot space for every rule); exact rules without a precedence leave their slot unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PCF_DEFAULT_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct pcf_rule);
+} pcf_rules SEC(".maps");
+
+/* One entry per (shape, masked addresses, protocol, exact ports): at most one per rule. Not
+ * preallocated: a replaced bucket is freed after an RCU grace period, so a packet reading it
+ * never sees another key's slots (a preallocated element can be reused at once). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PCF_DEFAULT_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pcf_match_key);
+	__type(value, struct pcf_bucket);
+} pcf_match_map SEC(".maps");
+
+/* Shapes of generation g at (g & 1) * PCF_MAX_SHAPES, ascending min_rank. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PCF_MAX_SHAPES);
+	__type(key, __u32);
+	__type(value, struct pcf_shape);
+} pcf_shapes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcf_ruleset);
+} pcf_ruleset SEC(".maps");
+
+/* The search's answer per packet tuple, valid for the generation it was computed at: a new
+ * generation invalidates every entry at once, without touching the map. Per CPU: no
+ * contention between the CPUs that receive. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PCF_DEFAULT_FLOW_CACHE);
+	__type(key, struct pcf_tuple);
+	__type(value, struct pcf_cache_entry);
+} pcf_flow_cache SEC(".maps");
+
+/* stats_slot -> the IPv6 NAT addresses of a REDIRECT rule, for the worker (it mmaps the
+ * array). Not read here; sized like pcf_flow_map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PCF_DEFAULT_MAX_RULES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pcf_nat6);
+} pcf_nat6 SEC(".maps");
+
 #endif /* PCF_MAPS_BPF_H */

@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* pcf_xdp.bpf.c - the datapath: steer each packet by its 5-tuple (pcf_xdp, XDP) and turn a
- * matched rule's mark into skb->mark on the kernel path (pcf_tc_mark, TC ingress).
+/* pcf_xdp.bpf.c - the datapath: classify each IPv4/IPv6 packet by the rules (pcf_xdp, XDP)
+ * and turn a matched rule's mark into skb->mark on the kernel path (pcf_tc_mark, TC ingress).
+ *
+ * Classification (xdp/README.md: Classifier): exact IPv4 rules without a precedence first
+ * (pcf_flow_map, one hash lookup: they rank above every rule with a precedence), then the
+ * rules with a precedence: the per-CPU flow cache, else a tuple-space search over the shapes
+ * of the published generation, lowest rank wins.
  *
  * Counting rules (the table is PCF_COUNTER_TABLE in pcf_common.h):
- *   RX = PASS_UNPARSED + MISS_PASS + MISS_DROP
+ *   RX = PASS_UNPARSED + DROP_UNPARSED + MISS_PASS + MISS_DROP
  *        + ACT_PASS + ACT_DROP + ACT_REDIRECT + REDIRECT_FALLBACK + QUEUE_MISMATCH
- *   PASS_UNPARSED = sum of RSN_*;  META_FAIL is extra (a verdict is counted as well).
+ *   PASS_UNPARSED + DROP_UNPARSED = sum of RSN_*;  RX_IPV6, FRAG_*, CACHE_* and META_FAIL
+ *   are extra (the packet's outcome is counted as well).
  *   A REDIRECT rule's packet counts exactly one of ACT_REDIRECT, REDIRECT_FALLBACK,
  *   QUEUE_MISMATCH. Bytes are the frame length (data_end - data) everywhere.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/in.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include "pcf_common.h"
 #include "pcf_maps.bpf.h"
@@ -21,6 +29,10 @@
 _Static_assert(sizeof(struct pcf_flow_action) == 28, "pcf_flow_action is 28 bytes");
 _Static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta is 32 bytes");
 _Static_assert(__builtin_offsetof(struct pcf_xdp_meta, magic) == 28, "magic last");
+_Static_assert(sizeof(struct pcf_tuple) == 40, "pcf_tuple is 40 bytes");
+_Static_assert(sizeof(struct pcf_match_key) == 40, "pcf_match_key is 40 bytes");
+_Static_assert(sizeof(struct pcf_shape) == 48, "pcf_shape is 48 bytes");
+_Static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
 
 /* The port this instance serves (0 .. PCF_MAX_PORTS-1), set by the loader before load
  * (pcf-xdp attach --port N). Read-only after load: the verifier sees a known constant, so
@@ -70,31 +82,206 @@ fail:
 	count(PCF_CNT_META_FAIL, bytes);
 }
 
+/* The version of a rule that generation `gen` sees (serial-number arithmetic: wraps). */
+static __always_inline const struct pcf_rule_body *visible(const struct pcf_rule *r, __u32 gen)
+{
+	return (__s32)(gen - r->gen) >= 0 ? &r->next : &r->prev;
+}
+
+static __always_inline bool has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_DCCP;
+}
+
+struct search {
+	struct pcf_tuple t; /* a copy: the callback reads it through ctx */
+	__u32 gen;
+	__u32 base;      /* first pcf_shapes index of this generation */
+	__u32 n;         /* its shapes */
+	bool later;      /* a later fragment: port-less rules only */
+	__u16 sport, dport; /* host order */
+	__u64 best_rank;
+	__u32 best_slot;
+};
+
+/* The rules of one bucket: the lowest rank among those whose ports match. */
+static __always_inline void scan_bucket(struct search *s, const struct pcf_bucket *b)
+{
+	const struct pcf_rule_body *body;
+	const struct pcf_rule *r;
+	__u32 j, slot;
+
+	for (j = 0; j < PCF_BUCKET_SLOTS; j++) {
+		if (j >= b->n)
+			break;
+		slot = b->slot[j];
+		r = bpf_map_lookup_elem(&pcf_rules, &slot);
+		if (!r)
+			continue;
+		body = visible(r, s->gen);
+		if (!body->live || body->rank >= s->best_rank)
+			continue;
+		if (s->later) {
+			if (body->src_port_lo || body->src_port_hi != 0xffff || body->dst_port_lo ||
+			    body->dst_port_hi != 0xffff)
+				continue;
+		} else if (s->sport < body->src_port_lo || s->sport > body->src_port_hi ||
+			   s->dport < body->dst_port_lo || s->dport > body->dst_port_hi) {
+			continue;
+		}
+		s->best_rank = body->rank;
+		s->best_slot = slot;
+	}
+}
+
+/* One shape (bpf_loop callback): 1 stops the loop. */
+static long search_shape(__u32 i, void *ctx)
+{
+	struct search *s = ctx;
+	const struct pcf_tuple *t = &s->t;
+	struct pcf_match_key k = {};
+	const struct pcf_shape *sh;
+	const struct pcf_bucket *b;
+	__u32 idx = s->base + i;
+
+	if (i >= s->n)
+		return 1;
+	sh = bpf_map_lookup_elem(&pcf_shapes, &idx);
+	/* Shapes come in ascending min_rank: none from here on can beat the best found. */
+	if (!sh || sh->min_rank >= s->best_rank)
+		return 1;
+	if (sh->family && sh->family != t->family) /* 0: a shape of any family */
+		return 0;
+	if (s->later && (sh->flags & (PCF_SHAPE_SPORT | PCF_SHAPE_DPORT)))
+		return 0;
+	k.shape = sh->id;
+	k.proto = (sh->flags & PCF_SHAPE_PROTO) ? t->proto : 0;
+	k.src_port = (sh->flags & PCF_SHAPE_SPORT) ? t->src_port : 0;
+	k.dst_port = (sh->flags & PCF_SHAPE_DPORT) ? t->dst_port : 0;
+	k.src[0] = t->src[0] & sh->src_mask[0];
+	k.dst[0] = t->dst[0] & sh->dst_mask[0];
+	if (t->family == PCF_FAMILY_IPV6) {
+		k.src[1] = t->src[1] & sh->src_mask[1];
+		k.src[2] = t->src[2] & sh->src_mask[2];
+		k.src[3] = t->src[3] & sh->src_mask[3];
+		k.dst[1] = t->dst[1] & sh->dst_mask[1];
+		k.dst[2] = t->dst[2] & sh->dst_mask[2];
+		k.dst[3] = t->dst[3] & sh->dst_mask[3];
+	}
+	b = bpf_map_lookup_elem(&pcf_match_map, &k);
+	if (b)
+		scan_bucket(s, b);
+	return 0;
+}
+
+/* The slot of the best rule with a precedence for this tuple at generation gen, or
+ * PCF_SLOT_NONE: from the cache when it holds this generation's answer, else searched and
+ * remembered. */
+static __always_inline __u32 classify(const struct pcf_tuple *t, __u32 gen, __u32 n, bool later,
+				      __u64 bytes)
+{
+	struct pcf_tuple ck = *t;
+	struct pcf_cache_entry *c, fresh;
+	struct search s = {
+		.t = *t, .gen = gen, .base = (gen & 1) * PCF_MAX_SHAPES, .n = n, .later = later,
+		.sport = bpf_ntohs(t->src_port), .dport = bpf_ntohs(t->dst_port),
+		.best_rank = ~0ULL, .best_slot = PCF_SLOT_NONE,
+	};
+
+	/* A later fragment is searched among port-less rules only: its own cache entry. */
+	ck.pad = later;
+	c = bpf_map_lookup_elem(&pcf_flow_cache, &ck);
+	if (c && c->gen == gen) {
+		count(PCF_CNT_CACHE_HIT, bytes);
+		return c->slot;
+	}
+	count(PCF_CNT_CACHE_MISS, bytes);
+	bpf_loop(PCF_MAX_SHAPES, search_shape, &s, 0);
+	if (c) {
+		c->gen = gen; /* our CPU's own copy: no other writer */
+		c->slot = s.best_slot;
+	} else {
+		fresh.gen = gen;
+		fresh.slot = s.best_slot;
+		bpf_map_update_elem(&pcf_flow_cache, &ck, &fresh, BPF_ANY);
+	}
+	return s.best_slot;
+}
+
+/* Not classified: non-IP always passes (ARP keeps the node reachable); malformed IP and
+ * unmatched later fragments take the default (fragments: the frag action). */
+static __always_inline int unparsed(int rsn, bool drop, __u64 bytes)
+{
+	count(rsn, bytes);
+	if (drop && rsn != PCF_CNT_RSN_NON_IP) {
+		count(PCF_CNT_DROP_UNPARSED, bytes);
+		return XDP_DROP;
+	}
+	count(PCF_CNT_PASS_UNPARSED, bytes);
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int pcf_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
+	const struct pcf_flow_action *act = NULL;
+	const struct pcf_rule_body *body;
+	const struct pcf_ruleset *rs;
+	const struct pcf_rule *r;
 	struct pcf_flow_key key = {};
-	struct pcf_flow_action *act;
 	struct pcf_config *cfg;
-	__u32 port = pcf_port;
-	int rsn, ret;
+	struct pcf_tuple t;
+	__u32 port = pcf_port, zero = 0, gen, n, slot;
+	bool default_drop, later;
+	int rsn, ret, frag = PCF_PARSE_NOT_FRAG;
 
 	count(PCF_CNT_RX, bytes);
+	cfg = bpf_map_lookup_elem(&pcf_config, &port);
+	default_drop = cfg && cfg->default_action == PCF_ACT_DROP;
 
-	rsn = pcf_parse(data, data_end, &key);
-	if (rsn) {
-		count(PCF_CNT_PASS_UNPARSED, bytes);
-		count(rsn, bytes);
-		return XDP_PASS;
+	rsn = pcf_parse(data, data_end, &t, &frag);
+	if (rsn)
+		return unparsed(rsn, default_drop, bytes);
+	if (t.family == PCF_FAMILY_IPV6)
+		count(PCF_CNT_RX_IPV6, bytes);
+	later = frag == PCF_PARSE_LATER;
+	if (frag == PCF_PARSE_FIRST)
+		count(PCF_CNT_FRAG_FIRST, bytes);
+	else if (later)
+		count(PCF_CNT_FRAG_LATER, bytes);
+
+	/* One read of the generation: the whole packet is classified by that rule set. */
+	rs = bpf_map_lookup_elem(&pcf_ruleset, &zero);
+	gen = rs ? *(volatile const __u32 *)&rs->gen : 0;
+
+	/* Exact rules have ports (or a protocol without them): a later fragment has none. */
+	if (t.family == PCF_FAMILY_IPV4 && !(later && has_ports(t.proto))) {
+		pcf_tuple_to_key(&t, &key);
+		act = bpf_map_lookup_elem(&pcf_flow_map, &key);
 	}
-
-	act = bpf_map_lookup_elem(&pcf_flow_map, &key);
+	if (!act && rs) {
+		n = rs->n_shapes[gen & 1];
+		if (n) {
+			slot = classify(&t, gen, n, later, bytes);
+			r = slot != PCF_SLOT_NONE ? bpf_map_lookup_elem(&pcf_rules, &slot) : NULL;
+			if (r) {
+				body = visible(r, gen);
+				if (body->live)
+					act = &body->action;
+			}
+		}
+	}
 	if (!act) {
-		cfg = bpf_map_lookup_elem(&pcf_config, &port);
-		if (cfg && cfg->default_action == PCF_ACT_DROP) {
+		if (later) {
+			if (cfg && cfg->frag_action != PCF_FRAG_AS_DEFAULT)
+				default_drop = cfg->frag_action == PCF_FRAG_DROP;
+			return unparsed(PCF_CNT_RSN_FRAGMENT, default_drop, bytes);
+		}
+		if (default_drop) {
 			count(PCF_CNT_MISS_DROP, bytes);
 			return XDP_DROP;
 		}

@@ -74,7 +74,12 @@ enum exit_code {
 
 enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 
-enum map_idx { M_FLOW, M_STATS, M_RULE_STATS, M_XSKMAP, M_CONFIG, N_MAPS };
+enum map_idx {
+	M_FLOW, M_STATS, M_RULE_STATS, M_XSKMAP, M_CONFIG,
+	M_RULES, M_MATCH, M_SHAPES, M_RULESET, M_CACHE, /* the classifier of rules with a precedence */
+	M_NAT6,
+	N_MAPS
+};
 
 static const char *const map_names[N_MAPS] = {
 	[M_FLOW] = PCF_PIN_FLOW_MAP,
@@ -82,7 +87,19 @@ static const char *const map_names[N_MAPS] = {
 	[M_RULE_STATS] = PCF_PIN_RULE_STATS,
 	[M_XSKMAP] = PCF_PIN_XSKMAP,
 	[M_CONFIG] = PCF_PIN_CONFIG,
+	[M_RULES] = PCF_PIN_RULES,
+	[M_MATCH] = PCF_PIN_MATCH_MAP,
+	[M_SHAPES] = PCF_PIN_SHAPES,
+	[M_RULESET] = PCF_PIN_RULESET,
+	[M_CACHE] = PCF_PIN_FLOW_CACHE,
+	[M_NAT6] = PCF_PIN_NAT6,
 };
+
+/* The maps sized like pcf_flow_map (--max-rules): one slot space, one bucket per rule. */
+static bool rule_sized(size_t i)
+{
+	return i == M_FLOW || i == M_RULE_STATS || i == M_RULES || i == M_MATCH || i == M_NAT6;
+}
 
 struct opts {
 	const char *cmd;
@@ -94,6 +111,8 @@ struct opts {
 	__u32 port;          /* --port N */
 	bool port_set;       /* --port given (status otherwise finds IF's port) */
 	int default_action;  /* -1: unset */
+	int frag_action;     /* enum pcf_frag_action; -1: unset */
+	__u32 flow_cache;    /* pcf_flow_cache entries per CPU; 0: default / keep the pinned size */
 	bool json;
 	bool purge;
 	bool verbose;
@@ -102,6 +121,7 @@ struct opts {
 static struct opts opt = {
 	.pin_dir = PCF_DEFAULT_PIN_DIR,
 	.default_action = -1,
+	.frag_action = -1,
 };
 
 static const char *prog_name = "pcf-xdp";
@@ -137,7 +157,8 @@ static void usage(FILE *f)
 "\n"
 "Commands:\n"
 "  attach   --iface IF [--port N] [--pin-dir D] [--mode auto|native|generic]\n"
-"           [--max-rules N] [--default pass|drop] [--obj PATH]\n"
+"           [--max-rules N] [--default pass|drop] [--fragments default|pass|drop]\n"
+"           [--flow-cache N] [--obj PATH]\n"
 "           Create (or reuse) the pinned maps, attach through a bpf_link pinned at\n"
 "           D/xdp_link_N (native first, generic as fallback in auto mode) and the TC mark\n"
 "           program (D/tc_link_N). Idempotent: the same program already attached is left\n"
@@ -164,6 +185,9 @@ static void usage(FILE *f)
 "                must be below it to be counted\n"
 "  --default A   action for packets that match no rule on this port: pass (default)\n"
 "                or drop\n"
+"  --fragments A action for a later IP fragment (no ports) that no port-less rule\n"
+"                matches: default (the --default action; the default), pass or drop\n"
+"  --flow-cache N entries per CPU of pcf_flow_cache when it is created (default %u)\n"
 "  --json        status as one JSON object\n"
 "  -v, --verbose libbpf messages on stderr\n"
 "  -h, --help    this text\n"
@@ -175,7 +199,7 @@ static void usage(FILE *f)
 "  4 no such interface   5 a foreign XDP program is attached\n"
 "  6 the verifier rejected the program (the tail of its log is printed)\n",
 		PCF_MAX_PORTS, PCF_MAX_PORTS - 1, PCF_MAX_PORTS - 1, PCF_DEFAULT_PIN_DIR,
-		PCF_DEFAULT_MAX_RULES, PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS,
+		PCF_DEFAULT_MAX_RULES, PCF_DEFAULT_FLOW_CACHE, PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS,
 		PCF_PIN_XSKMAP, PCF_PIN_CONFIG, PIN_XDP_LINK, PIN_TC_LINK);
 }
 
@@ -485,10 +509,12 @@ static const char *map_type_str(__u32 type)
  * reused: the program would count into, and the control plane read, the wrong thing. */
 static bool pinned_fits(struct bpf_map *m, const struct bpf_map_info *info, const char *name)
 {
-	/* pcf_xskmap and pcf_config are indexed by port: their size is part of the layout (the
-	 * 64-entry pcf_xskmap and 1-entry pcf_config of the single-port layout do not fit). The
+	/* pcf_xskmap and pcf_config are indexed by port, pcf_shapes by generation parity: their
+	 * size is part of the layout (the 64-entry pcf_xskmap and 1-entry pcf_config of the
+	 * single-port layout do not fit). The
 	 * rule maps' size is the operator's (--max-rules) and checked in load(). */
-	bool sized = !strcmp(name, PCF_PIN_XSKMAP) || !strcmp(name, PCF_PIN_CONFIG);
+	bool sized = !strcmp(name, PCF_PIN_XSKMAP) || !strcmp(name, PCF_PIN_CONFIG) ||
+		     !strcmp(name, PCF_PIN_SHAPES) || !strcmp(name, PCF_PIN_RULESET);
 
 	if (info->type == (__u32)bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
 	    info->value_size == bpf_map__value_size(m) &&
@@ -641,13 +667,14 @@ static int load(struct loaded *l, bool need_pinned)
 		if (!pinned_fits(maps[i], &pinfo[i], map_names[i]))
 			misfit = true;
 	}
-	/* pcf_rule_stats is indexed by the stats slots of the rules in pcf_flow_map: the control
-	 * plane hands out slots below the size of both, so both have one size. */
-	if (pin_fd[M_FLOW] >= 0 && pin_fd[M_RULE_STATS] >= 0 &&
-	    pinfo[M_FLOW].max_entries != pinfo[M_RULE_STATS].max_entries) {
+	/* pcf_rule_stats and pcf_rules are indexed by the stats slots of the rules: the control
+	 * plane hands out slots below the size of all four rule maps, so they have one size. */
+	for (i = 0; i < N_MAPS; i++) {
+		if (i == M_FLOW || !rule_sized(i) || pin_fd[i] < 0 || pin_fd[M_FLOW] < 0 ||
+		    pinfo[M_FLOW].max_entries == pinfo[i].max_entries)
+			continue;
 		msg("pinned %s has %u entries but %s has %u; they must be the same size",
-		    map_names[M_FLOW], pinfo[M_FLOW].max_entries, map_names[M_RULE_STATS],
-		    pinfo[M_RULE_STATS].max_entries);
+		    map_names[M_FLOW], pinfo[M_FLOW].max_entries, map_names[i], pinfo[i].max_entries);
 		misfit = true;
 	}
 	if (misfit) {
@@ -661,12 +688,13 @@ static int load(struct loaded *l, bool need_pinned)
 
 	/* One size for both rule maps: a pinned one's (pinned maps keep their size), else
 	 * --max-rules, else the object's default. */
-	if (pin_fd[M_FLOW] >= 0 || pin_fd[M_RULE_STATS] >= 0) {
-		rules_size = pinfo[pin_fd[M_FLOW] >= 0 ? M_FLOW : M_RULE_STATS].max_entries;
+	for (i = 0; i < N_MAPS && !(rule_sized(i) && pin_fd[i] >= 0); i++)
+		;
+	if (i < N_MAPS) {
+		rules_size = pinfo[i].max_entries;
 		if (opt.max_rules && opt.max_rules != rules_size)
 			msg("note: pinned %s keeps its %u entries (--max-rules %u applies when it "
-			    "is created)", map_names[pin_fd[M_FLOW] >= 0 ? M_FLOW : M_RULE_STATS],
-			    rules_size, opt.max_rules);
+			    "is created)", map_names[i], rules_size, opt.max_rules);
 	} else {
 		rules_size = opt.max_rules ? opt.max_rules : bpf_map__max_entries(maps[M_FLOW]);
 	}
@@ -677,8 +705,10 @@ static int load(struct loaded *l, bool need_pinned)
 				msg("failed to reuse pinned map %s: %s", map_names[i], strerror(-err));
 				goto cleanup;
 			}
-		} else if (i == M_FLOW || i == M_RULE_STATS) {
+		} else if (rule_sized(i)) {
 			bpf_map__set_max_entries(maps[i], rules_size);
+		} else if (i == M_CACHE && opt.flow_cache) {
+			bpf_map__set_max_entries(maps[i], opt.flow_cache);
 		}
 	}
 
@@ -897,6 +927,11 @@ static const char *action_name(__u32 a)
 	return a == PCF_ACT_DROP ? "drop" : a == PCF_ACT_PASS ? "pass" : "invalid";
 }
 
+static const char *frag_name(__u32 f)
+{
+	return f == PCF_FRAG_PASS ? "pass" : f == PCF_FRAG_DROP ? "drop" : "default";
+}
+
 static const char *ifname_of(__u32 ifindex, char buf[IF_NAMESIZE])
 {
 	return ifindex && if_indextoname(ifindex, buf) ? buf : "?";
@@ -919,7 +954,10 @@ static int config_update(struct loaded *l, __u32 port, int ifindex, const char *
 		cfg.default_action = PCF_ACT_PASS;
 	cfg.n_rx_queues = count_rx_queues(iface, ifindex);
 	cfg.ifindex = ifindex;
-	cfg.reserved = 0;
+	if (opt.frag_action >= 0)
+		cfg.frag_action = opt.frag_action;
+	else if (cfg.ifindex != (__u32)ifindex)
+		cfg.frag_action = PCF_FRAG_AS_DEFAULT;
 	if (bpf_map_update_elem(fd, &port, &cfg, BPF_ANY)) {
 		msg("failed to write %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
 		return -errno;
@@ -1367,8 +1405,9 @@ static void json_port(__u32 p, const struct xdp_state *o, const struct tc_state 
 	printf(",\"ifindex\":%u,\"prog_id\":%u,\"link_id\":%u,\"mode\":\"%s\"",
 	       o->link.xdp.ifindex, o->link.prog_id, o->link.id, mode_name(o));
 	if (have_cfg)
-		printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"config_ifindex\":%u",
-		       cfg->n_rx_queues, action_name(cfg->default_action), cfg->ifindex);
+		printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"frag_action\":\"%s\","
+		       "\"config_ifindex\":%u", cfg->n_rx_queues, action_name(cfg->default_action),
+		       frag_name(cfg->frag_action), cfg->ifindex);
 	else
 		printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null");
 	printf(",\"tc\":%s%s%s}", t->kind ? "\"" : "", t->kind ? t->kind : "null",
@@ -1452,8 +1491,9 @@ static int cmd_status(int ifindex)
 		}
 		printf("}");
 		if (have_cfg)
-			printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"config_ifindex\":%u",
-			       cfg.n_rx_queues, action_name(cfg.default_action), cfg.ifindex);
+			printf(",\"n_rx_queues\":%u,\"default_action\":\"%s\",\"frag_action\":\"%s\","
+			       "\"config_ifindex\":%u", cfg.n_rx_queues,
+			       action_name(cfg.default_action), frag_name(cfg.frag_action), cfg.ifindex);
 		else
 			printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null");
 		printf(",\"ports\":[");
@@ -1481,8 +1521,9 @@ static int cmd_status(int ifindex)
 				printf("map:            %-15s not pinned\n", map_names[i]);
 		}
 		if (have_cfg)
-			printf("n_rx_queues:    %u\ndefault action: %s\n", cfg.n_rx_queues,
-			       action_name(cfg.default_action));
+			printf("n_rx_queues:    %u\ndefault action: %s\nfragments:      %s\n",
+			       cfg.n_rx_queues, action_name(cfg.default_action),
+			       frag_name(cfg.frag_action));
 	}
 	/* Every attached port of the pin dir (a live XDP link). */
 	for (p = 0; p < PCF_MAX_PORTS; p++) {
@@ -1531,6 +1572,8 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "max-rules", required_argument, NULL, 'n' },
 		{ "default", required_argument, NULL, 'd' },
+		{ "fragments", required_argument, NULL, 'F' },
+		{ "flow-cache", required_argument, NULL, 'C' },
 		{ "obj", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "purge", no_argument, NULL, 'P' },
@@ -1605,6 +1648,27 @@ int main(int argc, char **argv)
 				msg("--default must be pass or drop");
 				return EXIT_USAGE;
 			}
+			break;
+		case 'F':
+			if (!strcmp(optarg, "default"))
+				opt.frag_action = PCF_FRAG_AS_DEFAULT;
+			else if (!strcmp(optarg, "pass"))
+				opt.frag_action = PCF_FRAG_PASS;
+			else if (!strcmp(optarg, "drop"))
+				opt.frag_action = PCF_FRAG_DROP;
+			else {
+				msg("--fragments must be default, pass or drop");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > (1UL << 24)) {
+				msg("--flow-cache must be a number from 1 to %lu", 1UL << 24);
+				return EXIT_USAGE;
+			}
+			opt.flow_cache = n;
 			break;
 		case 'o':
 			opt.obj_path = optarg;

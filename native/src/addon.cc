@@ -50,6 +50,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("RuleStatsMap", RuleStatsMap::Init(env));
 	exports.Set("StatsMap", StatsMap::Init(env));
 	exports.Set("ConfigMap", ConfigMap::Init(env));
+	exports.Set("RuleSet", InitRuleSet(env));
 	exports.Set("pinnedMapId", Napi::Function::New(env, PinnedMapIdJs, "pinnedMapId"));
 	exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpusJs, "possibleCpus"));
 	exports.Set("_setBatchSyscalls",
@@ -81,6 +82,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("defaultPinDir", PCF_DEFAULT_PIN_DIR);
 	exports.Set("defaultMaxRules", Napi::Number::New(env, PCF_DEFAULT_MAX_RULES));
 	exports.Set("maxQueues", Napi::Number::New(env, PCF_MAX_QUEUES));
+	exports.Set("maxShapes", Napi::Number::New(env, PCF_MAX_SHAPES));
+	exports.Set("bucketRules", Napi::Number::New(env, PCF_BUCKET_RULES));
 	return exports;
 }
 

@@ -269,13 +269,20 @@ static uint8_t ParseActionType(Napi::Env env, const JsVal &v, const FieldPath &f
 }
 
 /* One NAT side: address (0.0.0.0 is the datapath's "keep", so callers say null instead)
- * and port (0 is "keep" likewise). Returns true when either is set. */
+ * and port (0 is "keep" likewise). Returns true when either is set. An IPv6 address sets the
+ * side with address 0 here: the address itself goes to pcf_nat6 (RuleSet.setNat6). */
 static bool ParseNat(Napi::Env env, const JsVal &vip, const JsVal &vport, const char *ip_name,
 		     const char *port_name, const FieldPath &field, __u32 *ip, __u16 *port)
 {
+	char buf[64];
+	size_t len = 0;
+	struct in6_addr a6;
 	*ip = 0;
 	*port = 0;
-	if (!IsAbsent(vip)) {
+	if (SmallString(env, vip, buf, sizeof(buf), &len) && inet_pton(AF_INET6, buf, &a6) == 1) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+			ThrowArg(env, field.Str(ip_name), ":: is not a NAT address (use null to keep the address)");
+	} else if (!IsAbsent(vip)) {
 		*ip = ParseIpv4(env, vip, field, ip_name);
 		if (*ip == 0)
 			ThrowArg(env, field.Str(ip_name),

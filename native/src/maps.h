@@ -224,6 +224,9 @@ private:
 	Napi::Value ReadPorts(const Napi::CallbackInfo &info);
 };
 
+/* The classifier maps of rules with a precedence as one object (ruleset.cc). */
+Napi::Function InitRuleSet(Napi::Env env);
+
 } // namespace pcf
 
 #endif /* PCF_NATIVE_MAPS_H */

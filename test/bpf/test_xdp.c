@@ -88,6 +88,7 @@ static void result(bool ok, const char *name, const char *fmt, ...)
 
 struct spec {
 	__u16 vlan_tpid;   /* 0: untagged */
+	__u16 vlan_tpid2;  /* 0: at most one tag; else an inner tag (QinQ) after vlan_tpid's */
 	__u16 ethertype;   /* 0: IPv4 */
 	__u8 version;      /* 0: 4 */
 	__u8 ihl;          /* 0: 5; more adds NOP options */
@@ -122,6 +123,11 @@ static void build(const struct spec *s, struct pkt *p)
 		put16(b + off + 2, 100); /* VID 100 */
 		off += 4;
 	}
+	if (s->vlan_tpid2) {
+		put16(b + off, s->vlan_tpid2);
+		put16(b + off + 2, 200); /* VID 200 */
+		off += 4;
+	}
 	put16(b + off, ethertype);
 	off += 2;
 	ip = b + off;
@@ -132,7 +138,8 @@ static void build(const struct spec *s, struct pkt *p)
 		p->len = off + 28;
 	} else if (ethertype == ETH_P_IPV6) {
 		ip[0] = 0x60; put16(ip + 4, 8); ip[6] = IPPROTO_UDP; ip[7] = 64;
-		ip[23] = 1; ip[39] = 2; /* ::1 -> ::2 */
+		put32(ip + 8, 0x20010002); ip[23] = 1;              /* 2001:2::1 -> */
+		put32(ip + 24, 0x20010002); ip[31] = 1; ip[39] = 1; /* 2001:2:0:1::1 */
 		put16(ip + 40, 1000); put16(ip + 42, 2000); put16(ip + 44, 8);
 		p->len = off + 48;
 	} else {
@@ -430,18 +437,26 @@ static const struct tcase cases[] = {
 	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 1 },
 	{ "ipv4_options_vlan_tcp_hit", { .vlan_tpid = ETH_P_8021Q, .ihl = 8, TCP(1001, 80) },
 	  .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_ACT_PASS), .want_rule = 2, .want_meta = true },
-	{ "fragment_mf", { .frag_off = 0x2000, UDP(1000, 2000) }, .want_ret = XDP_PASS,
-	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_FRAGMENT) },
+	/* a first fragment carries the whole UDP header: classified by its ports */
+	{ "fragment_first_hit", { .frag_off = 0x2000, UDP(1000, 2000) }, .want_ret = XDP_DROP,
+	  .want_cnt = W(PCF_CNT_ACT_DROP, PCF_CNT_FRAG_FIRST), .want_rule = 1 },
+	{ "fragment_first_miss", { .frag_off = 0x2000, UDP(1000, 2001) }, .want_ret = XDP_PASS,
+	  .want_cnt = W(PCF_CNT_MISS_PASS, PCF_CNT_FRAG_FIRST) },
+	{ "fragment_first_udp_header_cut", { .frag_off = 0x2000, UDP(1000, 2000),
+	  .tot_len = 20 + 4 }, .want_ret = XDP_PASS,
+	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_TRUNC_L4) },
+	/* a later fragment has no ports: no exact rule, no port-less rule here */
 	{ "fragment_offset", { .frag_off = 185, UDP(1000, 2000) }, .want_ret = XDP_PASS,
-	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_FRAGMENT) },
+	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_FRAGMENT, PCF_CNT_FRAG_LATER) },
 	{ "fragment_df_is_not_a_fragment", { .frag_off = 0x4000, UDP(1000, 2000) },
 	  .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 1 },
-	{ "non_ipv4_arp", { .ethertype = ETH_P_ARP }, .want_ret = XDP_PASS,
-	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_NON_IPV4) },
-	{ "non_ipv4_ipv6", { .ethertype = ETH_P_IPV6 }, .want_ret = XDP_PASS,
-	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_NON_IPV4) },
-	{ "non_ipv4_double_tag", { .vlan_tpid = ETH_P_8021AD, .ethertype = ETH_P_8021Q },
-	  .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_NON_IPV4) },
+	{ "non_ip_arp", { .ethertype = ETH_P_ARP }, .want_ret = XDP_PASS,
+	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_NON_IP) },
+	/* UDP 1000 -> 2000 like rule 1, but IPv6: an IPv4 rule does not match it */
+	{ "ipv6_miss_pass", { .ethertype = ETH_P_IPV6 }, .want_ret = XDP_PASS,
+	  .want_cnt = W(PCF_CNT_MISS_PASS, PCF_CNT_RX_IPV6) },
+	{ "qinq_double_tag_miss", { .vlan_tpid = ETH_P_8021AD, .vlan_tpid2 = ETH_P_8021Q,
+	  UDP(1000, 2001) }, .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_MISS_PASS) },
 	{ "bad_version_6_in_ipv4", { .version = 6, UDP(1000, 2000) }, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_BAD_IP_HDR) },
 	{ "bad_ihl_4", { .ihl = 4, UDP(1000, 2000) }, .want_ret = XDP_PASS,

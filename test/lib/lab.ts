@@ -1,6 +1,7 @@
 // lab.ts - a lab of its own for a test: namespaces <name>-client/-dut/-server (scripts/lab.sh),
-// a pin dir of its own, XDP attached on dut0 by the real loader. destroy() removes all of it
-// and is safe to call twice or after a failed create.
+// IPv4 and IPv6, silent until the test sends (no ARP, ND, DAD or MLD on its links), a pin dir
+// of its own, XDP attached on dut0 by the real loader. destroy() removes all of it and is safe
+// to call twice or after a failed create.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,9 @@ const run = promisify(execFile);
 
 export const CLIENT_IP = '198.18.0.1';
 export const SERVER_IP = '198.18.1.1';
+/** The same hosts over IPv6 (2001:2::/48, RFC 5180); the DUT is 2001:2::fe and 2001:2:0:1::fe. */
+export const CLIENT_IP6 = '2001:2::1';
+export const SERVER_IP6 = '2001:2:0:1::1';
 
 export class Lab {
   readonly client: string;

@@ -29,8 +29,8 @@ export async function udpReceiver(lab: Lab, port: number, maxMs = 60_000) {
 }
 
 /** Sends `count` datagrams from the client, `gapMs` apart; bounded by count and the exec timeout. */
-export async function udpSend(lab: Lab, dstPort: number, srcPort: number, count: number, gapMs = 1, dst = SERVER_IP): Promise<void> {
-  await lab.exec(lab.client, process.execPath, [UDP, 'send', dst, String(dstPort), String(srcPort), String(count), String(gapMs)]);
+export async function udpSend(lab: Lab, dstPort: number, srcPort: number, count: number, gapMs = 1, dst = SERVER_IP, bytes = 0): Promise<void> {
+  await lab.exec(lab.client, process.execPath, [UDP, 'send', dst, String(dstPort), String(srcPort), String(count), String(gapMs), String(bytes)], 120_000);
 }
 
 export async function tcpServer(lab: Lab, port: number, maxMs = 60_000) {
