@@ -32,6 +32,15 @@ export class CapacityError extends Error {
   }
 }
 
+/** The request contradicts what exists (a rule owned by a PCC rule changed on its own). REST
+ * 409, gRPC FAILED_PRECONDITION; nothing was written. */
+export class ConflictError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
 /** A watch asked for a revision the change log no longer holds. gRPC FAILED_PRECONDITION. */
 export class CompactedError extends Error {
   constructor(readonly field: string, message: string) {

@@ -5,9 +5,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, NotFoundError, ValidationError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
-import type { FlowService } from './service.js';
+import type { FlowService, PccRule } from './service.js';
 import { schemaErrors } from './schema.js';
 import { reportFromMessage } from './workers.js';
 
@@ -38,6 +38,10 @@ function matchFromMessage(m: Msg | undefined, field: string): unknown {
   return body;
 }
 
+/** The API's direction name of a FlowDirection enum value. */
+const directionOf = (d: string | undefined) => (!d || d === 'FLOW_DIRECTION_UNSPECIFIED' ? 'UNSPECIFIED' : d);
+const directionToMessage = (d: string | undefined) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d);
+
 /** A gRPC FlowSpec-shaped message to the plain object the service validates (proto3 defaults filled in). */
 function specFromMessage(m: Msg | undefined, field = 'match'): unknown {
   if (!m) return m;
@@ -46,6 +50,7 @@ function specFromMessage(m: Msg | undefined, field = 'match'): unknown {
   return {
     ...(m.match ? { match: matchFromMessage(m.match, field) } : {}),
     ...(m.precedence !== undefined && m.precedence !== null ? { precedence: m.precedence } : {}),
+    ...(m.flow_description !== undefined ? { flow_description: m.flow_description, flow_direction: directionOf(m.flow_direction), ue_ip: m.ue_ip } : {}),
     key: k && { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
     action: a && {
       type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
@@ -74,12 +79,38 @@ export function flowToMessage(f: Flow): Msg {
     ...(f.key ? { key: f.key } : {}),
     match: dropNulls({ src: m.src, dst: m.dst, src_ports: portsToMessage(m.src_ports), dst_ports: portsToMessage(m.dst_ports), proto: m.proto }),
     ...(f.precedence !== null ? { precedence: f.precedence } : {}),
+    ...(f.pcc_rule_id !== undefined ? { pcc_rule_id: f.pcc_rule_id } : {}),
+    ...(f.flow_description !== undefined ? { flow_description: f.flow_description, flow_direction: directionToMessage(f.flow_direction) } : {}),
     action: dropNulls({ ...f.action, nat: f.action.nat ? dropNulls({ ...f.action.nat }) : null }),
     revision: f.revision,
     created_at: f.created_at,
     updated_at: f.updated_at,
     ...(f.counters ? { counters: f.counters } : {}),
   };
+}
+
+function pccToMessage(r: PccRule): Msg {
+  return {
+    ...r,
+    ue_ip: r.ue_ip ?? undefined,
+    action: dropNulls({ ...r.action, nat: r.action.nat ? dropNulls({ ...r.action.nat }) : null }),
+    flow_infos: r.flow_infos.map((fi) => ({ ...fi, flow_direction: directionToMessage(fi.flow_direction), flows: fi.flows.map(flowToMessage) })),
+  };
+}
+
+/** An UpsertPccRuleRequest in the API's form, checked against openapi.yaml's PccRuleSpec. */
+function pccFromMessage(m: Msg): { id: string; body: unknown } {
+  const errors = schemaErrors('PccRuleId', m.pcc_rule_id ?? '', 'pcc_rule_id');
+  const spec = specFromMessage({ action: m.action }) as { action: unknown };
+  const body = dropNulls({
+    precedence: m.precedence ?? 0,
+    flow_infos: ((m.flow_infos ?? []) as Msg[]).map((fi) => ({ flow_description: fi.flow_description ?? '', flow_direction: directionOf(fi.flow_direction) })),
+    action: spec.action,
+    ue_ip: m.ue_ip,
+  });
+  errors.push(...schemaErrors('PccRuleSpec', { ...body, action: dropNulls({ ...(spec.action as Msg), type: (spec.action as Msg | undefined)?.type }) }, '').map((e) => ({ ...e, field: e.field.replace(/^\./, '') || 'body' })));
+  if (errors.length) throw new ValidationError(errors);
+  return { id: m.pcc_rule_id, body };
 }
 
 function eventToMessage(e: FlowEvent): Msg {
@@ -90,6 +121,7 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof ValidationError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
   if (err instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: `${err.field}: ${err.message}` };
   if (err instanceof CapacityError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: `${err.field}: ${err.message}` };
+  if (err instanceof ConflictError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   if (err instanceof CompactedError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
@@ -139,6 +171,22 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
     GetStats: unary<Msg, Msg>(log, () => {
       const s = service.stats();
       return { ...s, datapath: dropNulls({ ...s.datapath }), classifier: dropNulls({ ...s.classifier }) };
+    }),
+    UpsertPccRule: unary<Msg, Msg>(log, (req) => {
+      const { id, body } = pccFromMessage(req);
+      const r = service.upsertPcc(id, body);
+      return { pcc_rule: pccToMessage(r.rule), created: r.created };
+    }),
+    DeletePccRule: unary<Msg, Msg>(log, (req) => {
+      service.deletePcc(req.pcc_rule_id ?? '');
+      return {};
+    }),
+    GetPccRule: unary<Msg, Msg>(log, (req) => pccToMessage(service.getPcc(req.pcc_rule_id ?? ''))),
+    ListPccRules: unary<Msg, Msg>(log, (req) => {
+      const limit = req.limit ?? 0;
+      if (limit > 1000) throw ValidationError.one('limit', `${limit} is not an integer in 1..1000`);
+      const page = service.listPcc(limit || 100, req.cursor ?? '');
+      return { pcc_rules: page.pcc_rules.map(pccToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
     WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       let stop: (() => void) | null = null;

@@ -6,7 +6,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, ValidationError, type FieldError } from './errors.js';
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
@@ -76,6 +76,26 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     res.status(204).end();
   });
 
+  app.put('/pcc-rules/:id', (req, res) => {
+    const { rule, created } = service.upsertPcc(req.params.id, req.body);
+    res.status(created ? 201 : 200);
+    if (created) res.location(`/pcc-rules/${encodeURIComponent(rule.pcc_rule_id)}`);
+    res.json(rule);
+  });
+
+  app.get('/pcc-rules', (req, res) => {
+    res.json(service.listPcc(Number(req.query.limit ?? 100), String(req.query.cursor ?? '')));
+  });
+
+  app.get('/pcc-rules/:id', (req, res) => {
+    res.json(service.getPcc(req.params.id));
+  });
+
+  app.delete('/pcc-rules/:id', (req, res) => {
+    service.deletePcc(req.params.id);
+    res.status(204).end();
+  });
+
   app.get('/stats', (_req, res) => {
     res.json(service.stats());
   });
@@ -99,6 +119,7 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     if (err instanceof ValidationError) return problem(res, 400, 'Invalid request', err.message, err.errors);
     if (err instanceof NotFoundError) return problem(res, 404, 'Not found', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof CapacityError) return problem(res, 409, 'No room', err.message, [{ field: err.field, message: err.message }]);
+    if (err instanceof ConflictError) return problem(res, 409, 'Conflict', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof CompactedError) return problem(res, 409, 'Revision compacted', err.message, [{ field: err.field, message: err.message }]);
     const e = err as { status?: number; type?: string; message?: string; errors?: { path: string; message: string }[] };
     if (e.type === 'entity.parse.failed') return problem(res, 400, 'Invalid JSON', `body: ${e.message}`, [{ field: 'body', message: `not valid JSON: ${e.message}` }]);

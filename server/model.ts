@@ -47,6 +47,10 @@ export interface FlowSpec {
   /** 0..2^32-1, lower wins; null only for an exact 5-tuple. */
   precedence: number | null;
   action: FlowAction;
+  /** The PCC rule whose filter this rule is (TS 29.512), or null for a rule of its own. */
+  owner: { pcc_rule_id: string; filter_index: number } | null;
+  /** The 3GPP flow description (TS 29.212 §5.4.2) the match was read from, if it was. */
+  source: { flow_description: string; flow_direction: string } | null;
 }
 
 export interface Counter {
@@ -62,6 +66,11 @@ export interface Flow {
   match: MatchBody;
   precedence: number | null;
   action: FlowAction;
+  /** Set when the rule is a filter of a PCC rule (change it through /pcc-rules). */
+  pcc_rule_id?: string;
+  /** Set when the match was given as a 3GPP flow description. */
+  flow_description?: string;
+  flow_direction?: string;
   revision: number;
   created_at: string;
   updated_at: string;

@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Datapath, DatapathState } from './datapath.js';
-import { CapacityError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { CapacityError, ConflictError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
 import type { Counter, Flow, FlowEvent, FlowFilter, FlowSpec } from './model.js';
 import { FlowStore, type UpsertResult } from './store.js';
@@ -31,8 +32,22 @@ export interface Stats {
   workers: WorkerView[];
 }
 
+/** A PCC rule as the API shows it: each filter with the flows it became and their counters. */
+export interface PccRule {
+  pcc_rule_id: string;
+  precedence: number;
+  ue_ip: string | null;
+  action: PccRuleRow['action'];
+  flow_infos: { flow_description: string; flow_direction: string; flows: Flow[]; counters?: Counter }[];
+  counters?: Counter;
+  revision: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export class FlowService {
   readonly store: FlowStore;
+  readonly pcc: PccStore;
   private readonly events = new EventEmitter();
   private reconcileError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -42,6 +57,7 @@ export class FlowService {
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000) {
     this.store = new FlowStore(db);
+    this.pcc = new PccStore(db);
     // The classifier's limits hold from the first request, maps or not.
     this.datapath.load(this.store.all());
     this.workers = new WorkerRegistry(workerStaleMs);
@@ -114,13 +130,23 @@ export class FlowService {
     // A classifier limit names the rule's match ("flows[3].match" in a batch).
     const fieldOf = (i: number) => (field === 'flows' ? `flows[${i}].match` : 'match');
     const results = this.write(() => {
-      const rs = this.store.upsertMany(specs, now);
+      const rs = this.upsertOwned(specs, now, fieldOf);
       if (rs.some((r) => r.created)) this.checkCapacity(field);
       this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       return rs;
     });
     this.publish(() => results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
     return results;
+  }
+
+  /** store.upsertMany, with a refused change to another owner's rule named like the rule. */
+  private upsertOwned(specs: FlowSpec[], now: string, fieldOf: (i: number) => string): UpsertResult[] {
+    try {
+      return this.store.upsertMany(specs, now);
+    } catch (err) {
+      if (err instanceof ConflictError && /^\d+$/.test(err.field)) throw new ConflictError(fieldOf(Number(err.field)), err.message);
+      throw err;
+    }
   }
 
   upsert(raw: unknown): { flow: Flow; created: boolean } {
@@ -209,10 +235,81 @@ export class FlowService {
     const { flow } = this.write(() => {
       const f = this.store.delete(id);
       if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
+      if (f.spec.owner)
+        throw new ConflictError('id', `flow ${id} is filter ${f.spec.owner.filter_index} of PCC rule ${JSON.stringify(f.spec.owner.pcc_rule_id)}: change or delete the PCC rule (/pcc-rules/${f.spec.owner.pcc_rule_id})`);
       this.datapath.apply([], [f], [], () => 'id');
       return f;
     });
     this.publish(() => [{ revision: flow.revision, kind: 'DELETE', id, flow }]);
+  }
+
+  /**
+   * Creates or replaces a PCC rule and its flows in one transaction and one datapath commit:
+   * packets see all of its filters change at once. New flows take their slots before the
+   * replaced ones give theirs back, so no slot changes meaning within the commit.
+   */
+  upsertPcc(id: string, raw: unknown): { rule: PccRule; created: boolean } {
+    const { specs, row } = pccFlows(id, (raw ?? {}) as Record<string, unknown>, this.limits());
+    const now = new Date().toISOString();
+    const fieldOf = (i: number) => `flow_infos[${specs[i].owner!.filter_index}].flow_description`;
+    let created = false;
+    const events: FlowEvent[] = [];
+    this.write(() => {
+      const existing = this.pcc.get(id);
+      created = !existing;
+      const old = this.store.flowsOfPcc(id);
+      const rs = this.upsertOwned(specs, now, fieldOf);
+      const keep = new Set(rs.map((r) => r.flow.id));
+      const gone = old.filter((f) => !keep.has(f.flow.id)).map((f) => this.store.delete(f.flow.id)!);
+      if (rs.some((r) => r.created)) this.checkCapacity('flow_infos');
+      this.datapath.apply(rs, gone, rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
+      this.pcc.put({ ...row, revision: this.store.currentRevision, created_at: existing?.created_at }, now);
+      events.push(...rs.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })),
+        ...gone.map((f) => ({ revision: f.flow.revision, kind: 'DELETE' as const, id: f.flow.id, flow: f.flow })));
+    });
+    this.publish(() => events.sort((a, b) => a.revision - b.revision));
+    return { rule: this.getPcc(id), created };
+  }
+
+  /** Deletes a PCC rule and its flows in one commit. */
+  deletePcc(id: string): void {
+    const events: FlowEvent[] = [];
+    this.write(() => {
+      if (!this.pcc.delete(id)) throw new NotFoundError('pcc_rule_id', `no PCC rule ${JSON.stringify(id)}`);
+      const gone = this.store.flowsOfPcc(id).map((f) => this.store.delete(f.flow.id)!);
+      this.datapath.apply([], gone, [], () => 'pcc_rule_id');
+      events.push(...gone.map((f) => ({ revision: f.flow.revision, kind: 'DELETE' as const, id: f.flow.id, flow: f.flow })));
+    });
+    this.publish(() => events);
+  }
+
+  getPcc(id: string): PccRule {
+    const row = this.pcc.get(id);
+    if (!row) throw new NotFoundError('pcc_rule_id', `no PCC rule ${JSON.stringify(id)}`);
+    return this.pccBody(row);
+  }
+
+  listPcc(limit: number, cursor: string): { pcc_rules: PccRule[]; next_cursor: string | null } {
+    const page = this.pcc.list(limit, cursor);
+    return { pcc_rules: page.rules.map((r) => this.pccBody(r)), next_cursor: page.next_cursor };
+  }
+
+  private pccBody(row: PccRuleRow): PccRule {
+    const flows = this.store.flowsOfPcc(row.id);
+    const present = this.datapath.present;
+    const sum = (cs: (Counter | undefined)[]): Counter => cs.reduce<Counter>((a, c) => ({ packets: a.packets + (c?.packets ?? 0), bytes: a.bytes + (c?.bytes ?? 0) }), { packets: 0, bytes: 0 });
+    const infos = row.flow_infos.map((fi, i) => {
+      const own = flows.filter((f) => f.spec.owner!.filter_index === i).map((f) => {
+        const counters = this.datapath.slotCounter(f.slot);
+        return counters ? { ...f.flow, counters } : f.flow;
+      });
+      return { ...fi, flows: own, ...(present ? { counters: sum(own.map((f) => f.counters)) } : {}) };
+    });
+    return {
+      pcc_rule_id: row.id, precedence: row.precedence, ue_ip: row.ue_ip, action: row.action, flow_infos: infos,
+      ...(present ? { counters: sum(infos.map((f) => f.counters)) } : {}),
+      revision: row.revision, created_at: row.created_at, updated_at: row.updated_at,
+    };
   }
 
   get(id: number): Flow {

@@ -1,7 +1,7 @@
 // store.ts - rules in SQLite, the source of truth. Statements are prepared once; callers run
 // writes inside db.transaction() together with the map write (service.ts).
 import type Database from 'better-sqlite3';
-import { CompactedError } from './errors.js';
+import { CompactedError, ConflictError } from './errors.js';
 import { keyOfMatch, matchBody, matchKeyString, parsePrefix, prefixText, type Match, type Prefix } from './match.js';
 import type { ActionType, Flow, FlowAction, FlowEvent, FlowFilter, FlowSpec } from './model.js';
 import { SlotAllocator } from './slots.js';
@@ -18,6 +18,10 @@ interface FlowRow {
   dst_port_hi: number | null;
   proto: number | null;
   precedence: number | null;
+  pcc_rule_id: string | null;
+  filter_index: number | null;
+  flow_description: string | null;
+  flow_direction: string | null;
   action_type: ActionType;
   ttl_delta: number | null;
   mark: number | null;
@@ -54,7 +58,9 @@ function rowToSpec(r: FlowRow): FlowSpec {
     queue_id: r.queue_id,
     mirror: r.mirror === 1,
   };
-  return { match, key: keyOfMatch(match), precedence: r.precedence, action };
+  const owner = r.pcc_rule_id === null ? null : { pcc_rule_id: r.pcc_rule_id, filter_index: r.filter_index ?? 0 };
+  const source = r.flow_description === null ? null : { flow_description: r.flow_description, flow_direction: r.flow_direction ?? 'UNSPECIFIED' };
+  return { match, key: keyOfMatch(match), precedence: r.precedence, action, owner, source };
 }
 
 /** The rule as the API shows it. */
@@ -65,6 +71,8 @@ export function flowOf(id: number, spec: FlowSpec, revision: number, created_at:
     match: matchBody(spec.match),
     precedence: spec.precedence,
     action: spec.action,
+    ...(spec.owner ? { pcc_rule_id: spec.owner.pcc_rule_id } : {}),
+    ...(spec.source ? { ...spec.source } : {}),
     revision,
     created_at,
     updated_at,
@@ -91,16 +99,19 @@ export interface UpsertResult extends StoredFlow {
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
 const CHUNK = 200;
-const COLS = 'match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
+const COLS = 'match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence, pcc_rule_id, filter_index, flow_description, flow_direction, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
 const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
 
 function upsertSql(rows: number): string {
   return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
     ON CONFLICT (match_key) DO UPDATE SET
-      precedence = excluded.precedence, action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
+      precedence = excluded.precedence, pcc_rule_id = excluded.pcc_rule_id, filter_index = excluded.filter_index,
+      flow_description = excluded.flow_description, flow_direction = excluded.flow_direction,
+      action_type = excluded.action_type, ttl_delta = excluded.ttl_delta, mark = excluded.mark,
       queue_id = excluded.queue_id, mirror = excluded.mirror, snat_ip = excluded.snat_ip, snat_port = excluded.snat_port,
       dnat_ip = excluded.dnat_ip, dnat_port = excluded.dnat_port,
       revision = excluded.revision, updated_at = excluded.updated_at
+      WHERE flows.pcc_rule_id IS excluded.pcc_rule_id
     RETURNING id, revision, created_revision, created_at, stats_slot`;
 }
 
@@ -120,6 +131,8 @@ export class FlowStore {
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
       slotOf: db.prepare<[number], { stats_slot: number }>('SELECT stats_slot FROM flows WHERE id = ?'),
+      ownerOf: db.prepare<[string], { id: number; pcc_rule_id: string | null }>('SELECT id, pcc_rule_id FROM flows WHERE match_key = ?'),
+      ofPcc: db.prepare<[string], FlowRow>('SELECT * FROM flows WHERE pcc_rule_id = ? ORDER BY filter_index, id'),
       slotsInUse: db.prepare<[], { id: number; stats_slot: number }>('SELECT id, stats_slot FROM flows'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
       maxRevision: db.prepare<[], { r: number | null }>(
@@ -165,6 +178,19 @@ export class FlowStore {
     return new Map(this.stmts.slotsInUse.all().map((r) => [r.stats_slot, r.id]));
   }
 
+  /** The rule that has this match now (its id and PCC owner), if any. */
+  ruleWithMatch(m: Match): { id: number; pcc_rule_id: string | null } | undefined {
+    return this.stmts.ownerOf.get(matchKeyString(m));
+  }
+
+  /** The flows of a PCC rule, by filter. */
+  flowsOfPcc(pccRuleId: string): StoredFlow[] {
+    return this.stmts.ofPcc.all(pccRuleId).map((r) => {
+      const spec = rowToSpec(r);
+      return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+    });
+  }
+
   slotOf(id: number): number | undefined {
     return this.stmts.slotOf.get(id)?.stats_slot;
   }
@@ -196,11 +222,20 @@ export class FlowStore {
       const rev = base + i + 1;
       const text = (p: Prefix | null) => (p ? prefixText(p) : null);
       args.push(matchKeyString(m), m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
-        m.dst_ports?.lo ?? null, m.dst_ports?.hi ?? null, m.proto, s.precedence, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
+        m.dst_ports?.lo ?? null, m.dst_ports?.hi ?? null, m.proto, s.precedence, s.owner?.pcc_rule_id ?? null, s.owner?.filter_index ?? null,
+        s.source?.flow_description ?? null, s.source?.flow_direction ?? null, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
         a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
       const full = specs.length - (specs.length % CHUNK);
       if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);
     });
+    // A rule a PCC rule owns is changed only through it (and the reverse): the update above
+    // skipped it, so the caller's transaction rolls back.
+    const skipped = specs.findIndex((_, i) => results[i] === undefined);
+    if (skipped >= 0) {
+      const other = this.ruleWithMatch(specs[skipped].match)!;
+      const owner = (o: string | null) => (o === null ? 'a rule of its own' : `a filter of PCC rule ${JSON.stringify(o)}`);
+      throw new ConflictError(String(skipped), `the same match is flow ${other.id}, ${owner(other.pcc_rule_id)}; change it there (or delete it first)`);
+    }
     this.revision = base + specs.length;
     this.slots.give(unused);
     for (const r of results) if (r.created) this.rows++;

@@ -2,6 +2,7 @@
 // checks the shape against openapi.yaml first; this checks what the datapath can honour and
 // normalizes (proto names to numbers, 0/absent to null).
 import { ValidationError, type FieldError } from './errors.js';
+import { FLOW_DIRECTIONS, FlowDescriptionError, parseFlowDescription, type FlowDirection, type MatchSpec } from './flowdesc.js';
 import {
   addressBytes, formatAddress, matchOfKey, keyOfMatch, parsePorts, parsePrefix, PORT_PROTOCOLS, PROTO_NAMES,
   type Match, type PortRange, type Prefix,
@@ -214,9 +215,19 @@ export function checkFlowSpec(raw: unknown, limits: DatapathLimits, prefix = '')
     return { spec: {} as FlowSpec, errors: c.errors };
   }
   let match: Match;
-  if (!absent(raw.key) && !absent(raw.match)) {
-    c.fail('match', 'give key (one exact 5-tuple) or match, not both');
+  let source: FlowSpec['source'] = null;
+  const forms = ['key', 'match', 'flow_description'].filter((f) => !absent(raw[f]));
+  if (forms.length > 1) {
+    c.fail(forms[1], `give one of key (one exact 5-tuple), match or flow_description; this rule has ${forms.join(' and ')}`);
     match = {} as Match;
+  } else if (!absent(raw.flow_description)) {
+    const m = descriptionMatches(c, raw.flow_description, raw.flow_direction, raw.ue_ip, 'flow_description');
+    if (m && m.length !== 1)
+      c.fail('flow_direction', `this flow description becomes ${m.length} matches (${JSON.stringify(raw.flow_direction ?? 'UNSPECIFIED')} reads it both ways); one rule is one match: say DOWNLINK or UPLINK, or put it in a PCC rule (PUT /pcc-rules/{id})`);
+    const sub = new Checker('');
+    match = m?.length === 1 ? checkMatch(sub, m[0]) : ({} as Match);
+    for (const e of sub.errors) c.fail('flow_description', e.message);
+    source = { flow_description: String(raw.flow_description), flow_direction: String(raw.flow_direction ?? 'UNSPECIFIED') };
   } else if (!absent(raw.match)) {
     match = checkMatch(c, raw.match);
   } else {
@@ -229,7 +240,34 @@ export function checkFlowSpec(raw: unknown, limits: DatapathLimits, prefix = '')
   if (precedence === null && !c.errors.length && !key)
     c.fail('precedence', 'required: a match wider than one exact IPv4 5-tuple ranks by its precedence (0..4294967295, the lower wins)');
   const action = checkAction(c, raw.action, match, limits);
-  return { spec: { match, key, precedence, action }, errors: c.errors };
+  return { spec: { match, key, precedence, action, owner: null, source }, errors: c.errors };
+}
+
+/**
+ * The matches of one 3GPP flow description (TS 29.212 §5.4.2) in its direction, or null with
+ * the error recorded at `field` (the token at fault quoted, as flowdesc.ts words it).
+ */
+export function descriptionMatches(c: { fail(field: string, message: string): void }, text: unknown, direction: unknown, ueIp: unknown, field: string, directionField = 'flow_direction'): MatchSpec[] | null {
+  if (typeof text !== 'string') {
+    c.fail(field, `${quoted(text)} is not a flow description ("permit out 17 from 198.18.1.0/24 to assigned 5000")`);
+    return null;
+  }
+  const dir = (direction ?? 'UNSPECIFIED') as FlowDirection;
+  if (!FLOW_DIRECTIONS.includes(dir)) {
+    c.fail(directionField, `${quoted(direction)} is not one of ${FLOW_DIRECTIONS.join(', ')}`);
+    return null;
+  }
+  if (!absent(ueIp) && typeof ueIp !== 'string') {
+    c.fail('ue_ip', `${quoted(ueIp)} is not an address`);
+    return null;
+  }
+  try {
+    return parseFlowDescription(text, dir, (ueIp as string | null | undefined) ?? null);
+  } catch (err) {
+    if (!(err instanceof FlowDescriptionError)) throw err;
+    c.fail(field, err.message);
+    return null;
+  }
 }
 
 export function validateFlowSpec(raw: unknown, limits: DatapathLimits): FlowSpec {
