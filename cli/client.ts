@@ -10,6 +10,7 @@ export type FlowSpec = components['schemas']['FlowSpec'];
 export type Stats = components['schemas']['Stats'];
 export type Worker = components['schemas']['Worker'];
 export type ActionType = components['schemas']['ActionType'];
+export type PccRule = components['schemas']['PccRule'];
 
 export interface FlowFilter {
   src_ip?: string;
@@ -56,6 +57,11 @@ export interface PcfClient {
   get(id: number): Promise<WithRaw<{ flow: Flow }>>;
   delete(id: number): Promise<WithRaw<object>>;
   stats(): Promise<WithRaw<{ stats: Stats }>>;
+  /** PUT /pcc-rules/{id} or UpsertPccRule: the PCC rule with its filters' flows. */
+  upsertPcc(id: string, spec: unknown): Promise<WithRaw<{ rule: PccRule; created: boolean }>>;
+  getPcc(id: string): Promise<WithRaw<{ rule: PccRule }>>;
+  listPcc(limit: number | undefined, cursor: string | undefined): Promise<WithRaw<{ rules: PccRule[]; next_cursor: string | null }>>;
+  deletePcc(id: string): Promise<WithRaw<object>>;
   close(): void;
 }
 

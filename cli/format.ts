@@ -1,7 +1,11 @@
 // format.ts - how pcfctl shows rules, stats and watch events to people. --json bypasses all
 // of this and prints the API's own JSON.
+import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
 import { PROTO_NAMES } from '../server/model.js';
-import type { Flow, FlowAction, FlowEvent, FlowKey, Stats } from './client.js';
+
+/** 58 -> 'icmpv6', 132 -> 'sctp': the names a match's protocol may be given by. */
+const MATCH_PROTO_NAMES = Object.fromEntries(Object.entries(MATCH_PROTOS).map(([n, v]) => [v, n]));
+import type { Flow, FlowAction, FlowEvent, FlowKey, PccRule, Stats } from './client.js';
 import { count, keyValues, table } from './table.js';
 
 const protoName = (p: FlowKey['proto']) => (typeof p === 'number' ? PROTO_NAMES[p] ?? String(p) : p);
@@ -22,7 +26,7 @@ export function renderRule(f: Pick<Flow, 'key' | 'match' | 'precedence'>): strin
     const addr = p ?? 'any';
     return ports === undefined ? addr : `${addr.includes(':') ? `[${addr}]` : addr}:${ports}`;
   };
-  const proto = m.proto === undefined ? 'any' : PROTO_NAMES[Number(m.proto)] ?? String(m.proto);
+  const proto = m.proto === undefined ? 'any' : MATCH_PROTO_NAMES[Number(m.proto)] ?? String(m.proto);
   return `${end(m.src, m.src_ports)} -> ${end(m.dst, m.dst_ports)} ${proto}${prec}`;
 }
 
@@ -59,6 +63,33 @@ export function flowDetail(f: Flow): string {
     ['updated', f.updated_at],
     ['counters', f.counters ? `${count(f.counters.packets)} packets, ${count(f.counters.bytes)} bytes` : '- (datapath absent)'],
   ]);
+}
+
+const packets = (c: { packets: number } | undefined) => (c ? count(c.packets) : '-');
+
+export function pccTable(rules: PccRule[]): string {
+  return table(
+    [{ header: 'PCC RULE' }, { header: 'PREC', align: 'right' }, { header: 'FILTERS', align: 'right' }, { header: 'FLOWS', align: 'right' }, { header: 'ACTION' }, { header: 'PACKETS', align: 'right' }],
+    rules.map((r) => [r.pcc_rule_id, String(r.precedence), String(r.flow_infos.length), String(r.flow_infos.reduce((n, f) => n + f.flows.length, 0)), renderAction(r.action), packets(r.counters)]),
+  );
+}
+
+/** The PCC rule, then each filter with the flows it became and their packets. */
+export function pccDetail(r: PccRule): string {
+  const head = keyValues([
+    ['pcc rule', r.pcc_rule_id],
+    ['precedence', String(r.precedence)],
+    ['ue ip', r.ue_ip ?? '-'],
+    ['action', renderAction(r.action)],
+    ['packets', `${packets(r.counters)}${r.counters ? `, ${count(r.counters.bytes)} bytes` : ' (datapath absent)'}`],
+    ['revision', String(r.revision)],
+    ['updated', r.updated_at],
+  ]);
+  const rows = r.flow_infos.flatMap((f, i) => f.flows.map((fl, j) => [
+    j === 0 ? `[${i}] ${f.flow_description} (${f.flow_direction})` : '', String(fl.id), renderRule(fl), packets(fl.counters),
+  ]));
+  return `${head}
+${table([{ header: 'FILTER' }, { header: 'FLOW', align: 'right' }, { header: 'MATCH' }, { header: 'PACKETS', align: 'right' }], rows)}`;
 }
 
 /** One line per event with fixed-width columns (a stream cannot be aligned afterwards). */

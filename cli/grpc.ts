@@ -8,7 +8,7 @@ import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
 import { PROTO_NUMBERS } from '../server/model.js';
 import {
   CliError, EXIT, RefusedError, unreachable, usageError,
-  type Flow, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
+  type Flow, type PccRule, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
 type Msg = Record<string, any>;
@@ -76,6 +76,8 @@ export function flowFromMessage(m: Msg): Flow {
     ...(m.key ? { key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 } } : {}),
     match: dropNulls({ src: mm.src, dst: mm.dst, src_ports: ports(mm.src_ports), dst_ports: ports(mm.dst_ports), proto: mm.proto }),
     precedence: m.precedence ?? null,
+    ...(m.pcc_rule_id ? { pcc_rule_id: m.pcc_rule_id } : {}),
+    ...(m.flow_description ? { flow_description: m.flow_description, flow_direction: directionOf(m.flow_direction) } : {}),
     action: {
       type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
       ttl_delta: a.ttl_delta ?? null,
@@ -88,6 +90,23 @@ export function flowFromMessage(m: Msg): Flow {
     created_at: m.created_at ?? '',
     updated_at: m.updated_at ?? '',
     ...(m.counters ? { counters: { packets: m.counters.packets ?? 0, bytes: m.counters.bytes ?? 0 } } : {}),
+  };
+}
+
+const directionToMessage = (d: unknown) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d);
+const directionOf = (d: unknown) => (!d || d === 'FLOW_DIRECTION_UNSPECIFIED' ? 'UNSPECIFIED' : d) as PccRule['flow_infos'][number]['flow_direction'];
+
+function pccFromMessage(m: Msg): PccRule {
+  const counter = (c: Msg | undefined) => (c ? { packets: c.packets ?? 0, bytes: c.bytes ?? 0 } : undefined);
+  return {
+    pcc_rule_id: m.pcc_rule_id ?? '', precedence: m.precedence ?? 0, ue_ip: m.ue_ip ?? null,
+    action: flowFromMessage({ action: m.action }).action,
+    flow_infos: ((m.flow_infos ?? []) as Msg[]).map((f) => ({
+      flow_description: f.flow_description ?? '', flow_direction: directionOf(f.flow_direction),
+      flows: ((f.flows ?? []) as Msg[]).map(flowFromMessage), ...(f.counters ? { counters: counter(f.counters) } : {}),
+    })),
+    ...(m.counters ? { counters: counter(m.counters) } : {}),
+    revision: m.revision ?? 0, created_at: m.created_at ?? '', updated_at: m.updated_at ?? '',
   };
 }
 
@@ -197,6 +216,31 @@ export class GrpcClient implements PcfClient {
   async stats() {
     const m = await this.unary('GetStats', {});
     return { stats: statsFromMessage(m), raw: m };
+  }
+
+  async upsertPcc(id: string, spec: unknown) {
+    const s = (spec ?? {}) as Msg;
+    const req = dropNulls({
+      pcc_rule_id: id, precedence: s.precedence, ue_ip: s.ue_ip,
+      action: (specToMessage({ action: s.action }, '') as Msg).action,
+      flow_infos: ((s.flow_infos ?? []) as Msg[]).map((f) => ({ flow_description: f.flow_description, flow_direction: directionToMessage(f.flow_direction) })),
+    });
+    const m = await this.unary('UpsertPccRule', req);
+    return { rule: pccFromMessage(m.pcc_rule ?? {}), created: m.created ?? false, raw: m };
+  }
+
+  async getPcc(id: string) {
+    const m = await this.unary('GetPccRule', { pcc_rule_id: id });
+    return { rule: pccFromMessage(m), raw: m };
+  }
+
+  async listPcc(limit: number | undefined, cursor: string | undefined) {
+    const m = await this.unary('ListPccRules', dropNulls({ limit, cursor }));
+    return { rules: ((m.pcc_rules ?? []) as Msg[]).map(pccFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
+  }
+
+  async deletePcc(id: string) {
+    return { raw: await this.unary('DeletePccRule', { pcc_rule_id: id }) };
   }
 
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, EXIT, usageError, type ActionType, type Flow, type FlowFilter, type PcfClient } from './client.js';
-import { flowDetail, flowsTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
+import { flowDetail, flowsTable, pccDetail, pccTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
 import { RestClient } from './rest.js';
 import { table } from './table.js';
 
@@ -207,6 +207,48 @@ async function flowsAdd(o: AddOptions, cmd: Command): Promise<void> {
   });
 }
 
+// ---- pcc put --------------------------------------------------------------------------------
+
+interface PccOptions {
+  file?: string;
+  flow?: string[];
+  direction: string;
+  precedence?: number;
+  ueIp?: string;
+  action?: ActionType;
+  ttlDelta?: number;
+  mark?: number;
+  mirror?: boolean;
+}
+
+async function pccPut(id: string, o: PccOptions, cmd: Command): Promise<void> {
+  let spec: unknown;
+  if (o.file !== undefined) {
+    if (o.flow || o.precedence !== undefined || o.action) throw usageError('pcc put: --file cannot be combined with --flow, --precedence or --action');
+    const text = o.file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(o.file, 'utf8');
+    try {
+      spec = JSON.parse(text);
+    } catch (err) {
+      throw usageError(`--file ${o.file}: not JSON: ${(err as Error).message}`);
+    }
+  } else {
+    const missing = [['--flow', o.flow], ['--precedence', o.precedence], ['--action', o.action]].filter(([, v]) => v === undefined).map(([n]) => n);
+    if (missing.length) throw usageError(`pcc put: missing ${missing.join(', ')}; or --file pcc.json`);
+    spec = {
+      precedence: o.precedence,
+      flow_infos: o.flow!.map((f) => ({ flow_description: f, flow_direction: o.direction.toUpperCase() })),
+      action: actionFromOptions(o as AddOptions),
+      ...(o.ueIp ? { ue_ip: o.ueIp } : {}),
+    };
+  }
+  await withClient(cmd, async (c, g) => {
+    const r = await c.upsertPcc(id, spec);
+    if (g.json) return json(r.raw);
+    out(`${r.created ? 'created' : 'replaced'} PCC rule ${id}\n`);
+    out(pccDetail(r.rule));
+  });
+}
+
 // ---- flows list / get / del -----------------------------------------------------------------
 
 interface ListOptions extends FlowFilter {
@@ -352,6 +394,44 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
 
   flows.command('get').description('one rule, with its XDP counters').argument('<id>', 'flow id', idArg).action(flowsGet);
   flows.command('del').alias('delete').description('remove a rule').argument('<id>', 'flow id', idArg).action(flowsDel);
+
+  const pcc = program.command('pcc').description('PCC rules (TS 29.512): filters as 3GPP flow descriptions, applied as one unit');
+  pcc.command('put')
+    .description('create or replace a PCC rule; its filters\' flows change in one step')
+    .argument('<id>', 'the PCC rule id')
+    .option('--file <pcc.json>', 'the PccRuleSpec of openapi.yaml as JSON ("-": stdin) instead of the options')
+    .option('--flow <description>', 'a filter: "permit out 17 from 198.18.1.0/24 to assigned 5000" (repeat for more)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--direction <d>', 'of every --flow: DOWNLINK, UPLINK, BIDIRECTIONAL or UNSPECIFIED (both ways)', 'UNSPECIFIED')
+    .option('--precedence <n>', 'lower wins', U32)
+    .option('--ue-ip <ip>', 'the UE address "assigned" stands for')
+    .option('--action <type>', 'PASS, DROP or REDIRECT', actionArg)
+    .option('--ttl-delta <n>', 'REDIRECT: added to the TTL by the worker', S32)
+    .option('--mark <n>', 'PASS/REDIRECT: skb mark on the kernel path', U32)
+    .option('--mirror', 'REDIRECT: the worker copies the rule\'s packets to its mirror')
+    .action(pccPut);
+  pcc.command('get').description('one PCC rule, each filter with its flows and packets').argument('<id>').action(async (id: string, _o, cmd: Command) => {
+    await withClient(cmd, async (c, g) => {
+      const r = await c.getPcc(id);
+      if (g.json) return json(r.raw);
+      out(pccDetail(r.rule));
+    });
+  });
+  pcc.command('list').description('PCC rules in id order').option('--limit <n>', 'per page', U32).option('--cursor <id>', 'after this id')
+    .action(async (o: { limit?: number; cursor?: string }, cmd: Command) => {
+      await withClient(cmd, async (c, g) => {
+        const r = await c.listPcc(o.limit, o.cursor);
+        if (g.json) return json(r.raw);
+        out(pccTable(r.rules));
+        if (r.next_cursor) out(`more: --cursor ${r.next_cursor}\n`);
+      });
+    });
+  pcc.command('del').alias('delete').description('remove a PCC rule and its flows').argument('<id>').action(async (id: string, _o, cmd: Command) => {
+    await withClient(cmd, async (c, g) => {
+      const r = await c.deletePcc(id);
+      if (g.json) return json(r.raw);
+      out(`deleted PCC rule ${id}\n`);
+    });
+  });
 
   program.command('stats')
     .description('datapath state, nonzero XDP counters and per-rule counters')

@@ -1,7 +1,7 @@
 // rest.ts - pcfctl over the HTTP API of openapi.yaml (Node's fetch, no extra dependency).
 import {
   RefusedError, unreachable, usageError,
-  type Flow, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type WithRaw,
+  type Flow, type FlowFilter, type PccRule, type PcfClient, type Stats, type UpsertManyResult, type WithRaw,
 } from './client.js';
 
 type Problem = { title?: string; detail?: string; status?: number; errors?: { field: string; message: string }[] };
@@ -117,6 +117,30 @@ export class RestClient implements PcfClient {
   async stats() {
     const r = await this.request('GET', '/stats');
     return { stats: r.body as Stats, raw: r.body };
+  }
+
+  async upsertPcc(id: string, spec: unknown) {
+    const r = await this.request('PUT', `/pcc-rules/${encodeURIComponent(id)}`, spec);
+    return { rule: r.body as PccRule, created: r.status === 201, raw: r.body };
+  }
+
+  async getPcc(id: string) {
+    const r = await this.request('GET', `/pcc-rules/${encodeURIComponent(id)}`);
+    return { rule: r.body as PccRule, raw: r.body };
+  }
+
+  async listPcc(limit: number | undefined, cursor: string | undefined) {
+    const q = new URLSearchParams();
+    if (limit !== undefined) q.set('limit', String(limit));
+    if (cursor !== undefined) q.set('cursor', cursor);
+    const r = await this.request('GET', `/pcc-rules${q.size ? `?${q}` : ''}`);
+    const body = r.body as { pcc_rules: PccRule[]; next_cursor: string | null };
+    return { rules: body.pcc_rules, next_cursor: body.next_cursor ?? null, raw: r.body };
+  }
+
+  async deletePcc(id: string) {
+    await this.request('DELETE', `/pcc-rules/${encodeURIComponent(id)}`);
+    return { raw: {} };
   }
 
   close(): void {}

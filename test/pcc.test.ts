@@ -3,10 +3,13 @@
 // applied, replaced and deleted as one unit, with each filter's flows and counters; parse
 // errors that name the filter and the token, with nothing written; real packets counted.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
-import { datapathUnavailable } from './lib/env.js';
+import { datapathUnavailable, ROOT } from './lib/env.js';
 import { CLIENT_IP, SERVER_IP, type Lab } from './lib/lab.js';
 import { udpReceiver, udpSend } from './lib/traffic.js';
 
@@ -152,6 +155,27 @@ describe('3GPP flow descriptions and PCC rules', { skip: why ?? false }, () => {
     const post = await http.post('/flows').send({ match: flow.match, precedence: 1, action: { type: 'PASS' } }).expect(409);
     assert.match(post.body.errors[0].message, /a filter of PCC rule "owner"/);
     await http.delete('/pcc-rules/owner').expect(204);
+  });
+
+  it('pcfctl: pcc put/get/list/del over REST and gRPC, a match rule with flows add, both shown', async () => {
+    const env = { ...process.env, PCF_HTTP: `127.0.0.1:${node.cp.httpPort}`, PCF_GRPC: `127.0.0.1:${node.cp.grpcPort}` };
+    const pcfctl = (...args: string[]) => promisify(execFile)(path.join(ROOT, 'bin/pcfctl'), args, { env });
+    const put = await pcfctl('pcc', 'put', 'web-3', '--precedence', '9', '--action', 'DROP', '--ue-ip', CLIENT_IP, '--direction', 'DOWNLINK',
+      '--flow', 'permit out 6 from 198.18.1.0/24 to assigned 8080', '--flow', 'permit out 17 from any to assigned 5000-5010');
+    assert.match(put.stdout, /^created PCC rule web-3/);
+    assert.match(put.stdout, /\[0\] permit out 6 from 198\.18\.1\.0\/24 to assigned 8080 \(DOWNLINK\)/);
+    assert.match(put.stdout, /198\.18\.1\.0\/24 -> 198\.18\.0\.1\/32:8080 tcp prec 9/);
+    const got = JSON.parse((await pcfctl('--transport', 'grpc', '--json', 'pcc', 'get', 'web-3')).stdout);
+    assert.equal(got.flow_infos.length, 2);
+    assert.equal(got.flow_infos[1].flows[0].match.dst_ports.first, 5000);
+    assert.match((await pcfctl('--transport', 'grpc', 'pcc', 'list')).stdout, /web-3 +9 +2 +2 +DROP/);
+    const add = await pcfctl('flows', 'add', '--src', '198.18.0.0/16', '--proto', 'udp', '--dst-ports', '2000-2999', '--precedence', '10', '--action', 'PASS');
+    assert.match(add.stdout, /created flow \d+ {2}198\.18\.0\.0\/16 -> any:2000-2999 udp prec 10/);
+    const add6 = await pcfctl('--transport', 'grpc', 'flows', 'add', '--dst', '2001:2:0:1::/64', '--proto', 'icmpv6', '--precedence', '11', '--action', 'DROP');
+    assert.match(add6.stdout, /created flow \d+ {2}any -> 2001:2:0:1::\/64 icmpv6 prec 11/);
+    await pcfctl('pcc', 'del', 'web-3');
+    await assert.rejects(pcfctl('pcc', 'get', 'web-3'), (e: { code: number; stderr: string }) => e.code === 1 && /no PCC rule "web-3"/.test(e.stderr));
+    for (const f of (await http.get('/flows?limit=1000').expect(200)).body.flows) await http.delete(`/flows/${f.id}`).expect(204);
   });
 
   it('real packets: a PCC rule\'s filters drop the flow both ways; GET shows each filter\'s counters and the sum', async () => {
