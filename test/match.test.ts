@@ -9,7 +9,7 @@ import request from 'supertest';
 import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { CLIENT_IP, CLIENT_IP6, SERVER_IP, SERVER_IP6, type Lab } from './lib/lab.js';
-import { udpReceiver, udpSend } from './lib/traffic.js';
+import { tcpExchange, tcpServer, udpReceiver, udpSend } from './lib/traffic.js';
 
 const why = datapathUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`match tests need the datapath under CI=true: ${why}`);
@@ -226,6 +226,48 @@ describe('rules with prefixes, ranges and precedence', { skip: why ?? false }, (
       assert.ok(ruleCount(s, portless) >= 20, 'later fragments: the port-less rule');
       await lab.loader('attach', '--fragments', 'default');
       await clear();
+    });
+
+    it('IPv6 TCP through a PASS rule with a mark: the connection works, and ip -6 rule fwmark sees the mark', async () => {
+      const srv = await tcpServer(lab, 8600);
+      try {
+        const pass = (await http.post('/flows').send({ match: { dst: `${SERVER_IP6}/128`, proto: 'tcp', dst_ports: 8600 }, precedence: 1, action: { type: 'PASS', mark: 600 } }).expect(201)).body.id;
+        const ok = await tcpExchange(lab, 8600, 31000, 5000, 5000, SERVER_IP6);
+        assert.deepEqual(ok, { ok: true, echoed: 5000 });
+        assert.ok(ruleCount(await stats(), pass) >= 5, 'the client\'s segments matched the IPv6 rule');
+        // The mark is real: policy routing on it blackholes the server's /64.
+        await lab.exec(lab.dut, 'ip', ['-6', 'route', 'add', 'blackhole', '2001:2:0:1::/64', 'table', '600']);
+        await lab.exec(lab.dut, 'ip', ['-6', 'rule', 'add', 'fwmark', '600', 'lookup', '600']);
+        const blocked = await tcpExchange(lab, 8600, 31001, 100, 1500, SERVER_IP6);
+        assert.equal(blocked.ok, false);
+        await lab.exec(lab.dut, 'ip', ['-6', 'rule', 'del', 'fwmark', '600', 'lookup', '600']);
+        assert.equal((await stats()).xdp.meta_fail.packets, 0);
+      } finally {
+        srv.kill();
+        await clear();
+      }
+    });
+
+    it('--default drop: unmatched IPv6 is dropped too, a rule lets it through; --fragments pass lets later fragments by', async () => {
+      await lab.loader('attach', '--default', 'drop', '--fragments', 'pass');
+      try {
+        const rx = await udpReceiver(lab, 7700);
+        const s0 = await stats();
+        await udpSend(lab, 7700, 26000, 20, 1, SERVER_IP6);
+        assert.equal((await rx.result()).received, 0, 'no rule: dropped under --default drop');
+        const s1 = await stats();
+        assert.equal(s1.xdp.miss_drop.packets - s0.xdp.miss_drop.packets, 20);
+        await http.post('/flows').send({ match: { src: '2001:2::/64', proto: 'udp', dst_ports: 7700 }, precedence: 1, action: { type: 'PASS' } }).expect(201);
+        // A 3000-byte datagram: its first fragment matches the port rule, the later ones pass by --fragments pass.
+        await http.post('/flows').send({ match: { src: `${CLIENT_IP}/32`, proto: 'udp', dst_ports: 7700 }, precedence: 1, action: { type: 'PASS' } }).expect(201);
+        const rx2 = await udpReceiver(lab, 7700);
+        await udpSend(lab, 7700, 26001, 20, 1, SERVER_IP6);
+        await udpSend(lab, 7700, 26002, 5, 2, SERVER_IP, 3000);
+        assert.equal((await rx2.result()).received, 25);
+      } finally {
+        await lab.loader('attach', '--default', 'pass', '--fragments', 'default');
+        await clear();
+      }
     });
 
     it('a batch swapping two overlapping rules\' precedences under traffic: no packet sees it half-done', async () => {
