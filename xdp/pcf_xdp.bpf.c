@@ -209,6 +209,19 @@ static __always_inline __u32 classify(const struct pcf_tuple *t, __u32 gen, __u3
 	return s.best_slot;
 }
 
+/* The port's config, looked up only on the paths that need it (a hit does not). */
+static __always_inline const struct pcf_config *port_config(void)
+{
+	__u32 port = pcf_port;
+
+	return bpf_map_lookup_elem(&pcf_config, &port);
+}
+
+static __always_inline bool default_drops(const struct pcf_config *cfg)
+{
+	return cfg && cfg->default_action == PCF_ACT_DROP;
+}
+
 /* Not classified: non-IP always passes (ARP keeps the node reachable); malformed IP and
  * unmatched later fragments take the default (fragments: the frag action). */
 static __always_inline int unparsed(int rsn, bool drop, __u64 bytes)
@@ -233,19 +246,16 @@ int pcf_xdp(struct xdp_md *ctx)
 	const struct pcf_ruleset *rs;
 	const struct pcf_rule *r;
 	struct pcf_flow_key key = {};
-	struct pcf_config *cfg;
+	const struct pcf_config *cfg;
 	struct pcf_tuple t;
-	__u32 port = pcf_port, zero = 0, gen, n, slot;
-	bool default_drop, later;
+	__u32 zero = 0, gen, n, slot;
+	bool drop, later;
 	int rsn, ret, frag = PCF_PARSE_NOT_FRAG;
 
 	count(PCF_CNT_RX, bytes);
-	cfg = bpf_map_lookup_elem(&pcf_config, &port);
-	default_drop = cfg && cfg->default_action == PCF_ACT_DROP;
-
 	rsn = pcf_parse(data, data_end, &t, &frag);
 	if (rsn)
-		return unparsed(rsn, default_drop, bytes);
+		return unparsed(rsn, default_drops(port_config()), bytes);
 	if (t.family == PCF_FAMILY_IPV6)
 		count(PCF_CNT_RX_IPV6, bytes);
 	later = frag == PCF_PARSE_LATER;
@@ -254,16 +264,16 @@ int pcf_xdp(struct xdp_md *ctx)
 	else if (later)
 		count(PCF_CNT_FRAG_LATER, bytes);
 
-	/* One read of the generation: the whole packet is classified by that rule set. */
-	rs = bpf_map_lookup_elem(&pcf_ruleset, &zero);
-	gen = rs ? *(volatile const __u32 *)&rs->gen : 0;
-
-	/* Exact rules have ports (or a protocol without them): a later fragment has none. */
+	/* Exact rules have ports (or a protocol without them): a later fragment has none. They
+	 * rank first, so a hit needs nothing else. */
 	if (t.family == PCF_FAMILY_IPV4 && !(later && has_ports(t.proto))) {
 		pcf_tuple_to_key(&t, &key);
 		act = bpf_map_lookup_elem(&pcf_flow_map, &key);
 	}
-	if (!act && rs) {
+	/* One read of the generation: the packet is classified by that rule set only. */
+	rs = act ? NULL : bpf_map_lookup_elem(&pcf_ruleset, &zero);
+	if (rs) {
+		gen = *(volatile const __u32 *)&rs->gen;
 		n = rs->n_shapes[gen & 1];
 		if (n) {
 			slot = classify(&t, gen, n, later, bytes);
@@ -276,12 +286,14 @@ int pcf_xdp(struct xdp_md *ctx)
 		}
 	}
 	if (!act) {
+		cfg = port_config();
+		drop = default_drops(cfg);
 		if (later) {
 			if (cfg && cfg->frag_action != PCF_FRAG_AS_DEFAULT)
-				default_drop = cfg->frag_action == PCF_FRAG_DROP;
-			return unparsed(PCF_CNT_RSN_FRAGMENT, default_drop, bytes);
+				drop = cfg->frag_action == PCF_FRAG_DROP;
+			return unparsed(PCF_CNT_RSN_FRAGMENT, drop, bytes);
 		}
-		if (default_drop) {
+		if (drop) {
 			count(PCF_CNT_MISS_DROP, bytes);
 			return XDP_DROP;
 		}
