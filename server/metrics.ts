@@ -25,6 +25,22 @@ export function createMetrics(service: FlowService): client.Registry {
       this.set(service.store.count());
     },
   });
+  // The classifier against its limits (xdp/README.md: Classifier).
+  const classifier: [string, string, (c: ReturnType<typeof service.datapath.classifier.stats>) => number][] = [
+    ['pcf_classifier_rules', 'Rules with a precedence (searched by shape in XDP)', (c) => c.rules],
+    ['pcf_classifier_shapes', 'Distinct match shapes in use', (c) => c.shapes],
+    ['pcf_classifier_shapes_max', 'Distinct match shapes the classifier holds at most', (c) => c.max_shapes],
+    ['pcf_classifier_fullest_bucket', 'The most rules sharing one shape, address pair and protocol', (c) => c.fullest_bucket],
+    ['pcf_classifier_bucket_max', 'Rules one bucket holds at most', (c) => c.max_rules_per_bucket],
+  ];
+  for (const [name, help, get] of classifier) {
+    new client.Gauge({
+      name, help, registers: [registry],
+      collect() {
+        this.set(get(service.datapath.classifier.stats()));
+      },
+    });
+  }
   new client.Gauge({
     name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
     collect() {
