@@ -136,6 +136,9 @@ describe('rules with prefixes, ranges and precedence', { skip: why ?? false }, (
       const b = await call(rpc, 'BatchUpsertFlows', { flows: shapes.map((s) => ({ ...s, match: { ...s.match, proto: 17 } })) });
       assert.equal(b.created, 32);
       assert.equal((await stats()).classifier.shapes, 32);
+      const metrics = (await http.get('/metrics').expect(200)).text;
+      assert.match(metrics, /^pcf_classifier_shapes 32$/m);
+      assert.match(metrics, /^pcf_classifier_shapes_max 32$/m);
       const before = await snapshot();
       const r = await http.post('/flows').send({ match: { dst: '198.18.0.0/31', proto: 'udp' }, precedence: 1, action: { type: 'DROP' } }).expect(409);
       assert.equal(r.body.errors[0].field, 'match');
