@@ -465,6 +465,20 @@ static const struct tcase cases[] = {
 	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_BAD_IP_HDR) },
 	{ "tot_len_beyond_frame", { .tot_len = 1500, UDP(1000, 2000) }, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_TRUNC_IP) },
+	/* --default drop: IP traffic no rule allows goes, whatever its family or shape; only
+	 * non-IP passes on purpose (the node stays reachable) */
+	{ "default_drop_malformed_ipv4", { .ihl = 4, UDP(1000, 2000) }, .default_action = PCF_ACT_DROP,
+	  .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_DROP_UNPARSED, PCF_CNT_RSN_BAD_IP_HDR) },
+	{ "default_drop_truncated_ipv4", { .tot_len = 1500, UDP(1000, 2000) }, .default_action = PCF_ACT_DROP,
+	  .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_DROP_UNPARSED, PCF_CNT_RSN_TRUNC_IP) },
+	{ "default_drop_later_fragment", { .frag_off = 185, UDP(1000, 2000) }, .default_action = PCF_ACT_DROP,
+	  .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_DROP_UNPARSED, PCF_CNT_RSN_FRAGMENT, PCF_CNT_FRAG_LATER) },
+	{ "default_drop_ipv6_miss", { .ethertype = ETH_P_IPV6 }, .default_action = PCF_ACT_DROP,
+	  .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_MISS_DROP, PCF_CNT_RX_IPV6) },
+	{ "default_drop_qinq_miss", { .vlan_tpid = ETH_P_8021AD, .vlan_tpid2 = ETH_P_8021Q, UDP(1000, 2001) },
+	  .default_action = PCF_ACT_DROP, .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_MISS_DROP) },
+	{ "default_drop_arp_passes", { .ethertype = ETH_P_ARP }, .default_action = PCF_ACT_DROP,
+	  .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_PASS_UNPARSED, PCF_CNT_RSN_NON_IP) },
 	/* truncation at every header boundary */
 	/* test runs refuse data_in shorter than ETH_HLEN: metadata in front makes up the size */
 	{ "trunc_eth_1", { UDP(1000, 2000), .trunc = 1 }, .meta_in = 16, .want_ret = XDP_PASS,
