@@ -5,7 +5,7 @@
 // API either way. Exact IPv4 rules without a precedence are not here: they live in
 // pcf_flow_map and rank above all of these.
 import { CapacityError } from './errors.js';
-import { prefixAddress, type Match } from './match.js';
+import { addressBytes, formatAddress, prefixAddress, type Match } from './match.js';
 import type { FlowSpec } from './model.js';
 import type { StoredFlow } from './store.js';
 import * as native from '../native/index.js';
@@ -78,7 +78,14 @@ function bucketKeyOf(m: Match, shape: Shape): native.MatchKey {
   };
 }
 
-export const bucketKeyString = (k: native.MatchKey) => `${k.shape}|${k.proto}|${k.srcPort}|${k.dstPort}|${k.src ?? '*'}|${k.dst ?? '*'}`;
+/** The address as the map's 16 key bytes: the map cannot tell an IPv6 address whose last
+ * 12 bytes are zero from an IPv4 one, nor "any" from zeros, so keys are compared as bytes. */
+function addrKey(a: string | null): string {
+  const b = a === null ? [] : addressBytes(a)?.bytes ?? []; // null (any family): zero bytes
+  return Buffer.from([...b, ...new Array(16 - b.length).fill(0)]).toString('hex');
+}
+
+export const bucketKeyString = (k: native.MatchKey) => `${k.shape}|${k.proto}|${k.srcPort}|${k.dstPort}|${addrKey(k.src)}|${addrKey(k.dst)}`;
 
 function bodyOf(f: StoredFlow, action: native.FlowAction): native.RuleBody {
   const m = f.spec.match;
@@ -306,7 +313,8 @@ export class Classifier {
 
 function keyFromString(bk: string): native.MatchKey {
   const [shape, proto, sp, dp, src, dst] = bk.split('|');
-  return { shape: Number(shape), proto: Number(proto), srcPort: Number(sp), dstPort: Number(dp), src: src === '*' ? null : src, dst: dst === '*' ? null : dst };
+  const addr = (h: string) => (/^0+$/.test(h) ? null : formatAddress(6, [...Buffer.from(h, 'hex')]));
+  return { shape: Number(shape), proto: Number(proto), srcPort: Number(sp), dstPort: Number(dp), src: addr(src), dst: addr(dst) };
 }
 
 function describe(s: ShapeSig): string {

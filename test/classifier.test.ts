@@ -5,7 +5,10 @@
 // verdict and rule compared with test/lib/reference.ts (a linear scan in precedence order).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startLabNode, type LabNode } from './lib/cp.js';
+import fs from 'node:fs';
+import type { Running } from '../server/app.js';
+import { startInProcess, startLabNode, tempDb, type LabNode } from './lib/cp.js';
+import { Lab } from './lib/lab.js';
 import { datapathUnavailable } from './lib/env.js';
 import { icmp4, icmp6, sctp4, sctp6, tcp4, tcp6, udp4, udp6 } from './lib/packets.js';
 import { Reference, type RefPacket, type RefRule } from './lib/reference.js';
@@ -306,5 +309,66 @@ describe('XDP classifier against a reference classifier', { skip: why ?? false }
   it('compared at least 10,000 packets with 0 disagreements', () => {
     assert.equal(disagreements, 0);
     assert.ok(compared >= 10_000, `${compared} packets compared`);
+  });
+});
+
+describe('the classifier maps are a cache of SQLite', { skip: why ?? false }, () => {
+  let lab: Lab;
+  let db: ReturnType<typeof tempDb>;
+  let cp: Running | undefined;
+  before(async () => {
+    lab = await Lab.create();
+    db = tempDb();
+    cp = await startInProcess(lab.pinDir, db.file);
+  });
+  after(async () => {
+    await cp?.close();
+    await lab?.destroy();
+    fs.rmSync(db.dir, { recursive: true, force: true });
+  });
+
+  /** Packets through the attached program against the reference, for the rules of SQLite. */
+  async function agree(rng: Rng, rules: GenRule[], label: string) {
+    const service = cp!.service;
+    const ref = new Reference(rules);
+    const packets = Array.from({ length: 400 }, () => genPacket(rng, rules, true));
+    const want = packets.map((p) => ref.classify(p));
+    const got = await testRun(lab.pinDir, packets.map((p, i) => ({ frame: frameOf(p), slot: want[i] ? service.store.slotOf(want[i]!.id) : undefined })));
+    const bad = got.filter((g, i) => g.ret !== (want[i]?.action.type === 'DROP' ? XDP_DROP : XDP_PASS) || g.metaRule !== (want[i] && want[i]!.action.type !== 'DROP' ? want[i]!.id : null));
+    const show = got.map((g, i) => ({ g, i })).filter(({ g, i }) => g.ret !== (want[i]?.action.type === 'DROP' ? XDP_DROP : XDP_PASS) || g.metaRule !== (want[i] && want[i]!.action.type !== 'DROP' ? want[i]!.id : null))
+      .slice(0, 3).map(({ g, i }) => `${JSON.stringify(packets[i])} want ${want[i]?.id ?? '-'} ${want[i]?.action.type ?? ''} got ${g.ret} ${g.metaRule}`);
+    assert.equal(bad.length, 0, `${label}: ${bad.length} packets disagree: ${show.join('; ')}`);
+    assert.ok(want.filter(Boolean).length > 100);
+  }
+
+  async function waitGeneration(above: number) {
+    for (let i = 0; i < 100; i++) {
+      const g = cp!.service.stats().classifier.generation;
+      if (g !== null && g > above) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail('the control plane did not reconcile the re-created maps');
+  }
+
+  it('re-created maps (detach --purge, attach) and a restarted control plane get the same classifier back', async () => {
+    const rng = prng(99);
+    const rules = genRules(rng, 400, 16, true, 40);
+    const res = cp!.service.batchUpsert(rules.map(specOf));
+    res.ids.forEach((id, i) => (rules[i].id = id));
+    await agree(rng, rules, 'as written');
+
+    await lab.loader('detach', '--purge');
+    await lab.loader('attach');
+    await waitGeneration(0);
+    assert.equal(cp!.service.stats().classifier.rules, rules.filter((r) => r.precedence !== null).length);
+    await agree(rng, rules, 'after the maps were re-created');
+
+    // A new control plane on the same SQLite and maps: the reconcile keeps the shape ids the
+    // maps use and the counters of rules that were already there.
+    const before = cp!.service.stats().classifier.generation!;
+    await cp!.close();
+    cp = await startInProcess(lab.pinDir, db.file);
+    assert.ok(cp.service.stats().classifier.generation! > before, 'the start-up reconcile is a commit of its own');
+    await agree(rng, rules, 'after a control plane restart');
   });
 });
