@@ -32,10 +32,12 @@ static const char USAGE[] =
 	"                             queue), 2 x N worker lcores\n"
 	"  --reverse-port N           NAME's port in the pin dir (default 1)\n"
 	"  --reverse-dst-mac MAC      destination MAC out of IF (default: IF's kernel neighbour entry)\n"
-	"  --reverse-next-hop IP      the neighbour on IF to send to (default: each packet's destination)\n"
+	"  --reverse-next-hop IP      the neighbour on IF to send to (default: each packet's destination);\n"
+	"                             once per family: an IPv4 one for IPv4 packets, an IPv6 one for IPv6\n"
 	"  --dst-mac MAC, --src-mac MAC  Ethernet addresses on TX (default: the next hop's kernel\n"
 	"                             neighbour entry; the egress interface's address)\n"
-	"  --next-hop IP              the neighbour to send to (default: each packet's destination)\n"
+	"  --next-hop IP              the neighbour to send to (default: each packet's destination);\n"
+	"                             once per family: an IPv4 one for IPv4 packets, an IPv6 one for IPv6\n"
 	"  --poll busy|wakeup         busy polling, or need_wakeup + poll() when idle (default busy)\n"
 	"  --zero-copy auto|on|off    AF_XDP zero-copy (auto: try it, fall back to copy; default auto)\n"
 	"  --no-meta drop|pass        a frame without valid pcf metadata: drop it, or forward it\n"
@@ -115,6 +117,28 @@ static int parse_choice(const char *s, const char *opt, const char *a, const cha
 	usage_error("%s: '%s' is not one of %s, %s%s%s\n", opt, s, a, b, c ? ", " : "", c ? c : "");
 }
 
+/* --next-hop / --reverse-next-hop: an IPv4 address (for IPv4 packets) or an IPv6 one (for
+ * IPv6 packets), at most one of each; not the unspecified address. */
+static void parse_next_hop(const char *s, const char *opt, uint32_t *ip4, bool *have6, uint8_t *ip6)
+{
+	static const uint8_t zero[16];
+	struct in_addr a;
+	uint8_t a6[16];
+
+	if (inet_pton(AF_INET, s, &a) == 1 && a.s_addr != 0) {
+		if (*ip4)
+			usage_error("%s: '%s': an IPv4 next hop was already given (one per family)\n", opt, s);
+		*ip4 = a.s_addr;
+	} else if (inet_pton(AF_INET6, s, a6) == 1 && memcmp(a6, zero, sizeof(zero))) {
+		if (*have6)
+			usage_error("%s: '%s': an IPv6 next hop was already given (one per family)\n", opt, s);
+		memcpy(ip6, a6, sizeof(a6));
+		*have6 = true;
+	} else {
+		usage_error("%s: '%s' is not an IPv4 or IPv6 address\n", opt, s);
+	}
+}
+
 static void parse_egress(const char *s, struct pcf_worker_conf *c)
 {
 	if (!strncmp(s, "iface:", 6)) {
@@ -163,7 +187,6 @@ static void default_worker_id(struct pcf_worker_conf *c)
 void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 {
 	bool have_reverse_port = false;
-	struct in_addr a;
 	int opt;
 
 	memset(c, 0, sizeof(*c));
@@ -197,9 +220,7 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 				c->have_src_mac = true;
 			break;
 		case OPT_NEXT_HOP:
-			if (inet_pton(AF_INET, optarg, &a) != 1 || a.s_addr == 0)
-				usage_error("--next-hop: '%s' is not an IPv4 address\n", optarg);
-			c->next_hop = a.s_addr;
+			parse_next_hop(optarg, "--next-hop", &c->next_hop, &c->have_next_hop6, c->next_hop6);
 			break;
 		case OPT_POLL:
 			c->poll = parse_choice(optarg, "--poll", "busy", "wakeup", NULL) ? PCF_POLL_WAKEUP
@@ -244,9 +265,8 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 			c->have_reverse_dst_mac = true;
 			break;
 		case OPT_REVERSE_NEXT_HOP:
-			if (inet_pton(AF_INET, optarg, &a) != 1 || a.s_addr == 0)
-				usage_error("--reverse-next-hop: '%s' is not an IPv4 address\n", optarg);
-			c->reverse_next_hop = a.s_addr;
+			parse_next_hop(optarg, "--reverse-next-hop", &c->reverse_next_hop,
+				       &c->have_reverse_next_hop6, c->reverse_next_hop6);
 			break;
 		case OPT_HELP:
 			fputs(USAGE, stdout);
@@ -266,9 +286,10 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 	if (c->egress_kind == PCF_EGRESS_IFACE && !strcmp(c->egress, c->iface))
 		usage_error("--egress iface:%s is the RX interface: its queues are the RX sockets'\n",
 			    c->egress);
-	if (c->egress_kind == PCF_EGRESS_TAP && c->next_hop)
+	if (c->egress_kind == PCF_EGRESS_TAP && (c->next_hop || c->have_next_hop6))
 		usage_error("--next-hop has no meaning with --egress tap: the kernel routes the packet\n");
-	if (!c->reverse && (have_reverse_port || c->have_reverse_dst_mac || c->reverse_next_hop))
+	if (!c->reverse && (have_reverse_port || c->have_reverse_dst_mac || c->reverse_next_hop ||
+			    c->have_reverse_next_hop6))
 		usage_error("--reverse-port, --reverse-dst-mac and --reverse-next-hop need --reverse\n");
 	if (c->reverse && c->egress_kind != PCF_EGRESS_IFACE)
 		usage_error("--reverse needs --egress iface:NAME (it receives on NAME's queues)\n");

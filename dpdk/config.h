@@ -46,9 +46,13 @@ struct pcf_worker_conf {
 	bool have_reverse_dst_mac;
 	struct rte_ether_addr reverse_dst_mac;
 	uint32_t reverse_next_hop;      /* network order; 0: each packet's destination */
+	bool have_reverse_next_hop6;    /* --reverse-next-hop with an IPv6 address */
+	uint8_t reverse_next_hop6[16];
 	bool have_dst_mac, have_src_mac;
 	struct rte_ether_addr dst_mac, src_mac;
-	uint32_t next_hop;              /* network order; 0: each packet's destination */
+	uint32_t next_hop;              /* network order; 0: each IPv4 packet's destination */
+	bool have_next_hop6;            /* --next-hop with an IPv6 address, for IPv6 packets */
+	uint8_t next_hop6[16];
 	enum pcf_poll_mode poll;
 	enum pcf_zc_mode zc;
 	enum pcf_no_meta no_meta;

@@ -87,6 +87,8 @@ static struct rte_tel_data *counters_dict(const struct pcf_queue_counters *c)
 	rte_tel_data_add_dict_u64(d, "mirrored", c->mirrored);
 	rte_tel_data_add_dict_u64(d, "mirror_lost", c->mirror_lost);
 	rte_tel_data_add_dict_u64(d, "no_meta_passed", c->no_meta_passed);
+	rte_tel_data_add_dict_u64(d, "rx_ipv6", c->rx_ipv6);
+	rte_tel_data_add_dict_u64(d, "frag_later", c->frag_later);
 	for (i = 0; i < PCF_DROP__MAX; i++) {
 		snprintf(key, sizeof(key), "drop_%s", pcf_drop_names[i]);
 		rte_tel_data_add_dict_u64(d, key, c->drops[i]);

@@ -15,12 +15,13 @@
 #define PCF_DROP_TABLE(X)                                                                        \
 	X(NO_META,      "no_meta")      /* no valid pcf metadata in front of the frame (--no-meta drop) */ \
 	X(NOT_REDIRECT, "not_redirect") /* metadata of a rule that is not REDIRECT (--no-meta drop) */ \
-	X(UNPARSED,     "unparsed")     /* not an IPv4 frame the rewrite handles (nat.h) */      \
-	X(TTL_EXPIRED,  "ttl_expired")  /* TTL + ttl_delta <= 0 */                               \
+	X(UNPARSED,     "unparsed")     /* not an IPv4/IPv6 frame the rewrite handles (nat.h) */ \
+	X(TTL_EXPIRED,  "ttl_expired")  /* TTL / hop limit + ttl_delta <= 0 */                   \
 	X(NO_NEIGHBOUR, "no_neighbour") /* no complete kernel neighbour entry for the next hop */ \
 	X(TX_FULL,      "tx_full")      /* the egress took fewer packets than offered */         \
 	X(RX_NO_MBUF,   "rx_no_mbuf")   /* counted by the RX port: the mempool was empty */      \
-	X(RX_TOO_LONG,  "rx_too_long")  /* counted by the RX port: frame longer than an mbuf */
+	X(RX_TOO_LONG,  "rx_too_long")  /* counted by the RX port: frame longer than an mbuf */  \
+	X(NAT6_MISSING, "nat6_missing") /* IPv6 NAT rule whose stats_slot has no pcf_nat6 entry */
 
 enum pcf_drop {
 #define PCF_X_ENUM(id, name) PCF_DROP_##id,
@@ -42,6 +43,8 @@ struct pcf_queue_counters {
 	uint64_t mirrored;       /* copies handed to the mirror */
 	uint64_t mirror_lost;    /* PCF_F_MIRROR packets not copied: mirror ring or pool full */
 	uint64_t no_meta_passed; /* forwarded unchanged without valid metadata (--no-meta pass) */
+	uint64_t rx_ipv6;        /* IPv6 frames among rx that parsed (telemetry only) */
+	uint64_t frag_later;     /* IPv6 later fragments among them: addresses only (nat.h) */
 	uint64_t drops[PCF_DROP__MAX];
 };
 

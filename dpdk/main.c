@@ -60,6 +60,7 @@ static struct pcf_mirror *mirror;
 static struct pcf_reporter reporter;
 static int xskmap_fd = -1;
 static unsigned int n_registered;
+static struct pcf_nat6_table nat6; /* the pinned pcf_nat6, mmapped read-only */
 
 static void signal_handler(int signum)
 {
@@ -167,7 +168,9 @@ static struct pcf_neigh *open_neigh(const char *ifname)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the neighbour table of %s: %s\n",
 			 ifname, rte_strerror(rte_errno));
 	if (pcf_neigh_refresh(n) < 0)
-		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to read /proc/net/arp: %s\n", strerror(errno));
+		rte_exit(PCF_EXIT_ERROR,
+			 "pcf-worker: failed to read the kernel's neighbour entries of %s (/proc/net/arp, netlink RTM_GETNEIGH AF_INET6): %s\n",
+			 ifname, strerror(errno));
 	return n;
 }
 
@@ -178,6 +181,8 @@ static void setup_l2(void)
 {
 	l2.src = conf.have_src_mac ? conf.src_mac : tx_ports[0]->mac;
 	l2.next_hop = conf.next_hop;
+	l2.has_next_hop6 = conf.have_next_hop6;
+	memcpy(l2.next_hop6, conf.next_hop6, sizeof(l2.next_hop6));
 	if (conf.have_dst_mac || conf.egress_kind == PCF_EGRESS_TAP) {
 		l2.fixed_dst = true;
 		l2.dst = conf.have_dst_mac ? conf.dst_mac : tx_ports[0]->mac;
@@ -195,6 +200,8 @@ static void setup_l2_reverse(void)
 		return;
 	l2_rev.src = rx_ports[0]->mac;
 	l2_rev.next_hop = conf.reverse_next_hop;
+	l2_rev.has_next_hop6 = conf.have_reverse_next_hop6;
+	memcpy(l2_rev.next_hop6, conf.reverse_next_hop6, sizeof(l2_rev.next_hop6));
 	if (conf.have_reverse_dst_mac) {
 		l2_rev.fixed_dst = true;
 		l2_rev.dst = conf.reverse_dst_mac;
@@ -254,6 +261,7 @@ static void setup_lcores(void)
 		lc->tx = tx_ports[q];
 		lc->l2 = q < conf.n_queues ? &l2 : &l2_rev;
 		lc->mirror = mirror;
+		lc->nat6 = &nat6;
 		lc->pass_no_meta = conf.no_meta == PCF_NO_META_PASS;
 		lc->wakeup = conf.poll == PCF_POLL_WAKEUP;
 		lcores[q] = lc;
@@ -262,6 +270,23 @@ static void setup_lcores(void)
 		       rx_ports[q]->mode, rx_ports[q]->mode_note[0] ? ", " : "", rx_ports[q]->mode_note);
 		q++;
 	}
+}
+
+/* pcf_nat6: IPv6 NAT addresses by stats_slot. Without it (a loader that predates IPv6 NAT) the
+ * worker runs, and IPv6 packets of NAT rules are dropped as nat6_missing. */
+static void setup_nat6(void)
+{
+	char err[PATH_MAX + 256];
+	int ret;
+
+	ret = pcf_pins_map_nat6(conf.pin_dir, &nat6, err, sizeof(err));
+	if (ret < 0)
+		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
+	if (ret > 0)
+		printf("pcf-worker: warning: no pinned %s in %s: IPv6 packets of NAT rules are dropped (nat6_missing)\n",
+		       PCF_PIN_NAT6, conf.pin_dir);
+	else
+		printf("pcf-worker: %s/%s mapped read-only: %u entries\n", conf.pin_dir, PCF_PIN_NAT6, nat6.n);
 }
 
 /* What telemetry and the reports show. */
@@ -376,6 +401,7 @@ static void stop_worker(void)
 	close_ports();
 	pcf_neigh_destroy(neigh);
 	pcf_neigh_destroy(neigh_rev);
+	pcf_pins_unmap_nat6(&nat6);
 	if (xskmap_fd >= 0)
 		close(xskmap_fd);
 }
@@ -406,6 +432,7 @@ int main(int argc, char **argv)
 						conf.egress_ifindex, conf.egress, conf.n_queues, err,
 						sizeof(err)))
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: --reverse: %s\n", err);
+	setup_nat6();
 
 	mp = rte_pktmbuf_pool_create("pcf_mbufs", MBUFS_PER_QUEUE * (n_rx + 1) - 1, MBUF_CACHE,
 				     0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());

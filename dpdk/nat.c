@@ -1,4 +1,5 @@
-/* nat.c - NAT and TTL rewrite of one frame with incremental checksum updates (see nat.h). */
+/* nat.c - NAT and TTL / hop limit rewrite of one IPv4 or IPv6 frame with incremental checksum
+ * updates (see nat.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -11,6 +12,24 @@
 #define UDP_HLEN        8
 #define TCP_CSUM_OFF    16
 #define UDP_CSUM_OFF    6
+
+#define IPV6_HLEN       40
+#define IPV6_SRC_OFF    8
+#define IPV6_DST_OFF    24
+#define IPV6_MAX_VLAN   2  /* as PCF_PARSE_MAX_VLAN (xdp/pcf_parse.bpf.h) */
+#define IPV6_MAX_EXT    6  /* as PCF_PARSE_MAX_EXT_HDRS */
+#define EXT_MIN_HLEN    8  /* every extension header the chain may hold */
+#define ICMPV6_MIN_HLEN 4  /* type, code, checksum */
+#define ICMPV6_CSUM_OFF 2
+#define FRAG_OFFSET     0xfff8 /* fragment header: offset (8-byte units) << 3 | M */
+
+/* Next headers (the uapi names of some are missing from older libcs). */
+#define NH_HOPOPTS  0
+#define NH_ROUTING  43
+#define NH_FRAGMENT 44
+#define NH_AH       51
+#define NH_ICMPV6   58
+#define NH_DSTOPTS  60
 
 /* The parts of one parsed packet that the rewrite touches. */
 struct pkt {
@@ -142,16 +161,231 @@ static void nat_one(struct pkt *p, uint32_t ip_off, uint32_t addr, uint32_t port
 	}
 }
 
+/* ---- IPv6 ------------------------------------------------------------------------------ */
+
+/* The parts of one parsed IPv6 packet that the rewrite touches. */
+struct pkt6 {
+	uint8_t *ip;
+	uint8_t *ports;    /* NULL: no ports (not TCP/UDP, or a later fragment) */
+	uint8_t *csum;     /* the L4 checksum over the pseudo-header; NULL: none to update */
+	bool udp;
+	bool later;        /* a later fragment */
+	bool rh_pending;   /* a routing header with segments left: the pseudo-header's destination
+			    * is the final one in it, not the header's (RFC 8200 8.1) */
+};
+
+/* Ethernet and at most IPV6_MAX_VLAN tags with IPv6 inside: true, the header's offset in
+ * *l3_off (the IPv6 header itself is checked by parse6). */
+static bool is_ipv6(const uint8_t *frame, uint32_t len, uint32_t *l3_off)
+{
+	uint32_t off = ETH_HLEN;
+	uint16_t proto;
+	int i;
+
+	if (len < ETH_HLEN)
+		return false;
+	proto = load16(frame + 12);
+	for (i = 0; i < IPV6_MAX_VLAN && (proto == htons(0x8100) || proto == htons(0x88a8)); i++) {
+		if (len < off + VLAN_HLEN)
+			return false;
+		proto = load16(frame + off + 2);
+		off += VLAN_HLEN;
+	}
+	if (proto != htons(0x86dd))
+		return false;
+	*l3_off = off;
+	return true;
+}
+
+static bool is_ext_hdr(uint8_t nh)
+{
+	return nh == NH_HOPOPTS || nh == NH_ROUTING || nh == NH_DSTOPTS || nh == NH_FRAGMENT ||
+	       nh == NH_AH;
+}
+
+/* The same checks as parse_ipv6() of the XDP parser, so a frame XDP matched parses here too:
+ * version 6, no jumbogram, the payload inside the frame, at most IPV6_MAX_EXT extension
+ * headers each inside the payload, and a whole TCP/UDP/ICMPv6 header inside the datagram
+ * (a first fragment included). A later fragment ends the walk: the rest is fragment data. */
+static int parse6(uint8_t *frame, uint32_t len, uint32_t off, struct pkt6 *p)
+{
+	uint32_t plen, ext = 0, hlen, l4len;
+	uint8_t *ip = frame + off, *eh, *l4, next;
+	int i;
+
+	if (len < off + IPV6_HLEN || (ip[0] >> 4) != 6)
+		return -1;
+	plen = (uint32_t)ip[4] << 8 | ip[5];
+	next = ip[6];
+	if (plen == 0 && next == NH_HOPOPTS) /* a jumbogram (RFC 2675) */
+		return -1;
+	if (off + IPV6_HLEN + plen > len)
+		return -1;
+
+	p->ip = ip;
+	p->ports = NULL;
+	p->csum = NULL;
+	p->udp = false;
+	p->later = false;
+	p->rh_pending = false;
+	for (i = 0; is_ext_hdr(next); i++) {
+		if (i == IPV6_MAX_EXT || ext + EXT_MIN_HLEN > plen)
+			return -1;
+		eh = ip + IPV6_HLEN + ext;
+		if (next == NH_FRAGMENT) {
+			if (((uint32_t)eh[2] << 8 | eh[3]) & FRAG_OFFSET) {
+				p->later = true;
+				return 0;
+			}
+			hlen = EXT_MIN_HLEN; /* offset 0: the first fragment, or an atomic one */
+		} else if (next == NH_AH) {
+			hlen = ((uint32_t)eh[1] + 2) * 4;
+		} else {
+			hlen = ((uint32_t)eh[1] + 1) * 8;
+			if (next == NH_ROUTING && eh[3] != 0)
+				p->rh_pending = true;
+		}
+		if (ext + hlen > plen)
+			return -1;
+		next = eh[0];
+		ext += hlen;
+	}
+
+	l4 = ip + IPV6_HLEN + ext;
+	l4len = plen - ext;
+	if (next == IPPROTO_TCP) {
+		if (l4len < TCP_MIN_HLEN)
+			return -1;
+		p->ports = l4;
+		p->csum = l4 + TCP_CSUM_OFF;
+	} else if (next == IPPROTO_UDP) {
+		if (l4len < UDP_HLEN)
+			return -1;
+		p->ports = l4;
+		p->csum = l4 + UDP_CSUM_OFF;
+		p->udp = true;
+	} else if (next == NH_ICMPV6) {
+		if (l4len < ICMPV6_MIN_HLEN)
+			return -1;
+		p->csum = l4 + ICMPV6_CSUM_OFF;
+	}
+	return 0;
+}
+
+/* RFC 1624 eqn. 3 for a 128-bit field: eight 16-bit words at once. */
+static uint16_t csum_replace128(uint16_t csum, const uint8_t *old, const uint8_t *new_)
+{
+	uint32_t s = (uint16_t)~csum;
+	int i;
+
+	for (i = 0; i < 16; i += 2) {
+		s += (uint16_t)~load16(old + i);
+		s += load16(new_ + i);
+	}
+	return (uint16_t)~pcf_csum_fold(s);
+}
+
+/* The UDP rules of IPv6 (RFC 8200 8.1): 0 is not "no checksum"; a computed 0 goes out as
+ * 0xffff. A 0 that arrived is left alone (not produced here; the receiver decides). */
+static void l4_csum6_store(struct pkt6 *p, uint16_t c)
+{
+	if (p->udp && c == 0)
+		c = 0xffff;
+	store16(p->csum, c);
+}
+
+static bool l4_csum6_skip(const struct pkt6 *p)
+{
+	return !p->csum || (p->udp && load16(p->csum) == 0);
+}
+
+/* addr_off: IPV6_SRC_OFF or IPV6_DST_OFF, addr NULL keeps the address; port_off: 0 (source)
+ * or 2 (destination), port 0 keeps it. With a routing header still to be processed the
+ * destination field is not in the pseudo-header: changing it leaves the checksum. */
+static void nat6_one(struct pkt6 *p, uint32_t addr_off, const uint8_t *addr, uint32_t port_off,
+		     uint16_t port)
+{
+	uint8_t old_addr[16];
+	uint16_t old_port;
+
+	if (addr) {
+		memcpy(old_addr, p->ip + addr_off, sizeof(old_addr));
+		memcpy(p->ip + addr_off, addr, sizeof(old_addr));
+		if (!l4_csum6_skip(p) && !(addr_off == IPV6_DST_OFF && p->rh_pending))
+			l4_csum6_store(p, csum_replace128(load16(p->csum), old_addr, addr));
+	}
+	if (port && p->ports) {
+		old_port = load16(p->ports + port_off);
+		store16(p->ports + port_off, port);
+		if (!l4_csum6_skip(p))
+			l4_csum6_store(p, pcf_csum_replace16(load16(p->csum), old_port, port));
+	}
+}
+
+static bool all_zero(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, sizeof(zero)) == 0;
+}
+
+static enum pcf_rw_status rewrite6(uint8_t *frame, uint32_t len, const struct pcf_flow_action *act,
+				   const struct pcf_nat6_table *nat6, struct pcf_rw_info *info)
+{
+	struct pcf_nat6 n;
+	struct pkt6 p;
+	int hl;
+
+	if (parse6(frame, len, info->l3_off, &p))
+		return PCF_RW_UNPARSED;
+	info->family = PCF_FAMILY_IPV6;
+	info->frag_later = p.later;
+	info->nat = false;
+	info->dst_ip = 0;
+
+	if (act->flags & (PCF_F_SNAT | PCF_F_DNAT)) {
+		/* One copy of the entry: the control plane may write it while we read. */
+		if (!nat6 || !nat6->entries || act->stats_slot >= nat6->n) {
+			memcpy(info->dst_ip6, p.ip + IPV6_DST_OFF, sizeof(info->dst_ip6));
+			return PCF_RW_NAT6_MISSING;
+		}
+		memcpy(&n, &nat6->entries[act->stats_slot], sizeof(n));
+		if ((act->flags & PCF_F_SNAT) && (!all_zero(n.snat_ip) || (act->snat_port && p.ports))) {
+			nat6_one(&p, IPV6_SRC_OFF, all_zero(n.snat_ip) ? NULL : n.snat_ip, 0, act->snat_port);
+			info->nat = true;
+		}
+		if ((act->flags & PCF_F_DNAT) && (!all_zero(n.dnat_ip) || (act->dnat_port && p.ports))) {
+			nat6_one(&p, IPV6_DST_OFF, all_zero(n.dnat_ip) ? NULL : n.dnat_ip, 2, act->dnat_port);
+			info->nat = true;
+		}
+	}
+	memcpy(info->dst_ip6, p.ip + IPV6_DST_OFF, sizeof(info->dst_ip6));
+
+	if (act->ttl_delta == 0)
+		return PCF_RW_OK;
+	hl = p.ip[7] + act->ttl_delta;
+	if (hl <= 0)
+		return PCF_RW_TTL_EXPIRED;
+	p.ip[7] = (uint8_t)(hl > 255 ? 255 : hl); /* no header checksum in IPv6 */
+	return PCF_RW_OK;
+}
+
+/* ---- both ------------------------------------------------------------------------------ */
+
 enum pcf_rw_status pcf_rewrite(uint8_t *frame, uint32_t len, const struct pcf_flow_action *act,
-			       struct pcf_rw_info *info)
+			       const struct pcf_nat6_table *nat6, struct pcf_rw_info *info)
 {
 	uint16_t old_word, new_word;
 	struct pkt p;
 	int ttl;
 
+	if (is_ipv6(frame, len, &info->l3_off))
+		return rewrite6(frame, len, act, nat6, info);
 	if (parse(frame, len, &p, &info->l3_off))
 		return PCF_RW_UNPARSED;
 
+	info->family = PCF_FAMILY_IPV4;
+	info->frag_later = false;
 	info->nat = false;
 	if ((act->flags & PCF_F_SNAT) && (act->snat_ip || (act->snat_port && p.l4))) {
 		nat_one(&p, 12, act->snat_ip, 0, act->snat_port);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -120,4 +121,67 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+/* The bytes of an mmapable array: max_entries values of value_size rounded up to 8 (the
+ * kernel's elem_size), page-rounded. */
+static size_t nat6_map_len(uint32_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t bytes = (size_t)n * ((sizeof(struct pcf_nat6) + 7) & ~(size_t)7);
+
+	return (bytes + page - 1) / page * page;
+}
+
+int pcf_pins_map_nat6(const char *pin_dir, struct pcf_nat6_table *t, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {0};
+	__u32 info_len = sizeof(info);
+	char path[PATH_MAX];
+	void *p;
+	int fd, ret = -1;
+
+	*t = (struct pcf_nat6_table){0};
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, PCF_PIN_NAT6);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, errlen, "failed to open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) < 0) {
+		snprintf(err, errlen, "failed to read %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(__u32) ||
+	    info.value_size != sizeof(struct pcf_nat6) || !(info.map_flags & BPF_F_MMAPABLE)) {
+		snprintf(err, errlen,
+			 "%s is not an mmapable ARRAY of struct pcf_nat6 (type %u, key %u, value %u bytes, flags 0x%x): a loader of another version?",
+			 path, info.type, info.key_size, info.value_size, info.map_flags);
+		goto cleanup;
+	}
+	if (info.max_entries == 0) {
+		snprintf(err, errlen, "%s has no entries", path);
+		goto cleanup;
+	}
+	p = mmap(NULL, nat6_map_len(info.max_entries), PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "failed to mmap %s (%u entries): %s", path, info.max_entries,
+			 strerror(errno));
+		goto cleanup;
+	}
+	t->entries = p;
+	t->n = info.max_entries;
+	ret = 0;
+cleanup:
+	close(fd); /* the mapping holds the map */
+	return ret;
+}
+
+void pcf_pins_unmap_nat6(struct pcf_nat6_table *t)
+{
+	if (t->entries)
+		munmap((void *)t->entries, nat6_map_len(t->n));
+	*t = (struct pcf_nat6_table){0};
 }

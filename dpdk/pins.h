@@ -1,11 +1,13 @@
 /* pins.h - the worker's view of the loader's pin dir: it opens pcf_xskmap (the only map whose
- * contents it writes, its own sockets' entries) and checks, through pcf_config, that the
- * program behind that pin dir is attached to the worker's RX interface. */
+ * contents it writes, its own sockets' entries), checks, through pcf_config, that the
+ * program behind that pin dir is attached to the worker's RX interface, and maps pcf_nat6
+ * (the IPv6 NAT addresses) read-only into its memory. */
 #ifndef PCF_PINS_H
 #define PCF_PINS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "nat.h"
 
 /* Returns the XSKMAP fd, or -1 with a one-line reason in err (no pin dir, not bpffs, no pinned
  * pcf_xskmap, not an XSKMAP); then pcf_pins_check_port for (port, ifindex). */
@@ -18,5 +20,12 @@ int pcf_pins_open_xskmap(const char *pin_dir, unsigned int port, unsigned int if
  * (pcf-xdp attach --iface IF --port N). 0, or -1 with a one-line reason in err. */
 int pcf_pins_check_port(const char *pin_dir, int xskmap_fd, unsigned int port, unsigned int ifindex,
 			const char *ifname, uint32_t n_queues, char *err, size_t errlen);
+
+/* mmaps the pinned pcf_nat6 read-only (an ARRAY with BPF_F_MMAPABLE of struct pcf_nat6):
+ * the datapath reads the control plane's writes through the mapping, no syscall per packet.
+ * 0 with t filled; 1 when the pin dir has no pcf_nat6 (a loader without IPv6 NAT: t stays
+ * empty); -1 with a one-line reason in err (not such a map, or mmap failed). */
+int pcf_pins_map_nat6(const char *pin_dir, struct pcf_nat6_table *t, char *err, size_t errlen);
+void pcf_pins_unmap_nat6(struct pcf_nat6_table *t);
 
 #endif /* PCF_PINS_H */

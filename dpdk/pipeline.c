@@ -13,17 +13,26 @@ static inline void drop(struct pcf_lcore *lc, struct rte_mbuf *m, enum pcf_drop 
 }
 
 /* TX: the egress's address as source; as destination the fixed one, or the kernel neighbour
- * entry of the next hop. */
-static inline bool set_ethernet(struct pcf_lcore *lc, struct rte_mbuf *m, uint32_t dst_ip)
+ * entry (of the packet's family) of the next hop. */
+static inline bool set_ethernet(struct pcf_lcore *lc, struct rte_mbuf *m, const struct pcf_rw_info *info)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	const struct pcf_l2 *l2 = lc->l2;
+	bool found;
 
 	if (l2->fixed_dst) {
 		eth->dst_addr = l2->dst;
-	} else if (!pcf_neigh_lookup(l2->neigh, l2->next_hop ? l2->next_hop : dst_ip, &eth->dst_addr)) {
-		lc->want_neigh = true;
-		return false;
+	} else {
+		if (info->family == PCF_FAMILY_IPV6)
+			found = pcf_neigh_lookup6(l2->neigh, l2->has_next_hop6 ? l2->next_hop6 : info->dst_ip6,
+						  &eth->dst_addr);
+		else
+			found = pcf_neigh_lookup(l2->neigh, l2->next_hop ? l2->next_hop : info->dst_ip,
+						 &eth->dst_addr);
+		if (!found) {
+			lc->want_neigh = true;
+			return false;
+		}
 	}
 	eth->src_addr = l2->src;
 	return true;
@@ -65,9 +74,18 @@ uint16_t pcf_pipeline_burst(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16
 		}
 
 		/* NAT, TTL */
-		rw = pcf_rewrite(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, act, &info);
+		rw = pcf_rewrite(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, act, lc->nat6, &info);
 		if (unlikely(rw == PCF_RW_UNPARSED)) {
 			drop(lc, m, PCF_DROP_UNPARSED);
+			continue;
+		}
+		if (info.family == PCF_FAMILY_IPV6) {
+			q->rx_ipv6++;
+			if (unlikely(info.frag_later))
+				q->frag_later++;
+		}
+		if (unlikely(rw == PCF_RW_NAT6_MISSING)) {
+			drop(lc, m, PCF_DROP_NAT6_MISSING);
 			continue;
 		}
 		if (info.nat)
@@ -93,7 +111,7 @@ uint16_t pcf_pipeline_burst(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16
 			pcf_rule_count(lc->stats, act->rule_id, len);
 
 		/* TX */
-		if (unlikely(!set_ethernet(lc, m, info.dst_ip))) {
+		if (unlikely(!set_ethernet(lc, m, &info))) {
 			drop(lc, m, PCF_DROP_NO_NEIGHBOUR);
 			continue;
 		}

@@ -2,11 +2,12 @@
  *   ACL     the rule's action from the XDP metadata: REDIRECT goes on; a frame without valid
  *           metadata, or with another action, is counted and dropped or forwarded unchanged
  *           (--no-meta);
- *   NAT     PCF_F_SNAT / PCF_F_DNAT with incremental checksums (nat.c);
- *   TTL     ttl_delta; TTL <= 0 is dropped (ttl_expired);
+ *   NAT     PCF_F_SNAT / PCF_F_DNAT with incremental checksums (nat.c); IPv6 addresses from
+ *           the mmapped pcf_nat6 by the rule's stats_slot (nat6_missing without an entry);
+ *   TTL     ttl_delta on the IPv4 TTL or the IPv6 hop limit; <= 0 is dropped (ttl_expired);
  *   mirror  PCF_F_MIRROR: a copy to the mirror (mirror.c);
  *   counters  per queue and stage, per rule (counters.h);
- *   TX      Ethernet addresses for the egress; the caller transmits.
+ *   TX      Ethernet addresses for the egress (the IPv4 or IPv6 neighbour); the caller transmits.
  * One pcf_lcore per datapath lcore, used by that lcore only. */
 #ifndef PCF_PIPELINE_H
 #define PCF_PIPELINE_H
@@ -17,6 +18,7 @@
 #include <rte_mbuf.h>
 #include "counters.h"
 #include "mirror.h"
+#include "nat.h"
 #include "neigh.h"
 #include "port.h"
 
@@ -26,6 +28,8 @@ struct pcf_l2 {
 	bool fixed_dst;               /* --dst-mac, or the TAP's own address */
 	struct rte_ether_addr dst;
 	uint32_t next_hop;            /* network order; 0: the packet's destination after DNAT */
+	bool has_next_hop6;           /* else an IPv6 packet's destination after DNAT */
+	uint8_t next_hop6[16];
 	const struct pcf_neigh *neigh;
 };
 
@@ -36,6 +40,7 @@ struct pcf_lcore {
 	struct pcf_lcore_stats *stats;
 	const struct pcf_l2 *l2;
 	struct pcf_mirror *mirror;    /* NULL: PCF_F_MIRROR is ignored */
+	const struct pcf_nat6_table *nat6; /* the mmapped pcf_nat6 (entries NULL: none) */
 	bool pass_no_meta;
 	bool wakeup;                  /* --poll wakeup */
 	volatile bool want_neigh;     /* set here on a neighbour miss, cleared by the main lcore */

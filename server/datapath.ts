@@ -188,10 +188,11 @@ export class Datapath {
       // With a commit to follow, keep what the exact entries were, to put back if it fails.
       const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
       if (exactPut.length) maps.flows.upsertFlows(exactPut.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
-      // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata).
+      // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata);
+      // zeros ("keep") for a port-only NAT, so a reused slot never keeps another rule's.
       for (const f of upserts) {
         const n = f.spec.action.nat;
-        if (f.spec.match.family === 6 && n && (n.snat_ip || n.dnat_ip)) maps.ruleSet.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+        if (f.spec.match.family === 6 && n) maps.ruleSet.setNat6(f.slot, n.snat_ip, n.dnat_ip);
       }
       if (plan) {
         try {
@@ -281,7 +282,7 @@ export class Datapath {
     if (put.length) this.maps.flows.upsertFlows(put);
     for (const f of flows) {
       const n = f.spec.action.nat;
-      if (inClassifier(f.spec) && f.spec.match.family === 6 && n && (n.snat_ip || n.dnat_ip)) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+      if (inClassifier(f.spec) && f.spec.match.family === 6 && n) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
     }
     const generation = rs.commit(plan);
     rs.cleanup(plan.cleanup);

@@ -166,6 +166,9 @@ function checkNat(c: Checker, raw: unknown, type: ActionType, match: Match): Nat
   if (Object.values(nat).every((v) => v === null)) return null;
   if (match.family === null && (nat.snat_ip !== null || nat.dnat_ip !== null))
     c.fail('action.nat', 'an address to translate needs a match of one family (give src or dst)');
+  // UDP-Lite's and DCCP's checksums cover the addresses too, and the worker does not update them.
+  if ((nat.snat_ip !== null || nat.dnat_ip !== null) && (match.proto === null || match.proto === 33 || match.proto === 136))
+    c.fail('action.nat', `translating addresses needs one protocol whose checksums the worker updates (tcp, udp, icmp, icmpv6, sctp, ...); this match has ${match.proto === null ? 'any protocol' : `protocol ${match.proto}`}`);
   if (type !== 'REDIRECT') c.fail('action.nat', `only REDIRECT rules can be translated (the worker applies NAT); this rule is ${type}`);
   return nat;
 }
