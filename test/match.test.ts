@@ -94,6 +94,7 @@ describe('rules with prefixes, ranges and precedence', { skip: why ?? false }, (
       ['a precedence over 2^32-1', { match: { src: '198.18.0.0/24' }, precedence: 4294967296 }, 'precedence', /4294967295/],
       ['key and match together', { key: { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 1, dst_port: 2, proto: 17 }, match: { proto: 17 } }, 'match', /give one of key/],
       ['an IPv4 NAT address on an IPv6 rule', { match: { src: '2001:2::/48', proto: 'udp' }, precedence: 1, action: { type: 'REDIRECT', nat: { dnat_ip: '198.18.1.9' } } }, 'action.nat.dnat_ip', /not an IPv6 address/],
+      ['address NAT with any protocol', { match: { src: '198.18.0.0/24' }, precedence: 1, action: { type: 'REDIRECT', nat: { snat_ip: '198.18.0.9' } } }, 'action.nat', /one protocol whose checksums the worker updates/],
       ['an IPv6 NAT address on an IPv4 rule', { match: { src: '198.18.0.0/24', proto: 'udp' }, precedence: 1, action: { type: 'REDIRECT', nat: { snat_ip: '2001:2::9' } } }, 'action.nat.snat_ip', /not a dotted IPv4 address/],
     ];
     for (const [what, body, field, message] of bad) {
