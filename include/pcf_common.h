@@ -169,7 +169,7 @@ struct pcf_shape {
 struct pcf_ruleset {
 	__u32 gen;
 	__u32 n_shapes[2]; /* by gen & 1 */
-	__u32 reserved;
+	__u32 no_exact;    /* 1: pcf_flow_map is empty, skip its lookup (0: look, the safe default) */
 };
 
 /* A rule with a precedence as one generation sees it. rank = precedence << 32 | rule_id:

@@ -257,6 +257,8 @@ export interface RuleSet {
   readShapes(): ShapeEntry[];
   /** pcf_nat6[slot]: the IPv6 NAT addresses of a REDIRECT rule (null: keep the packet's). */
   setNat6(slot: number, snatIp: string | null, dnatIp: string | null): void;
+  /** true: pcf_flow_map is empty and XDP skips its lookup; false: XDP looks (the default). */
+  setNoExact(noExact: boolean): void;
   readRule(slot: number): { gen: number; prev: Record<string, unknown>; next: Record<string, unknown> };
   close(): void;
 }

@@ -73,6 +73,18 @@ export class Datapath {
   private dirty = false;
   /** The rules with a precedence as the classifier maps hold them (or will, once present). */
   readonly classifier = new Classifier();
+  /** Rules in SQLite, all kinds (the service sets it): exact rules = these - the classifier's. */
+  rulesInDb: () => number = () => 0;
+  /** What pcf_ruleset.no_exact says now (null: unknown, write it). */
+  private noExact: boolean | null = null;
+
+  /** Lets XDP skip the exact table while it is empty: cleared before the first exact entry
+   * goes in, set after the last one went. */
+  private syncNoExact(maps: OpenMaps, noExact: boolean): void {
+    if (this.noExact === noExact) return;
+    maps.ruleSet.setNoExact(noExact);
+    this.noExact = noExact;
+  }
 
   constructor(readonly pinDir: string, private readonly log: Logger) {}
 
@@ -155,6 +167,7 @@ export class Datapath {
 
   close(): void {
     this.ports = [];
+    this.noExact = null;
     if (!this.maps) return;
     for (const m of Object.values(this.maps)) m.close();
     this.maps = null;
@@ -187,6 +200,7 @@ export class Datapath {
       if (newSlots.length) maps.ruleStats.resetCounters(newSlots);
       // With a commit to follow, keep what the exact entries were, to put back if it fails.
       const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
+      if (exactPut.length) this.syncNoExact(maps, false);
       if (exactPut.length) maps.flows.upsertFlows(exactPut.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
       // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata);
       // zeros ("keep") for a port-only NAT, so a reused slot never keeps another rule's.
@@ -231,7 +245,9 @@ export class Datapath {
       if (!plan) throw err; // nothing published: the caller rolls back
       this.dirty = true;
       this.log.warn({ err }, 'deleting exact entries after a commit failed; reconciling');
+      return;
     }
+    this.syncNoExact(maps, this.rulesInDb() - this.classifier.rules === 0);
   }
 
   /**
@@ -279,6 +295,8 @@ export class Datapath {
     const inRange = resetSlots.filter((s) => s < this.maps!.ruleStats.maxEntries);
     if (inRange.length < resetSlots.length) this.log.warn({ slots: resetSlots.length - inRange.length }, 'rule counter slots beyond pcf_rule_stats: those rules are not counted');
     if (inRange.length) this.maps.ruleStats.resetCounters(inRange);
+    this.noExact = null;
+    if (put.length) this.syncNoExact(this.maps, false);
     if (put.length) this.maps.flows.upsertFlows(put);
     for (const f of flows) {
       const n = f.spec.action.nat;
@@ -288,6 +306,7 @@ export class Datapath {
     rs.cleanup(plan.cleanup);
     this.classifier.done(true);
     if (stale.length) this.maps.flows.deleteFlows(stale);
+    this.syncNoExact(this.maps, exact.length === 0);
 
     this.lastReconcileAt = new Date().toISOString();
     return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };

@@ -60,6 +60,7 @@ export class FlowService {
     this.pcc = new PccStore(db);
     // The classifier's limits hold from the first request, maps or not.
     this.datapath.load(this.store.all());
+    this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs);
     this.events.setMaxListeners(0);
   }

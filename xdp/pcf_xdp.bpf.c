@@ -264,15 +264,15 @@ int pcf_xdp(struct xdp_md *ctx)
 	else if (later)
 		count(PCF_CNT_FRAG_LATER, bytes);
 
+	rs = bpf_map_lookup_elem(&pcf_ruleset, &zero);
 	/* Exact rules have ports (or a protocol without them): a later fragment has none. They
-	 * rank first, so a hit needs nothing else. */
-	if (t.family == PCF_FAMILY_IPV4 && !(later && has_ports(t.proto))) {
+	 * rank first, so a hit needs nothing else. Without any, their lookup is skipped. */
+	if (t.family == PCF_FAMILY_IPV4 && !(later && has_ports(t.proto)) && !(rs && rs->no_exact)) {
 		pcf_tuple_to_key(&t, &key);
 		act = bpf_map_lookup_elem(&pcf_flow_map, &key);
 	}
 	/* One read of the generation: the packet is classified by that rule set only. */
-	rs = act ? NULL : bpf_map_lookup_elem(&pcf_ruleset, &zero);
-	if (rs) {
+	if (rs && !act) {
 		gen = *(volatile const __u32 *)&rs->gen;
 		n = rs->n_shapes[gen & 1];
 		if (n) {

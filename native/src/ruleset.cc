@@ -60,6 +60,7 @@ public:
 					   InstanceMethod("readRule", &RuleSet::ReadRule),
 					   InstanceMethod("readShapes", &RuleSet::ReadShapes),
 					   InstanceMethod("setNat6", &RuleSet::SetNat6),
+					   InstanceMethod("setNoExact", &RuleSet::SetNoExact),
 					   InstanceMethod("close", &RuleSet::Close),
 					   InstanceAccessor("maxSlots", &RuleSet::MaxSlots, nullptr),
 					   InstanceAccessor("maxBuckets", &RuleSet::MaxBuckets, nullptr),
@@ -82,6 +83,21 @@ public:
 
 private:
 	PinnedMap rules_, match_, shapes_, ruleset_, nat6_;
+
+	/* setNoExact(bool): tells XDP that pcf_flow_map is empty (skip its lookup). Set before the
+	 * last exact rule goes and cleared before the first one comes, by the only writer. */
+	Napi::Value SetNoExact(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (info.Length() < 1 || !info[0].IsBoolean())
+			ThrowArg(env, "noExact", "must be a boolean");
+		struct pcf_ruleset rs = Read(env, "setNoExact");
+		__u32 zero = 0;
+		rs.no_exact = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
+		if (bpf_map_update_elem(ruleset_.Fd(env, "setNoExact"), &zero, &rs, BPF_ANY))
+			ThrowSys(env, errno, "setNoExact", "bpf_map_update_elem", ruleset_.Path());
+		return env.Undefined();
+	}
 
 	/* setNat6(slot, snatIp, dnatIp): the IPv6 NAT addresses of the rule at slot (null: keep
 	 * the packet's). Written before the rule's commit; the worker reads them by mmap. */
