@@ -178,25 +178,30 @@ static long search_shape(__u32 i, void *ctx)
 /* The slot of the best rule with a precedence for this tuple at generation gen, or
  * PCF_SLOT_NONE: from the cache when it holds this generation's answer, else searched and
  * remembered. */
-static __always_inline __u32 classify(const struct pcf_tuple *t, __u32 gen, __u32 n, bool later,
+static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, bool later,
 				      __u64 bytes)
 {
-	struct pcf_tuple ck = *t;
 	struct pcf_cache_entry *c, fresh;
-	struct search s = {
-		.t = *t, .gen = gen, .base = (gen & 1) * PCF_MAX_SHAPES, .n = n, .later = later,
-		.sport = bpf_ntohs(t->src_port), .dport = bpf_ntohs(t->dst_port),
-		.best_rank = ~0ULL, .best_slot = PCF_SLOT_NONE,
-	};
+	struct search s;
 
-	/* A later fragment is searched among port-less rules only: its own cache entry. */
-	ck.pad = later;
-	c = bpf_map_lookup_elem(&pcf_flow_cache, &ck);
+	/* A later fragment is searched among port-less rules only: its own cache entry. The
+	 * tuple is the key as it is (pad is the parser's zero), no copy on the hit path. */
+	t->pad = later;
+	c = bpf_map_lookup_elem(&pcf_flow_cache, t);
 	if (c && c->gen == gen) {
 		count(PCF_CNT_CACHE_HIT, bytes);
 		return c->slot;
 	}
 	count(PCF_CNT_CACHE_MISS, bytes);
+	s.t = *t;
+	s.gen = gen;
+	s.base = (gen & 1) * PCF_MAX_SHAPES;
+	s.n = n;
+	s.later = later;
+	s.sport = bpf_ntohs(t->src_port);
+	s.dport = bpf_ntohs(t->dst_port);
+	s.best_rank = ~0ULL;
+	s.best_slot = PCF_SLOT_NONE;
 	bpf_loop(PCF_MAX_SHAPES, search_shape, &s, 0);
 	if (c) {
 		c->gen = gen; /* our CPU's own copy: no other writer */
@@ -204,7 +209,7 @@ static __always_inline __u32 classify(const struct pcf_tuple *t, __u32 gen, __u3
 	} else {
 		fresh.gen = gen;
 		fresh.slot = s.best_slot;
-		bpf_map_update_elem(&pcf_flow_cache, &ck, &fresh, BPF_ANY);
+		bpf_map_update_elem(&pcf_flow_cache, t, &fresh, BPF_ANY);
 	}
 	return s.best_slot;
 }
