@@ -44,7 +44,8 @@ struct pcf_queue_counters {
 	uint64_t mirror_lost;    /* PCF_F_MIRROR packets not copied: mirror ring or pool full */
 	uint64_t no_meta_passed; /* forwarded unchanged without valid metadata (--no-meta pass) */
 	uint64_t rx_ipv6;        /* IPv6 frames among rx that parsed (telemetry only) */
-	uint64_t frag_later;     /* IPv6 later fragments among them: addresses only (nat.h) */
+	uint64_t frag_later;     /* later fragments (IPv4 and IPv6) among rx that parsed: no
+				  * ports, addresses and TTL / hop limit only (nat.h) */
 	uint64_t drops[PCF_DROP__MAX];
 };
 

@@ -12,11 +12,12 @@
 #define UDP_HLEN        8
 #define TCP_CSUM_OFF    16
 #define UDP_CSUM_OFF    6
+#define MAX_VLAN        2      /* as PCF_PARSE_MAX_VLAN (xdp/pcf_parse.bpf.h) */
+#define IP_OFFSET       0x1fff /* IPv4 frag_off: the offset (8-byte units); MF is 0x2000 */
 
 #define IPV6_HLEN       40
 #define IPV6_SRC_OFF    8
 #define IPV6_DST_OFF    24
-#define IPV6_MAX_VLAN   2  /* as PCF_PARSE_MAX_VLAN (xdp/pcf_parse.bpf.h) */
 #define IPV6_MAX_EXT    6  /* as PCF_PARSE_MAX_EXT_HDRS */
 #define EXT_MIN_HLEN    8  /* every extension header the chain may hold */
 #define ICMPV6_MIN_HLEN 4  /* type, code, checksum */
@@ -34,9 +35,10 @@
 /* The parts of one parsed packet that the rewrite touches. */
 struct pkt {
 	uint8_t *ip;
-	uint8_t *l4;       /* NULL: no ports (not TCP/UDP) */
+	uint8_t *l4;       /* NULL: no ports (not TCP/UDP, or a later fragment) */
 	uint32_t l4_csum;  /* offset of the checksum in the L4 header */
 	bool udp;
+	bool later;        /* a later fragment (offset > 0) */
 };
 
 static uint16_t load16(const uint8_t *p)
@@ -65,38 +67,57 @@ static void store32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-/* The same checks as the XDP parser (xdp/pcf_parse.bpf.h), so a frame XDP matched parses
- * here too: one VLAN tag at most, a sane IPv4 header inside the frame, no fragment, a whole
- * TCP or UDP header inside the datagram. */
-static int parse(uint8_t *frame, uint32_t len, struct pkt *p, uint32_t *l3_off)
+static bool is_vlan(uint16_t proto)
 {
-	uint32_t off = ETH_HLEN, ihl, tot;
+	return proto == htons(0x8100) || proto == htons(0x88a8);
+}
+
+/* Ethernet and at most MAX_VLAN tags (802.1Q/802.1AD, any combination, as parse_l2() of
+ * xdp/pcf_parse.bpf.h): the EtherType after them, network order, and its offset in *l3_off;
+ * 0 when the frame ends inside a header. After a third tag it returns that tag's TPID:
+ * neither IPv4 nor IPv6, refused as XDP refuses it (RSN_VLAN_DEPTH). */
+static uint16_t parse_l2(const uint8_t *frame, uint32_t len, uint32_t *l3_off)
+{
+	uint32_t off = ETH_HLEN;
 	uint16_t proto;
-	uint8_t *ip;
+	int i;
 
 	if (len < ETH_HLEN)
-		return -1;
+		return 0;
 	proto = load16(frame + 12);
-	if (proto == htons(0x8100) || proto == htons(0x88a8)) {
-		if (len < ETH_HLEN + VLAN_HLEN)
-			return -1;
-		proto = load16(frame + 16);
+	for (i = 0; i < MAX_VLAN && is_vlan(proto); i++) {
+		if (len < off + VLAN_HLEN)
+			return 0;
+		proto = load16(frame + off + 2);
 		off += VLAN_HLEN;
 	}
-	if (proto != htons(0x0800) || len < off + IPV4_MIN_HLEN)
-		return -1;
+	*l3_off = off;
+	return proto;
+}
 
+/* The same checks as parse_ipv4() of the XDP parser (xdp/pcf_parse.bpf.h), so a frame XDP
+ * matched parses here too: a sane IPv4 header and tot_len inside the frame, then for a whole
+ * packet or a first fragment (offset 0) a whole TCP or UDP header inside tot_len. A later
+ * fragment (offset > 0) has no L4 header: the rest is fragment data, nothing is read. */
+static int parse(uint8_t *frame, uint32_t len, uint32_t off, struct pkt *p)
+{
+	uint32_t ihl, tot;
+	uint8_t *ip;
+
+	if (len < off + IPV4_MIN_HLEN)
+		return -1;
 	ip = frame + off;
 	ihl = (ip[0] & 0x0fu) * 4;
 	tot = (uint32_t)ip[2] << 8 | ip[3];
 	if ((ip[0] >> 4) != 4 || ihl < IPV4_MIN_HLEN || tot < ihl || off + tot > len)
 		return -1;
-	if ((((uint32_t)ip[6] << 8 | ip[7]) & 0x3fff) != 0) /* MF or an offset */
-		return -1;
 
 	p->ip = ip;
 	p->l4 = NULL;
 	p->udp = false;
+	p->later = (((uint32_t)ip[6] << 8 | ip[7]) & IP_OFFSET) != 0;
+	if (p->later)
+		return 0;
 	if (ip[9] == IPPROTO_TCP) {
 		if (tot < ihl + TCP_MIN_HLEN)
 			return -1;
@@ -109,7 +130,6 @@ static int parse(uint8_t *frame, uint32_t len, struct pkt *p, uint32_t *l3_off)
 		p->l4_csum = UDP_CSUM_OFF;
 		p->udp = true;
 	}
-	*l3_off = off;
 	return 0;
 }
 
@@ -173,29 +193,6 @@ struct pkt6 {
 	bool rh_pending;   /* a routing header with segments left: the pseudo-header's destination
 			    * is the final one in it, not the header's (RFC 8200 8.1) */
 };
-
-/* Ethernet and at most IPV6_MAX_VLAN tags with IPv6 inside: true, the header's offset in
- * *l3_off (the IPv6 header itself is checked by parse6). */
-static bool is_ipv6(const uint8_t *frame, uint32_t len, uint32_t *l3_off)
-{
-	uint32_t off = ETH_HLEN;
-	uint16_t proto;
-	int i;
-
-	if (len < ETH_HLEN)
-		return false;
-	proto = load16(frame + 12);
-	for (i = 0; i < IPV6_MAX_VLAN && (proto == htons(0x8100) || proto == htons(0x88a8)); i++) {
-		if (len < off + VLAN_HLEN)
-			return false;
-		proto = load16(frame + off + 2);
-		off += VLAN_HLEN;
-	}
-	if (proto != htons(0x86dd))
-		return false;
-	*l3_off = off;
-	return true;
-}
 
 static bool is_ext_hdr(uint8_t nh)
 {
@@ -375,17 +372,20 @@ static enum pcf_rw_status rewrite6(uint8_t *frame, uint32_t len, const struct pc
 enum pcf_rw_status pcf_rewrite(uint8_t *frame, uint32_t len, const struct pcf_flow_action *act,
 			       const struct pcf_nat6_table *nat6, struct pcf_rw_info *info)
 {
-	uint16_t old_word, new_word;
+	uint16_t old_word, new_word, ethertype;
 	struct pkt p;
 	int ttl;
 
-	if (is_ipv6(frame, len, &info->l3_off))
+	ethertype = parse_l2(frame, len, &info->l3_off);
+	if (ethertype == htons(0x86dd))
 		return rewrite6(frame, len, act, nat6, info);
-	if (parse(frame, len, &p, &info->l3_off))
+	if (ethertype != htons(0x0800) || parse(frame, len, info->l3_off, &p))
 		return PCF_RW_UNPARSED;
 
+	/* A later fragment has no ports (p.l4 NULL): a port translation is left to the first
+	 * fragment, whose L4 checksum covers the whole datagram (nat.h). */
 	info->family = PCF_FAMILY_IPV4;
-	info->frag_later = false;
+	info->frag_later = p.later;
 	info->nat = false;
 	if ((act->flags & PCF_F_SNAT) && (act->snat_ip || (act->snat_port && p.l4))) {
 		nat_one(&p, 12, act->snat_ip, 0, act->snat_port);

@@ -1,5 +1,5 @@
 /* nat.h - the packet rewrite of a REDIRECT rule: parse, NAT, TTL / hop limit, with incremental
- * IPv4 and TCP/UDP/ICMPv6 checksum updates (RFC 1624), for IPv4 and IPv6 frames. Plain C on a
+ * IPv4 and TCP/UDP/ICMPv6 checksum updates (RFC 1624), for IPv4 and IPv6 frames and fragments. Plain C on a
  * byte buffer, no DPDK: the pipeline calls it on an mbuf's data, test/test_nat.c on hand-made
  * packets. */
 #ifndef PCF_NAT_H
@@ -27,7 +27,8 @@ struct pcf_rw_info {
 	uint32_t l3_off;  /* offset of the IPv4/IPv6 header in the frame */
 	uint8_t family;   /* PCF_FAMILY_IPV4 / PCF_FAMILY_IPV6 (set unless PCF_RW_UNPARSED) */
 	bool nat;         /* an address or port was rewritten */
-	bool frag_later;  /* IPv6 later fragment: no L4 header, addresses only (see pcf_rewrite) */
+	bool frag_later;  /* later fragment (IPv4 or IPv6): no L4 header, addresses (and TTL /
+			   * hop limit) only (see pcf_rewrite) */
 	uint32_t dst_ip;  /* IPv4: destination after DNAT, network order: the default next hop */
 	uint8_t dst_ip6[16]; /* IPv6: likewise */
 };
@@ -35,9 +36,18 @@ struct pcf_rw_info {
 /* Applies the action's NAT (PCF_F_SNAT/PCF_F_DNAT; a zero address or port keeps the packet's)
  * and then its ttl_delta to the frame in place.
  *
- * IPv4: Ethernet with at most one 802.1Q/802.1AD tag, IPv4 (options allowed), not a
- * fragment; ports only for TCP and UDP. A UDP checksum of zero (none) stays zero. The
- * addresses come from the action.
+ * IPv4: Ethernet with at most two tags (802.1Q/802.1AD, any combination, as
+ * xdp/pcf_parse.bpf.h), IPv4 (options allowed) with tot_len inside the frame; ports only for
+ * TCP and UDP, whose header must lie inside tot_len. A UDP checksum of zero (none) stays zero.
+ * The addresses come from the action. Fragments, as the XDP parser classifies them: a first
+ * fragment (MF, offset 0) carries the L4 header with the checksum of the whole datagram and is
+ * rewritten like a whole packet — the incremental update of the addresses and ports it
+ * changes is right for the reassembled datagram. A later fragment (offset > 0; XDP redirects
+ * it only for a rule without ports) has no L4 header: TTL and addresses are rewritten with the
+ * IPv4 header checksum, nothing after the header is touched, ports are not translated
+ * (info->frag_later). A rule's port translation therefore happens once, in the first
+ * fragment; the datagram reassembles and verifies if every fragment got the same address
+ * translation (a port-less rule takes them all).
  *
  * IPv6: Ethernet with at most two tags (as xdp/pcf_parse.bpf.h), the fixed header (no
  * jumbogram, payload_len inside the frame), then at most 6 extension headers (hop-by-hop,

@@ -79,11 +79,10 @@ uint16_t pcf_pipeline_burst(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16
 			drop(lc, m, PCF_DROP_UNPARSED);
 			continue;
 		}
-		if (info.family == PCF_FAMILY_IPV6) {
+		if (info.family == PCF_FAMILY_IPV6)
 			q->rx_ipv6++;
-			if (unlikely(info.frag_later))
-				q->frag_later++;
-		}
+		if (unlikely(info.frag_later))
+			q->frag_later++;
 		if (unlikely(rw == PCF_RW_NAT6_MISSING)) {
 			drop(lc, m, PCF_DROP_NAT6_MISSING);
 			continue;

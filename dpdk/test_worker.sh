@@ -26,10 +26,13 @@
 #      rule's fragments (later ones translated too, reassembled and verified by the receiver),
 #      hop limit expiry, TCP, counters, SIGKILL mid-flow (the kernel takes over), --next-hop
 #      with an IPv6 address, --egress tap, and with --reverse TCP with NAT both ways;
+#   M  IPv4 fragments through the real control plane: a 3000-byte UDP datagram over the MTU and
+#      a port-less REDIRECT rule (TTL -2, SNAT): every fragment, first and later, leaves the
+#      worker translated and decremented, and the server reassembles it (checksum verified);
 #   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
 #
-# A case that cannot run here while the rest can (K without a loader that has --port, L
-# without a control plane or without IPv6 NAT in its API) prints "skip NAME: reason" and is
+# A case that cannot run here while the rest can (K without a loader that has --port, L and M
+# without a control plane, L's NAT without IPv6 NAT in its API) prints "skip NAME: reason" and is
 # counted as skipped; under CI=true a skip is a failure (as exit 77 is for the whole script).
 #
 # Run as root after `make -C xdp && make -C dpdk`. Everything it makes (namespaces, pin dir,
@@ -857,10 +860,82 @@ if [ -n "$L_OK" ]; then
 		nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --port 1 --pin-dir "$PIN" >/dev/null ||
 			fail "L pcf-xdp detach --iface dut1 --port 1" "detach"
 	fi
+fi
+
+# ---- M: IPv4 fragments through the worker ------------------------------------------------
+# A 3000-byte UDP datagram leaves the client as three IPv4 fragments: a first one (MF, offset
+# 0) with the UDP header, whose checksum covers the whole datagram, and two later ones without
+# it. A port-less rule with a precedence, POSTed to L's control plane, takes all of them (XDP
+# matches a later fragment against port-less rules only): the worker decrements the TTL of
+# each and translates its source (the first fragment's UDP checksum updated incrementally,
+# the later ones' header checksums only); the server's kernel reassembles the datagram and
+# verifies its UDP checksum. Without the worker they would arrive from 198.18.0.1 with TTL 63.
+# fields4 FILE: "src,dst,ttl,ip_csum_ok,frag_offset,mf" per IPv4 UDP packet or fragment (not
+# reassembled; ip_csum_ok 1 = good); count4 FILE 'AWK CONDITION'
+fields4() {
+	tshark -r "$1" -o ip.defragment:FALSE -o ip.check_checksum:TRUE -Y "ip && udp || ip.frag_offset > 0" \
+		-T fields -E separator=, -e ip.src -e ip.dst -e ip.ttl -e ip.checksum.status \
+		-e ip.frag_offset -e ip.flags.mf 2>/dev/null
+}
+count4() { fields4 "$1" | awk -F, "$2 {n++} END {print n+0}"; }
+if [ -z "$L_OK" ]; then
+	skip_case "M IPv4 fragments through the worker" "the control plane does not start here (see L)"
+else
+	post_rule '{"match": {"src": "198.18.0.1/32", "proto": "udp"}, "precedence": 1, "action": {"type": "REDIRECT", "ttl_delta": -2, "nat": {"snat_ip": "198.18.0.77"}}}'
+	M_RULE=$RID OUT=$RES
+	expect "M POST a port-less IPv4 REDIRECT rule (udp from 198.18.0.1/32, TTL -2, SNAT 198.18.0.77)" '[ -n "$M_RULE" ]'
+	if [ -n "$M_RULE" ] && worker_start v4frag --egress iface:dut1 --poll wakeup; then
+		cap_start "$TMP/m.pcap" "$SERVER" s0 "ip and udp" || fail "M capture starts" "tcpdump"
+		recv_start 7400 "$TMP/m-7400.json" || fail "M receiver starts" "udp.mjs recv"
+		ip netns exec "$CLIENT" timeout 60 node "$UDP" send 198.18.1.1 7400 5400 2 20 3000 >/dev/null
+		cap_stop
+		recv_stop
+		M_FRAGS=$(count4 "$TMP/m.pcap" 1)
+		M_FIRST=$(count4 "$TMP/m.pcap" '$5 == 0 && $6 == 1')
+		M_LATER=$(count4 "$TMP/m.pcap" '$5 > 0')
+		OUT="fragments $M_FRAGS, first $M_FIRST, later $M_LATER; $(fields4 "$TMP/m.pcap" | sort | uniq -c | tr '\n' ';')"
+		echo "info M IPv4 fragments at the server: $OUT"
+		expect "M 2 datagrams of 3000 bytes arrive as 6 fragments (2 first, 4 later)" \
+			'[ "$M_FRAGS" = 6 ] && [ "$M_FIRST" = 2 ] && [ "$M_LATER" = 4 ]'
+		expect "M every fragment, first and later, from 198.18.0.77 with TTL 64-2 and a valid header checksum" \
+			'[ "$(count4 "$TMP/m.pcap" "\$1 == \"198.18.0.77\" && \$2 == \"198.18.1.1\" && \$3 == 62 && \$4 == 1")" = 6 ]'
+		expect "M nothing on the kernel path (source 198.18.0.1 or TTL 63)" \
+			'[ "$(count4 "$TMP/m.pcap" "\$1 == \"198.18.0.1\" || \$3 == 63")" = 0 ]'
+		OUT=$(fields "$TMP/m.pcap")
+		expect "M tshark reassembles both datagrams: 198.18.0.77:5400 -> 7400, UDP checksum valid" \
+			'[ "$(count "$TMP/m.pcap" "\$1 == \"198.18.0.77\" && \$2 == 5400 && \$3 == 7400 && \$6 == 1")" = 2 ]'
+		RECV=$(cat "$TMP/m-7400.json")
+		OUT=$RECV
+		expect "M the receiver got both datagrams from 198.18.0.77:5400 (reassembled, UDP checksum verified by its kernel)" \
+			'[ "$(jget "$RECV" "[r.received, r.from[\"198.18.0.77:5400\"]].join()")" = 2,2 ]'
+		TEL=$(telemetry v4frag)
+		OUT=$TEL
+		expect "M telemetry: rx = tx = nat = 6 fragments, frag_later 4, rx_ipv6 0, no drops, the rule counts 6" \
+			'[ "$(jget "$TEL" "const t = r.total; [t.rx_packets, t.tx_packets, t.nat, t.frag_later, t.rx_ipv6, Object.keys(t).filter((k) => k.startsWith(\"drop_\")).reduce((s, k) => s + t[k], 0), r.rule_packets[$M_RULE]].join()")" = 6,6,6,4,0,0,6 ]'
+		worker_stop TERM
+	elif [ -n "$M_RULE" ]; then
+		fail "M worker starts" "$OUT"
+	fi
+	if [ -n "$M_RULE" ]; then
+		RES=$(api DELETE "/flows/$M_RULE")
+		OUT=$RES
+		expect "M DELETE the rule" '[ "$(cut -f1 <<<"$RES")" = 204 ]'
+	fi
 	cp_stop
 fi
-# J uses rule 42 (the control plane's start deleted it from pcf_flow_map).
-rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 || fail "L rule 42 written again for J" "bpftool"
+# J uses rule 42 (the control plane's start deleted it from pcf_flow_map). A control plane
+# without exact rules sets pcf_ruleset.no_exact (XDP then skips pcf_flow_map); an exact entry
+# written behind its back must clear it first, as the control plane does before its first.
+# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 12..15) = 0, the rest as it is
+exact_lookup_on() {
+	local v
+	v=$(bpftool map lookup pinned "$PIN/pcf_ruleset" key 0 0 0 0 -j |
+		python3 -c 'import json, sys; v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
+print(" ".join("%02x" % b for b in v[:12] + [0] * (len(v) - 12)))') &&
+		bpftool map update pinned "$PIN/pcf_ruleset" key 0 0 0 0 value hex $v
+}
+exact_lookup_on && rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 ||
+	fail "L rule 42 written again for J (pcf_ruleset.no_exact cleared first)" "bpftool"
 
 # ---- J: two RX queues, one datapath lcore each --------------------------------------------
 # veth takes the RX queue from the sender's TX queue, which XPS picks from the sending CPU.
