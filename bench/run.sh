@@ -10,3 +10,6 @@ node --import tsx bench/rules_rate.ts
 echo
 echo "== forwarding: kernel vs worker vs worker killed (trafgen, one run) =="
 node --import tsx bench/forwarding.ts
+echo
+echo "== classifier cost per packet: exact and prefix rule sets, xdp-filter, before (one run) =="
+node --import tsx bench/classifier_cost.ts

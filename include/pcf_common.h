@@ -23,13 +23,14 @@
 #define PCF_PIN_MATCH_MAP  "pcf_match_map"  /* HASH   struct pcf_match_key -> struct pcf_bucket */
 #define PCF_PIN_SHAPES     "pcf_shapes"     /* ARRAY[2 * PCF_MAX_SHAPES] struct pcf_shape, by gen parity */
 #define PCF_PIN_RULESET    "pcf_ruleset"    /* ARRAY[1] struct pcf_ruleset: the published generation */
-#define PCF_PIN_FLOW_CACHE "pcf_flow_cache" /* LRU_PERCPU_HASH struct pcf_tuple -> struct pcf_cache_entry */
+#define PCF_PIN_FLOW_CACHE "pcf_flow_cache" /* LRU_PERCPU_HASH struct pcf_tuple -> struct pcf_cache_entry (IPv6) */
+#define PCF_PIN_FLOW_CACHE4 "pcf_flow_cache4" /* LRU_PERCPU_HASH struct pcf_tuple4 -> struct pcf_cache_entry (IPv4) */
 #define PCF_PIN_NAT6       "pcf_nat6"       /* ARRAY (mmapable) stats_slot -> struct pcf_nat6 */
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
 #define PCF_DEFAULT_MAX_RULES 131072
 #define PCF_MAX_QUEUES 64               /* RX queues per interface; queue_id must be below it */
-#define PCF_DEFAULT_FLOW_CACHE 65536    /* pcf_flow_cache entries per CPU */
+#define PCF_DEFAULT_FLOW_CACHE 65536    /* tuples in each flow cache (the values are per CPU) */
 #define PCF_MAX_SHAPES 32               /* distinct match shapes of rules with a precedence */
 #define PCF_BUCKET_RULES 16             /* rules with a precedence sharing one shape, addresses and protocol */
 #define PCF_BUCKET_SLOTS (2 * PCF_BUCKET_RULES) /* room for a commit's old and new members at once */
@@ -132,6 +133,18 @@ struct pcf_tuple {
 	__u16 dst_port; /* network order */
 	__u32 src[4];   /* network order */
 	__u32 dst[4];
+};
+
+/* pcf_flow_cache4 key: an IPv4 tuple in 16 bytes. The cache lookup's hashing is most of a
+ * steady-state hit, and 16 bytes hash in well under half the time of 40. */
+struct pcf_tuple4 {
+	__u32 src;      /* network order */
+	__u32 dst;
+	__u16 src_port; /* network order */
+	__u16 dst_port;
+	__u8  proto;
+	__u8  later;    /* 1: a later fragment (searched among port-less rules only) */
+	__u16 pad;      /* zero */
 };
 
 /* pcf_match_map key: the tuple masked by one shape. */

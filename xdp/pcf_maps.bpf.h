@@ -88,14 +88,21 @@ struct {
 } pcf_ruleset SEC(".maps");
 
 /* The search's answer per packet tuple, valid for the generation it was computed at: a new
- * generation invalidates every entry at once, without touching the map. Per CPU: no
- * contention between the CPUs that receive. */
+ * generation invalidates every entry at once, without touching the map. Per-CPU values: no
+ * contention between the CPUs that receive. IPv6 here, IPv4 in the 16-byte-key twin below. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, PCF_DEFAULT_FLOW_CACHE);
 	__type(key, struct pcf_tuple);
 	__type(value, struct pcf_cache_entry);
 } pcf_flow_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PCF_DEFAULT_FLOW_CACHE);
+	__type(key, struct pcf_tuple4);
+	__type(value, struct pcf_cache_entry);
+} pcf_flow_cache4 SEC(".maps");
 
 /* stats_slot -> the IPv6 NAT addresses of a REDIRECT rule, for the worker (it mmaps the
  * array). Not read here; sized like pcf_flow_map. */

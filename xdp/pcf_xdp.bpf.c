@@ -31,6 +31,7 @@ _Static_assert(sizeof(struct pcf_xdp_meta) == 32, "pcf_xdp_meta is 32 bytes");
 _Static_assert(__builtin_offsetof(struct pcf_xdp_meta, magic) == 28, "magic last");
 _Static_assert(sizeof(struct pcf_tuple) == 40, "pcf_tuple is 40 bytes");
 _Static_assert(sizeof(struct pcf_match_key) == 40, "pcf_match_key is 40 bytes");
+_Static_assert(sizeof(struct pcf_tuple4) == 16, "pcf_tuple4 is 16 bytes");
 _Static_assert(sizeof(struct pcf_shape) == 48, "pcf_shape is 48 bytes");
 _Static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
 
@@ -182,12 +183,28 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, b
 				      __u64 bytes)
 {
 	struct pcf_cache_entry *c, fresh;
+	struct pcf_tuple4 k4;
 	struct search s;
+	void *cache, *key;
 
-	/* A later fragment is searched among port-less rules only: its own cache entry. The
-	 * tuple is the key as it is (pad is the parser's zero), no copy on the hit path. */
-	t->pad = later;
-	c = bpf_map_lookup_elem(&pcf_flow_cache, t);
+	/* A later fragment is searched among port-less rules only: its own cache entry. IPv6
+	 * uses the tuple as it is (pad is the parser's zero), IPv4 its 16 bytes. */
+	if (t->family == PCF_FAMILY_IPV4) {
+		k4.src = t->src[0];
+		k4.dst = t->dst[0];
+		k4.src_port = t->src_port;
+		k4.dst_port = t->dst_port;
+		k4.proto = t->proto;
+		k4.later = later;
+		k4.pad = 0;
+		cache = &pcf_flow_cache4;
+		key = &k4;
+	} else {
+		t->pad = later;
+		cache = &pcf_flow_cache;
+		key = t;
+	}
+	c = bpf_map_lookup_elem(cache, key);
 	if (c && c->gen == gen) {
 		count(PCF_CNT_CACHE_HIT, bytes);
 		return c->slot;
@@ -209,7 +226,7 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, b
 	} else {
 		fresh.gen = gen;
 		fresh.slot = s.best_slot;
-		bpf_map_update_elem(&pcf_flow_cache, t, &fresh, BPF_ANY);
+		bpf_map_update_elem(cache, key, &fresh, BPF_ANY);
 	}
 	return s.best_slot;
 }

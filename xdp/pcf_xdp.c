@@ -77,7 +77,7 @@ enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 enum map_idx {
 	M_FLOW, M_STATS, M_RULE_STATS, M_XSKMAP, M_CONFIG,
 	M_RULES, M_MATCH, M_SHAPES, M_RULESET, M_CACHE, /* the classifier of rules with a precedence */
-	M_NAT6,
+	M_NAT6, M_CACHE4,
 	N_MAPS
 };
 
@@ -93,6 +93,7 @@ static const char *const map_names[N_MAPS] = {
 	[M_RULESET] = PCF_PIN_RULESET,
 	[M_CACHE] = PCF_PIN_FLOW_CACHE,
 	[M_NAT6] = PCF_PIN_NAT6,
+	[M_CACHE4] = PCF_PIN_FLOW_CACHE4,
 };
 
 /* The maps sized like pcf_flow_map (--max-rules): one slot space, one bucket per rule. */
@@ -112,7 +113,7 @@ struct opts {
 	bool port_set;       /* --port given (status otherwise finds IF's port) */
 	int default_action;  /* -1: unset */
 	int frag_action;     /* enum pcf_frag_action; -1: unset */
-	__u32 flow_cache;    /* pcf_flow_cache entries per CPU; 0: default / keep the pinned size */
+	__u32 flow_cache;    /* tuples in each flow cache; 0: default / keep the pinned size */
 	bool json;
 	bool purge;
 	bool verbose;
@@ -187,7 +188,7 @@ static void usage(FILE *f)
 "                or drop\n"
 "  --fragments A action for a later IP fragment (no ports) that no port-less rule\n"
 "                matches: default (the --default action; the default), pass or drop\n"
-"  --flow-cache N entries per CPU of pcf_flow_cache when it is created (default %u)\n"
+"  --flow-cache N tuples in each flow cache (IPv4, IPv6) when created (default %u)\n"
 "  --json        status as one JSON object\n"
 "  -v, --verbose libbpf messages on stderr\n"
 "  -h, --help    this text\n"
@@ -707,7 +708,7 @@ static int load(struct loaded *l, bool need_pinned)
 			}
 		} else if (rule_sized(i)) {
 			bpf_map__set_max_entries(maps[i], rules_size);
-		} else if (i == M_CACHE && opt.flow_cache) {
+		} else if ((i == M_CACHE || i == M_CACHE4) && opt.flow_cache) {
 			bpf_map__set_max_entries(maps[i], opt.flow_cache);
 		}
 	}
