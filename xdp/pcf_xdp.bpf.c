@@ -183,13 +183,14 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, b
 				      __u64 bytes)
 {
 	struct pcf_cache_entry *c, fresh;
+	bool v4 = t->family == PCF_FAMILY_IPV4;
 	struct pcf_tuple4 k4;
 	struct search s;
-	void *cache, *key;
 
 	/* A later fragment is searched among port-less rules only: its own cache entry. IPv6
-	 * uses the tuple as it is (pad is the parser's zero), IPv4 its 16 bytes. */
-	if (t->family == PCF_FAMILY_IPV4) {
+	 * uses the tuple as it is (pad is the parser's zero), IPv4 its 16 bytes. One call site
+	 * per map, so that the verifier inlines each lookup. */
+	if (v4) {
 		k4.src = t->src[0];
 		k4.dst = t->dst[0];
 		k4.src_port = t->src_port;
@@ -197,14 +198,11 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, b
 		k4.proto = t->proto;
 		k4.later = later;
 		k4.pad = 0;
-		cache = &pcf_flow_cache4;
-		key = &k4;
+		c = bpf_map_lookup_elem(&pcf_flow_cache4, &k4);
 	} else {
 		t->pad = later;
-		cache = &pcf_flow_cache;
-		key = t;
+		c = bpf_map_lookup_elem(&pcf_flow_cache, t);
 	}
-	c = bpf_map_lookup_elem(cache, key);
 	if (c && c->gen == gen) {
 		count(PCF_CNT_CACHE_HIT, bytes);
 		return c->slot;
@@ -226,7 +224,10 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, b
 	} else {
 		fresh.gen = gen;
 		fresh.slot = s.best_slot;
-		bpf_map_update_elem(cache, key, &fresh, BPF_ANY);
+		if (v4)
+			bpf_map_update_elem(&pcf_flow_cache4, &k4, &fresh, BPF_ANY);
+		else
+			bpf_map_update_elem(&pcf_flow_cache, t, &fresh, BPF_ANY);
 	}
 	return s.best_slot;
 }
