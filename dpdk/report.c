@@ -47,6 +47,7 @@ static void send_report(struct pcf_reporter *r)
 			.rx_packets = qc[i].rx_packets, .rx_bytes = qc[i].rx_bytes,
 			.tx_packets = qc[i].tx_packets, .tx_bytes = qc[i].tx_bytes,
 			.nat = qc[i].nat, .ttl_expired = qc[i].ttl_expired, .mirrored = qc[i].mirrored,
+			.rx_ipv6 = qc[i].rx_ipv6, .frag_later = qc[i].frag_later,
 			.drops = drops[i], .n_drops = PCF_DROP__MAX,
 		};
 	}

@@ -40,6 +40,8 @@ void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
     c->set_nat(q.nat);
     c->set_ttl_expired(q.ttl_expired);
     c->set_mirrored(q.mirrored);
+    c->set_rx_ipv6(q.rx_ipv6);
+    c->set_frag_later(q.frag_later);
     for (unsigned d = 0; d < q.n_drops; d++) (*c->mutable_drops())[q.drops[d].name] = q.drops[d].value;
   }
   for (unsigned i = 0; i < r.n_rules; i++) {

@@ -19,7 +19,7 @@ struct pcf_report_counter {
 struct pcf_report_queue {
 	uint32_t queue_id;
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t nat, ttl_expired, mirrored;
+	uint64_t nat, ttl_expired, mirrored, rx_ipv6, frag_later;
 	const struct pcf_report_counter *drops;
 	unsigned int n_drops;
 };

@@ -11,6 +11,8 @@ export interface StageCounters {
   nat: number;
   ttl_expired: number;
   mirrored: number;
+  rx_ipv6: number;
+  frag_later: number;
   drops: Record<string, number>;
 }
 
@@ -34,7 +36,7 @@ export interface WorkerView extends Omit<WorkerReport, 'started_at_unix_ms'> {
   stale: boolean;
 }
 
-const ZERO: StageCounters = { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, nat: 0, ttl_expired: 0, mirrored: 0, drops: {} };
+const ZERO: StageCounters = { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, nat: 0, ttl_expired: 0, mirrored: 0, rx_ipv6: 0, frag_later: 0, drops: {} };
 
 /** A gRPC WorkerStats message (proto3 defaults absent) to a complete report. */
 export function reportFromMessage(m: Record<string, any>): WorkerReport {

@@ -55,7 +55,7 @@ describe('worker reports', () => {
     assert.equal(w.sequence, 2);
     assert.equal(w.stale, false);
     assert.ok(w.age_ms >= 0 && w.age_ms < 1000);
-    assert.deepEqual(w.queues[0].counters, { rx_packets: 250, rx_bytes: 15000, tx_packets: 249, tx_bytes: 14940, nat: 250, ttl_expired: 1, mirrored: 0, drops: { ttl_expired: 1 } });
+    assert.deepEqual(w.queues[0].counters, { rx_packets: 250, rx_bytes: 15000, tx_packets: 249, tx_bytes: 14940, nat: 250, ttl_expired: 1, mirrored: 0, rx_ipv6: 0, frag_later: 0, drops: { ttl_expired: 1 } });
     assert.deepEqual(w.rules, [{ rule_id: 7, packets: 250, bytes: 15000 }]);
     const g = await call(rpc, 'GetStats', {});
     assert.equal(g.workers[0].worker_id, 'lab-dut/dut0');
