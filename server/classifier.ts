@@ -106,14 +106,22 @@ export class Classifier {
   /** Shape ids a packet may still look up (in a bucket key) until the next cleanup. */
   private quarantined: number[] = [];
   private undo: (() => void)[] = [];
+  /** Buckets by their number of rules (index 1..PCF_BUCKET_SLOTS): the fullest without a scan. */
+  private bySize: number[] = new Array(2 * BUCKET_RULES + 1).fill(0);
+
+  /** A bucket went from `from` rules to `to`. */
+  private resized(from: number, to: number): void {
+    if (from) this.bySize[from]--;
+    if (to) this.bySize[to]++;
+  }
 
   get rules(): number {
     return this.members.size;
   }
 
   stats() {
-    let fullest = 0;
-    for (const b of this.buckets.values()) fullest = Math.max(fullest, b.slots.size);
+    let fullest = this.bySize.length - 1;
+    while (fullest > 0 && this.bySize[fullest] === 0) fullest--;
     return {
       rules: this.members.size,
       shapes: this.shapes.size,
@@ -164,9 +172,10 @@ export class Classifier {
       throw new CapacityError(field, `at most ${BUCKET_RULES} rules may share one shape, address pair and protocol (they differ only in port ranges); ${bk.split('|').slice(4).join(' -> ')} proto ${key.proto || 'any'} has ${bucket.slots.size}`);
     const b = bucket, sh = shape, slot = f.slot;
     b.slots.add(slot);
+    this.resized(b.slots.size - 1, b.slots.size);
     sh.slots.add(slot);
     this.members.set(slot, { shape: sh, bucket: bk, precedence: prec, ruleId: id });
-    this.undo.push(() => { b.slots.delete(slot); sh.slots.delete(slot); this.members.delete(slot); });
+    this.undo.push(() => { b.slots.delete(slot); this.resized(b.slots.size + 1, b.slots.size); sh.slots.delete(slot); this.members.delete(slot); });
     return { key, slots: [slot] };
   }
 
@@ -175,9 +184,10 @@ export class Classifier {
     const m = this.members.get(slot)!;
     const b = this.buckets.get(m.bucket)!;
     b.slots.delete(slot);
+    this.resized(b.slots.size + 1, b.slots.size);
     m.shape.slots.delete(slot);
     this.members.delete(slot);
-    this.undo.push(() => { b.slots.add(slot); m.shape.slots.add(slot); this.members.set(slot, m); });
+    this.undo.push(() => { b.slots.add(slot); this.resized(b.slots.size - 1, b.slots.size); m.shape.slots.add(slot); this.members.set(slot, m); });
     if (b.slots.size === 0) {
       this.buckets.delete(m.bucket);
       this.undo.push(() => this.buckets.set(m.bucket, b));
@@ -282,6 +292,7 @@ export class Classifier {
     current: { shapes: native.ShapeEntry[]; buckets: native.BucketSlots[]; liveSlots: number[] } | null): CommitPlan {
     this.shapes.clear();
     this.buckets.clear();
+    this.bySize.fill(0);
     this.members.clear();
     this.undo = [];
     const known = new Map((current?.shapes ?? []).map((s) => [sigString(s as ShapeSig), s.id]));

@@ -9,6 +9,7 @@
  * After publishing, cleanup() drops the slots that no generation from now on can see.
  */
 #include "codec.h"
+#include "map_ops.h"
 #include "maps.h"
 
 #include <arpa/inet.h>
@@ -234,6 +235,24 @@ private:
 	}
 
 	/* {precedence, srcPorts: [lo, hi], dstPorts: [lo, hi], action}; null: no rule. */
+	using Buckets = std::vector<std::pair<struct pcf_match_key, std::vector<__u32>>>;
+
+	/* [{key, slots}] of commit() and cleanup(). */
+	static Buckets BucketList(Napi::Env env, Napi::Array ba)
+	{
+		Buckets out;
+		for (uint32_t i = 0; i < ba.Length(); i++) {
+			std::string f = "buckets[" + std::to_string(i) + "]";
+			Napi::Value e = ba.Get(i);
+			if (!e.IsObject())
+				ThrowArg(env, f, "must be {key, slots}");
+			Napi::Object eo = e.As<Napi::Object>();
+			out.emplace_back(Key(env, eo.Get("key"), f + ".key"),
+					 Slots(env, eo.Get("slots"), f + ".slots"));
+		}
+		return out;
+	}
+
 	static struct pcf_rule_body Body(Napi::Env env, Napi::Value v, const std::string &field)
 	{
 		struct pcf_rule_body b;
@@ -357,7 +376,7 @@ private:
 		Napi::Object plan = info[0].As<Napi::Object>();
 		/* Parse everything before the first write. */
 		std::vector<std::pair<__u32, struct pcf_rule_body>> rules;
-		std::vector<std::pair<struct pcf_match_key, std::vector<__u32>>> buckets;
+		Buckets buckets;
 		std::vector<struct pcf_shape> shapes;
 		Napi::Value rv = plan.Get("rules"), bv = plan.Get("buckets"), sv = plan.Get("shapes");
 		if (!rv.IsArray() || !bv.IsArray() || !sv.IsArray())
@@ -372,15 +391,7 @@ private:
 			__u32 slot = (__u32)Num(env, eo, "slot", f, 0, rules_.Info().max_entries - 1);
 			rules.emplace_back(slot, Body(env, eo.Get("next"), f + ".next"));
 		}
-		for (uint32_t i = 0; i < ba.Length(); i++) {
-			std::string f = "buckets[" + std::to_string(i) + "]";
-			Napi::Value e = ba.Get(i);
-			if (!e.IsObject())
-				ThrowArg(env, f, "must be {key, slots}");
-			Napi::Object eo = e.As<Napi::Object>();
-			buckets.emplace_back(Key(env, eo.Get("key"), f + ".key"),
-					     Slots(env, eo.Get("slots"), f + ".slots"));
-		}
+		buckets = BucketList(env, ba);
 		if (sa.Length() > PCF_MAX_SHAPES)
 			ThrowArg(env, "shapes", "more than " + std::to_string(PCF_MAX_SHAPES) + " shapes");
 		for (uint32_t i = 0; i < sa.Length(); i++)
@@ -456,16 +467,8 @@ private:
 		if (info.Length() < 1 || !info[0].IsArray())
 			ThrowArg(env, "buckets", "must be an array of {key, slots}");
 		Napi::Array ba = info[0].As<Napi::Array>();
-		std::vector<std::pair<struct pcf_match_key, std::vector<__u32>>> buckets;
-		for (uint32_t i = 0; i < ba.Length(); i++) {
-			std::string f = "buckets[" + std::to_string(i) + "]";
-			Napi::Value e = ba.Get(i);
-			if (!e.IsObject())
-				ThrowArg(env, f, "must be {key, slots}");
-			Napi::Object eo = e.As<Napi::Object>();
-			buckets.emplace_back(Key(env, eo.Get("key"), f + ".key"),
-					     Slots(env, eo.Get("slots"), f + ".slots"));
-		}
+		Buckets buckets;
+		buckets = BucketList(env, ba);
 		int mfd = match_.Fd(env, "cleanup");
 		for (auto &[key, slots] : buckets) {
 			if (slots.empty()) {
@@ -495,17 +498,18 @@ private:
 	Napi::Value ListBuckets(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		int mfd = match_.Fd(env, "listBuckets");
+		std::vector<uint8_t> keys, values;
+		const char *call = nullptr;
+		int err = DumpMap(match_.Fd(env, "listBuckets"), sizeof(struct pcf_match_key),
+				  sizeof(struct pcf_bucket), match_.Info().max_entries, &keys, &values, &call);
+		if (err)
+			ThrowSys(env, err, "listBuckets", call, match_.Path());
 		Napi::Array out = Napi::Array::New(env);
-		struct pcf_match_key k, next;
-		void *prev = nullptr;
-		uint32_t n = 0;
-		while (bpf_map_get_next_key(mfd, prev, &next) == 0) {
+		for (uint32_t n = 0; n < keys.size() / sizeof(struct pcf_match_key); n++) {
+			struct pcf_match_key k;
 			struct pcf_bucket b;
-			k = next;
-			prev = &k;
-			if (bpf_map_lookup_elem(mfd, &k, &b))
-				continue; /* deleted meanwhile */
+			memcpy(&k, &keys[n * sizeof(k)], sizeof(k));
+			memcpy(&b, &values[n * sizeof(b)], sizeof(b));
 			Napi::Object key = Napi::Object::New(env);
 			key.Set("shape", k.shape);
 			key.Set("proto", k.proto);
@@ -519,7 +523,7 @@ private:
 			Napi::Object e = Napi::Object::New(env);
 			e.Set("key", key);
 			e.Set("slots", slots);
-			out.Set(n++, e);
+			out.Set(n, e);
 		}
 		return out;
 	}
@@ -529,20 +533,21 @@ private:
 	{
 		Napi::Env env = info.Env();
 		struct pcf_ruleset rs = Read(env, "liveSlots");
-		int rfd = rules_.Fd(env, "liveSlots");
+		std::vector<uint8_t> keys, values;
+		const char *call = nullptr;
+		int err = DumpMap(rules_.Fd(env, "liveSlots"), sizeof(__u32), sizeof(struct pcf_rule),
+				  rules_.Info().max_entries, &keys, &values, &call);
+		if (err)
+			ThrowSys(env, err, "liveSlots", call, rules_.Path());
 		Napi::Array out = Napi::Array::New(env);
-		uint32_t n = 0, max = rules_.Info().max_entries;
-		std::vector<struct pcf_rule> chunk(4096);
-		std::vector<__u32> keys(4096);
-		for (__u32 base = 0; base < max; base += 4096) {
-			__u32 cnt = std::min<__u32>(4096, max - base);
-			for (__u32 i = 0; i < cnt; i++) {
-				keys[i] = base + i;
-				if (bpf_map_lookup_elem(rfd, &keys[i], &chunk[i]))
-					ThrowSys(env, errno, "liveSlots", "bpf_map_lookup_elem", rules_.Path());
-				if (Visible(chunk[i], rs.gen).live)
-					out.Set(n++, base + i);
-			}
+		uint32_t n = 0;
+		for (size_t i = 0; i < keys.size() / sizeof(__u32); i++) {
+			struct pcf_rule r;
+			__u32 slot;
+			memcpy(&slot, &keys[i * sizeof(__u32)], sizeof(slot));
+			memcpy(&r, &values[i * sizeof(r)], sizeof(r));
+			if (Visible(r, rs.gen).live)
+				out.Set(n++, slot);
 		}
 		return out;
 	}
