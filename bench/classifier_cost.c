@@ -573,8 +573,8 @@ static int poll_visible(int prog_fd, const __u8 *pkt, __u32 len)
 {
 	struct timespec pause = { .tv_nsec = opt.poll_us * 1000L };
 	struct pcf_ruleset rs = {};
-	__u64 t_gen = 0, polls = 0, deadline;
-	__u32 zero = 0, gen0, gen;
+	__u64 t_gen = 0, polls = 0, deadline, gen0, gen;
+	__u32 zero = 0;
 	int rs_fd;
 
 	rs_fd = open_pinned(opt.pin_dir, PCF_PIN_RULESET);
@@ -590,7 +590,7 @@ static int poll_visible(int prog_fd, const __u8 *pkt, __u32 len)
 				strerror(errno));
 			return 1;
 		}
-		printf("ready %u %u\n", gen0, o.retval);
+		printf("ready %llu %u\n", (unsigned long long)gen0, o.retval);
 		fflush(stdout);
 		if ((int)o.retval == opt.expect_ret) {
 			fprintf(stderr, "%s: the probe already has verdict %d\n", prog_name,
@@ -614,8 +614,9 @@ static int poll_visible(int prog_fd, const __u8 *pkt, __u32 len)
 			t_gen = t;
 		if ((int)o.retval == opt.expect_ret) {
 			gen = bpf_map_lookup_elem(rs_fd, &zero, &rs) ? 0 : rs.gen;
-			printf("visible %llu %llu %u %llu\n", (unsigned long long)t,
-			       (unsigned long long)t_gen, gen, (unsigned long long)polls);
+			printf("visible %llu %llu %llu %llu\n", (unsigned long long)t,
+			       (unsigned long long)t_gen, (unsigned long long)gen,
+			       (unsigned long long)polls);
 			return 0;
 		}
 		if (t > deadline) {

@@ -629,14 +629,14 @@ recv_stop() {
 	for p in "${RPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	RPIDS=()
 }
-# rule_slot ID: the stats_slot of rule ID, from pcf_rules (its live next body)
+# rule_slot ID: the stats_slot of rule ID, from pcf_rules (a half with its live body)
 rule_slot() {
 	local k
 	for k in $(seq 0 31); do
 		bpftool map lookup pinned "$PIN/pcf_rules" key $k 0 0 0 -j 2>/dev/null |
 			node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-				const v = JSON.parse(s).formatted.value.next;
-				if (v.live && v.action.rule_id == process.argv[1]) console.log(v.action.stats_slot); })' "$1" |
+				const v = JSON.parse(s).formatted.value.half.map((h) => h.body).find((b) => b.live && b.action.rule_id == process.argv[1]);
+				if (v) console.log(v.action.stats_slot); })' "$1" |
 			grep . && return 0
 	done
 	return 1
@@ -926,12 +926,12 @@ fi
 # J uses rule 42 (the control plane's start deleted it from pcf_flow_map). A control plane
 # without exact rules sets pcf_ruleset.no_exact (XDP then skips pcf_flow_map); an exact entry
 # written behind its back must clear it first, as the control plane does before its first.
-# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 12..15) = 0, the rest as it is
+# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 16..19) = 0, the rest as it is
 exact_lookup_on() {
 	local v
 	v=$(bpftool map lookup pinned "$PIN/pcf_ruleset" key 0 0 0 0 -j |
 		python3 -c 'import json, sys; v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
-print(" ".join("%02x" % b for b in v[:12] + [0] * (len(v) - 12)))') &&
+print(" ".join("%02x" % b for b in v[:16] + [0] * 4 + v[20:]))') &&
 		bpftool map update pinned "$PIN/pcf_ruleset" key 0 0 0 0 value hex $v
 }
 exact_lookup_on && rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 ||

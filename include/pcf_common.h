@@ -176,13 +176,15 @@ struct pcf_shape {
 	__u32 dst_mask[4];
 };
 
-/* pcf_ruleset[0]. The control plane writes the next generation's shapes at parity
- * (gen + 1) & 1 and n_shapes of that parity, then gen + 1: one aligned 4-byte store that
- * publishes a whole change (the packet reads gen once). */
+/* pcf_ruleset[0], mmapable: the control plane stores into it directly. It writes the next
+ * generation's shapes at parity (gen + 1) & 1 and n_shapes of that parity, then gen + 1: one
+ * aligned 8-byte store that publishes a whole change (the packet reads gen once). 64 bits:
+ * generations never wrap. */
 struct pcf_ruleset {
-	__u32 gen;
+	__u64 gen;
 	__u32 n_shapes[2]; /* by gen & 1 */
 	__u32 no_exact;    /* 1: pcf_flow_map is empty, skip its lookup (0: look, the safe default) */
+	__u32 pad;
 };
 
 /* A rule with a precedence as one generation sees it. rank = precedence << 32 | rule_id:
@@ -196,13 +198,18 @@ struct pcf_rule_body {
 	__u32 live;     /* 0: no rule in this version (added later, deleted, or never written) */
 };
 
-/* pcf_rules[stats_slot]: `next` is what generations from `gen` on see, `prev` what older ones
- * see. A commit writes {gen + 1, visible body, new body} and publishes gen + 1. */
+/* One version of a rule: the body that generations from `gen` on see (until a newer one). */
+struct pcf_rule_half {
+	__u64 gen;
+	struct pcf_rule_body body;
+};
+
+/* pcf_rules[stats_slot], mmapable. A packet of generation g reads the half with the highest
+ * gen <= g (half 0 on a tie; none: no rule). A commit to g + 1 rewrites only the other half,
+ * which no packet of g reads, and waits for an RCU grace period before the next commit, so
+ * no packet of an older generation is still reading it (xdp/README.md: Classifier). */
 struct pcf_rule {
-	__u32 gen;
-	__u32 pad;
-	struct pcf_rule_body prev;
-	struct pcf_rule_body next;
+	struct pcf_rule_half half[2];
 };
 
 /* pcf_match_map value: the slots of the rules under one masked key, any order. */
@@ -213,8 +220,9 @@ struct pcf_bucket {
 
 /* pcf_flow_cache value: the result of the search for one tuple at one generation. */
 struct pcf_cache_entry {
-	__u32 gen;
+	__u64 gen;
 	__u32 slot; /* PCF_SLOT_NONE: no rule with a precedence matched */
+	__u32 pad;
 };
 
 struct pcf_counter {

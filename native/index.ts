@@ -249,7 +249,8 @@ export interface RuleSet {
   /** Stages the bodies, the buckets' new slots (added to what they hold) and the next shape
    * table, then publishes. Returns the new generation. */
   commit(plan: { rules: RuleChange[]; buckets: BucketSlots[]; shapes: ShapeEntry[] }): number;
-  /** After commit: each bucket holds exactly these slots (empty: removed). */
+  /** After commit: each bucket is to hold exactly these slots (empty: removed), applied once
+   * no packet of the previous generation runs (at the next commit, listBuckets or close). */
   cleanup(buckets: BucketSlots[]): void;
   listBuckets(): BucketSlots[];
   /** Slots whose body the published generation sees as a rule. */
@@ -259,7 +260,8 @@ export interface RuleSet {
   setNat6(slot: number, snatIp: string | null, dnatIp: string | null): void;
   /** true: pcf_flow_map is empty and XDP skips its lookup; false: XDP looks (the default). */
   setNoExact(noExact: boolean): void;
-  readRule(slot: number): { gen: number; prev: Record<string, unknown>; next: Record<string, unknown> };
+  /** The version of the rule at slot that the published generation sees, or null. */
+  readRule(slot: number): { gen: number; body: Record<string, unknown> } | null;
   close(): void;
 }
 

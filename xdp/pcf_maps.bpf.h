@@ -57,6 +57,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PCF_DEFAULT_MAX_RULES);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the control plane writes halves in place */
 	__type(key, __u32);
 	__type(value, struct pcf_rule);
 } pcf_rules SEC(".maps");
@@ -83,6 +84,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE); /* gen is published by one 8-byte store */
 	__type(key, __u32);
 	__type(value, struct pcf_ruleset);
 } pcf_ruleset SEC(".maps");

@@ -83,10 +83,17 @@ fail:
 	count(PCF_CNT_META_FAIL, bytes);
 }
 
-/* The version of a rule that generation `gen` sees (serial-number arithmetic: wraps). */
-static __always_inline const struct pcf_rule_body *visible(const struct pcf_rule *r, __u32 gen)
+/* The version of a rule that generation `gen` sees: the half with the highest gen <= gen
+ * (half 0 on a tie), or NULL. The tags are read before the body they pick. */
+static __always_inline const struct pcf_rule_body *visible(const struct pcf_rule *r, __u64 gen)
 {
-	return (__s32)(gen - r->gen) >= 0 ? &r->next : &r->prev;
+	__u64 g0 = *(volatile const __u64 *)&r->half[0].gen;
+	__u64 g1 = *(volatile const __u64 *)&r->half[1].gen;
+
+	barrier();
+	if (g1 <= gen && (g0 > gen || g1 > g0))
+		return &r->half[1].body;
+	return g0 <= gen ? &r->half[0].body : NULL;
 }
 
 static __always_inline bool has_ports(__u8 proto)
@@ -97,7 +104,7 @@ static __always_inline bool has_ports(__u8 proto)
 
 struct search {
 	struct pcf_tuple t; /* a copy: the callback reads it through ctx */
-	__u32 gen;
+	__u64 gen;
 	__u32 base;      /* first pcf_shapes index of this generation */
 	__u32 n;         /* its shapes */
 	bool later;      /* a later fragment: port-less rules only */
@@ -121,7 +128,7 @@ static __always_inline void scan_bucket(struct search *s, const struct pcf_bucke
 		if (!r)
 			continue;
 		body = visible(r, s->gen);
-		if (!body->live || body->rank >= s->best_rank)
+		if (!body || !body->live || body->rank >= s->best_rank)
 			continue;
 		if (s->later) {
 			if (body->src_port_lo || body->src_port_hi != 0xffff || body->dst_port_lo ||
@@ -179,7 +186,7 @@ static long search_shape(__u32 i, void *ctx)
 /* The slot of the best rule with a precedence for this tuple at generation gen, or
  * PCF_SLOT_NONE: from the cache when it holds this generation's answer, else searched and
  * remembered. */
-static __always_inline __u32 classify(struct pcf_tuple *t, __u32 gen, __u32 n, bool later,
+static __always_inline __u32 classify(struct pcf_tuple *t, __u64 gen, __u32 n, bool later,
 				      __u64 bytes)
 {
 	struct pcf_cache_entry *c, fresh;
@@ -271,7 +278,8 @@ int pcf_xdp(struct xdp_md *ctx)
 	struct pcf_flow_key key = {};
 	const struct pcf_config *cfg;
 	struct pcf_tuple t;
-	__u32 zero = 0, gen, n, slot;
+	__u32 zero = 0, n, slot;
+	__u64 gen;
 	bool drop, later;
 	int rsn, ret, frag = PCF_PARSE_NOT_FRAG;
 
@@ -296,14 +304,15 @@ int pcf_xdp(struct xdp_md *ctx)
 	}
 	/* One read of the generation: the packet is classified by that rule set only. */
 	if (rs && !act) {
-		gen = *(volatile const __u32 *)&rs->gen;
+		gen = *(volatile const __u64 *)&rs->gen;
+		barrier();
 		n = rs->n_shapes[gen & 1];
 		if (n) {
 			slot = classify(&t, gen, n, later, bytes);
 			r = slot != PCF_SLOT_NONE ? bpf_map_lookup_elem(&pcf_rules, &slot) : NULL;
 			if (r) {
 				body = visible(r, gen);
-				if (body->live)
+				if (body && body->live)
 					act = &body->action;
 			}
 		}

@@ -517,20 +517,22 @@ static bool pinned_fits(struct bpf_map *m, const struct bpf_map_info *info, cons
 	bool sized = !strcmp(name, PCF_PIN_XSKMAP) || !strcmp(name, PCF_PIN_CONFIG) ||
 		     !strcmp(name, PCF_PIN_SHAPES) || !strcmp(name, PCF_PIN_RULESET);
 
+	/* Flags too: pcf_rules and pcf_ruleset must be mmapable (the control plane stores into them). */
 	if (info->type == (__u32)bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
-	    info->value_size == bpf_map__value_size(m) &&
+	    info->value_size == bpf_map__value_size(m) && info->map_flags == bpf_map__map_flags(m) &&
 	    (!sized || info->max_entries == bpf_map__max_entries(m)))
 		return true;
 	if (sized)
-		msg("pinned map %s/%s is %s key %u value %u max_entries %u; this program needs %s "
-		    "key %u value %u max_entries %u", opt.pin_dir, name, map_type_str(info->type),
-		    info->key_size, info->value_size, info->max_entries,
-		    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m),
-		    bpf_map__max_entries(m));
+		msg("pinned map %s/%s is %s key %u value %u max_entries %u flags %#x; this program "
+		    "needs %s key %u value %u max_entries %u flags %#x", opt.pin_dir, name,
+		    map_type_str(info->type), info->key_size, info->value_size, info->max_entries,
+		    info->map_flags, map_type_str(bpf_map__type(m)), bpf_map__key_size(m),
+		    bpf_map__value_size(m), bpf_map__max_entries(m), bpf_map__map_flags(m));
 	else
-		msg("pinned map %s/%s is %s key %u value %u; this program needs %s key %u value %u",
-		    opt.pin_dir, name, map_type_str(info->type), info->key_size, info->value_size,
-		    map_type_str(bpf_map__type(m)), bpf_map__key_size(m), bpf_map__value_size(m));
+		msg("pinned map %s/%s is %s key %u value %u flags %#x; this program needs %s key %u "
+		    "value %u flags %#x", opt.pin_dir, name, map_type_str(info->type), info->key_size,
+		    info->value_size, info->map_flags, map_type_str(bpf_map__type(m)),
+		    bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__map_flags(m));
 	return false;
 }
 

@@ -2,11 +2,22 @@
  * pcf_shapes, pcf_ruleset) and the one operation that changes them: commit.
  *
  * A commit stages the next generation where packets of the current one do not look (the
- * `next` half of each pcf_rule, buckets that only gain slots, the shape table of the other
- * parity), then publishes it with one 4-byte store of pcf_ruleset.gen. Each packet reads gen
- * once, so it is classified wholly by the old rule set or wholly by the new one. When a
- * staging write fails, everything staged is put back as it was and nothing is published.
- * After publishing, cleanup() drops the slots that no generation from now on can see.
+ * half of each pcf_rule that the current generation does not read, buckets that only gain
+ * slots, the shape table of the other parity), then publishes it with one 8-byte store of
+ * pcf_ruleset.gen. Each packet reads gen once, so it is classified wholly by the old rule set
+ * or wholly by the new one. When a staging write fails, everything staged is put back as it
+ * was and nothing is published.
+ *
+ * What a commit overwrites was last read by packets two generations back, so before it
+ * writes anything it waits until no packet of an older generation is still running: an RCU
+ * grace period (XDP runs under rcu_read_lock), which the kernel waits for on every update
+ * of a map-in-map (syscall.c: maybe_wait_bpf_programs). The wait (about 15 ms here) runs on
+ * a thread from the moment of publishing, so only back-to-back commits feel it. cleanup()
+ * (the slots no generation from now on can see) waits for the same grace period: it is
+ * applied at the start of the next commit, or of anything that reads the buckets.
+ *
+ * pcf_rules and pcf_ruleset are mmapable: bodies and the generation are plain stores, in
+ * order, with no syscall and no memcpy that a packet could see half-done.
  */
 #include "codec.h"
 #include "map_ops.h"
@@ -15,9 +26,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <map>
+#include <atomic>
+#include <thread>
 
 namespace pcf {
 
@@ -45,6 +59,8 @@ static const MapSpec kRulesetSpec = {
 static_assert(sizeof(struct pcf_tuple) == 40, "pcf_tuple is 40 bytes");
 static_assert(sizeof(struct pcf_match_key) == 40, "pcf_match_key is 40 bytes");
 static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
+static_assert(sizeof(struct pcf_rule) == 112, "pcf_rule is 112 bytes (an mmapable array's stride)");
+static_assert(sizeof(struct pcf_ruleset) == 24, "pcf_ruleset is 24 bytes");
 static_assert(sizeof(struct pcf_shape) == 48, "pcf_shape is 48 bytes");
 
 class RuleSet : public Napi::ObjectWrap<RuleSet> {
@@ -80,10 +96,138 @@ public:
 		shapes_.Open(env, dir + "/" PCF_PIN_SHAPES, kShapesSpec);
 		ruleset_.Open(env, dir + "/" PCF_PIN_RULESET, kRulesetSpec);
 		nat6_.Open(env, dir + "/" PCF_PIN_NAT6, kNat6Spec);
+		try {
+			rule_mem_ = (struct pcf_rule *)Map(env, rules_, &rule_len_);
+			rs_mem_ = (struct pcf_ruleset *)Map(env, ruleset_, &rs_len_);
+			OpenGrace(env);
+			DropUnpublished();
+		} catch (...) {
+			Unmap();
+			throw;
+		}
+	}
+
+	~RuleSet() override
+	{
+		JoinGrace();
+		Unmap();
 	}
 
 private:
 	PinnedMap rules_, match_, shapes_, ruleset_, nat6_;
+	struct pcf_rule *rule_mem_ = nullptr;
+	struct pcf_ruleset *rs_mem_ = nullptr;
+	size_t rule_len_ = 0, rs_len_ = 0;
+	/* The grace period: an ARRAY_OF_MAPS whose update makes the kernel wait for one. */
+	int grace_outer_ = -1, grace_inner_ = -1;
+	std::thread grace_;
+	bool graced_ = false; /* no packet of a generation before the published one runs */
+	int grace_err_ = 0;
+	std::vector<std::pair<struct pcf_match_key, std::vector<__u32>>> pending_cleanup_;
+
+	/* Halves staged for a generation that was never published (a process that died in a
+	 * commit): the next commit to that generation must not find them. Tag 0 is no
+	 * generation's (the first commit publishes 1), so such a half is never the newest. */
+	void DropUnpublished()
+	{
+		__u64 gen = __atomic_load_n(&rs_mem_->gen, __ATOMIC_ACQUIRE);
+		for (__u32 slot = 0; slot < rules_.Info().max_entries; slot++)
+			for (struct pcf_rule_half &h : rule_mem_[slot].half)
+				if (h.gen > gen) {
+					h.body.live = 0;
+					__atomic_store_n(&h.gen, (__u64)0, __ATOMIC_RELEASE);
+				}
+	}
+
+	static void *Map(Napi::Env env, const PinnedMap &m, size_t *len)
+	{
+		long page = sysconf(_SC_PAGESIZE);
+		size_t stride = (m.Info().value_size + 7) & ~7u;
+		*len = ((size_t)m.Info().max_entries * stride + page - 1) / page * page;
+		void *p = mmap(nullptr, *len, PROT_READ | PROT_WRITE, MAP_SHARED, m.Fd(env, "open"), 0);
+		if (p == MAP_FAILED)
+			ThrowSys(env, errno, "open", "mmap (the map must be BPF_F_MMAPABLE)", m.Path());
+		return p;
+	}
+
+	void Unmap()
+	{
+		if (rule_mem_)
+			munmap(rule_mem_, rule_len_);
+		if (rs_mem_)
+			munmap(rs_mem_, rs_len_);
+		rule_mem_ = nullptr;
+		rs_mem_ = nullptr;
+		if (grace_outer_ >= 0)
+			close(grace_outer_);
+		if (grace_inner_ >= 0)
+			close(grace_inner_);
+		grace_outer_ = grace_inner_ = -1;
+	}
+
+	void OpenGrace(Napi::Env env)
+	{
+		grace_inner_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pcf_grace_in", 4, 4, 1, nullptr);
+		if (grace_inner_ < 0)
+			ThrowSys(env, errno, "open", "bpf_map_create (grace period map)", "");
+		LIBBPF_OPTS(bpf_map_create_opts, o, .inner_map_fd = (__u32)grace_inner_);
+		grace_outer_ = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "pcf_grace", 4, 4, 1, &o);
+		if (grace_outer_ < 0)
+			ThrowSys(env, errno, "open", "bpf_map_create (grace period map)", "");
+	}
+
+	/* Blocks until an RCU grace period has passed; 0 or an errno. */
+	static int WaitGrace(int outer, int inner)
+	{
+		__u32 zero = 0;
+		return bpf_map_update_elem(outer, &zero, &inner, BPF_ANY) ? errno : 0;
+	}
+
+	void JoinGrace()
+	{
+		if (grace_.joinable())
+			grace_.join();
+	}
+
+	/* After publishing: the grace period starts now, on a thread. */
+	void StartGrace()
+	{
+		graced_ = false;
+		int outer = grace_outer_, inner = grace_inner_;
+		grace_ = std::thread([this, outer, inner] {
+			grace_err_ = WaitGrace(outer, inner);
+			graced_ = grace_err_ == 0;
+		});
+	}
+
+	/* Before anything that overwrites what a generation before the published one could read,
+	 * or reads the buckets: the grace period is over, and the last commit's cleanup applied. */
+	void Settle(Napi::Env env, const char *op)
+	{
+		JoinGrace();
+		if (!graced_) {
+			grace_err_ = WaitGrace(grace_outer_, grace_inner_);
+			graced_ = grace_err_ == 0;
+			if (!graced_)
+				ThrowSys(env, grace_err_, op, "bpf_map_update_elem (RCU grace period)", "");
+		}
+		if (pending_cleanup_.empty())
+			return;
+		int mfd = match_.Fd(env, op);
+		for (auto &[key, slots] : pending_cleanup_) {
+			if (slots.empty()) {
+				if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
+					ThrowSys(env, errno, op, "bpf_map_delete_elem (cleanup)", match_.Path());
+				continue;
+			}
+			struct pcf_bucket b = {};
+			b.n = slots.size();
+			std::copy(slots.begin(), slots.end(), b.slot);
+			if (bpf_map_update_elem(mfd, &key, &b, BPF_ANY))
+				ThrowSys(env, errno, op, "bpf_map_update_elem (cleanup)", match_.Path());
+		}
+		pending_cleanup_.clear();
+	}
 
 	/* setNoExact(bool): tells XDP that pcf_flow_map is empty (skip its lookup). Set before the
 	 * last exact rule goes and cleared before the first one comes, by the only writer. */
@@ -92,11 +236,9 @@ private:
 		Napi::Env env = info.Env();
 		if (info.Length() < 1 || !info[0].IsBoolean())
 			ThrowArg(env, "noExact", "must be a boolean");
-		struct pcf_ruleset rs = Read(env, "setNoExact");
-		__u32 zero = 0;
-		rs.no_exact = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
-		if (bpf_map_update_elem(ruleset_.Fd(env, "setNoExact"), &zero, &rs, BPF_ANY))
-			ThrowSys(env, errno, "setNoExact", "bpf_map_update_elem", ruleset_.Path());
+		Live(env, "setNoExact");
+		__atomic_store_n(&rs_mem_->no_exact, info[0].As<Napi::Boolean>().Value() ? 1u : 0u,
+				 __ATOMIC_RELEASE);
 		return env.Undefined();
 	}
 
@@ -127,12 +269,22 @@ private:
 		return env.Undefined();
 	}
 
+	/* Throws EBADF naming op once closed. */
+	void Live(Napi::Env env, const char *op)
+	{
+		if (!rs_mem_)
+			ruleset_.Fd(env, op);
+	}
+
 	struct pcf_ruleset Read(Napi::Env env, const char *op)
 	{
-		struct pcf_ruleset rs = {};
-		__u32 zero = 0;
-		if (bpf_map_lookup_elem(ruleset_.Fd(env, op), &zero, &rs))
-			ThrowSys(env, errno, op, "bpf_map_lookup_elem", ruleset_.Path());
+		Live(env, op);
+		struct pcf_ruleset rs;
+		rs.gen = __atomic_load_n(&rs_mem_->gen, __ATOMIC_ACQUIRE);
+		rs.n_shapes[0] = rs_mem_->n_shapes[0];
+		rs.n_shapes[1] = rs_mem_->n_shapes[1];
+		rs.no_exact = rs_mem_->no_exact;
+		rs.pad = 0;
 		return rs;
 	}
 
@@ -141,7 +293,7 @@ private:
 		Napi::Env env = info.Env();
 		struct pcf_ruleset rs = Read(env, "readState");
 		Napi::Object o = Napi::Object::New(env);
-		o.Set("gen", Napi::Number::New(env, rs.gen));
+		o.Set("gen", Napi::Number::New(env, (double)rs.gen));
 		Napi::Array n = Napi::Array::New(env, 2);
 		n.Set(0u, Napi::Number::New(env, rs.n_shapes[0]));
 		n.Set(1u, Napi::Number::New(env, rs.n_shapes[1]));
@@ -160,6 +312,16 @@ private:
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
+		/* Leave the buckets tidy for the next process when it can be done. */
+		if (rs_mem_) {
+			try {
+				Settle(info.Env(), "close");
+			} catch (const Napi::Error &) {
+				/* the next start-up's reconcile rewrites the buckets anyway */
+			}
+		}
+		JoinGrace();
+		Unmap();
 		rules_.Close();
 		match_.Close();
 		shapes_.Close();
@@ -325,25 +487,34 @@ private:
 		return s;
 	}
 
-	static const struct pcf_rule_body &Visible(const struct pcf_rule &r, __u32 gen)
+	/* The half generation gen reads (as pcf_xdp's visible()), or -1: none. */
+	static int VisibleHalf(const struct pcf_rule &r, __u64 gen)
 	{
-		return (__s32)(gen - r.gen) >= 0 ? r.next : r.prev;
+		__u64 g0 = __atomic_load_n(&r.half[0].gen, __ATOMIC_ACQUIRE);
+		__u64 g1 = __atomic_load_n(&r.half[1].gen, __ATOMIC_ACQUIRE);
+		if (g1 <= gen && (g0 > gen || g1 > g0))
+			return 1;
+		return g0 <= gen ? 0 : -1;
+	}
+
+	static bool LiveAt(const struct pcf_rule &r, __u64 gen)
+	{
+		int h = VisibleHalf(r, gen);
+		return h >= 0 && r.half[h].body.live;
 	}
 
 	/* ---- commit ---- */
 
 	struct Undo {
-		std::vector<std::pair<__u32, struct pcf_rule>> rules;
+		std::vector<std::pair<__u64 *, __u64>> tags; /* a staged half's gen, and its old value */
 		std::vector<std::pair<struct pcf_match_key, std::pair<bool, struct pcf_bucket>>> buckets;
 		std::vector<std::pair<__u32, struct pcf_shape>> shapes;
-		bool ruleset = false;
-		struct pcf_ruleset rs;
 	};
 
 	void Restore(const Undo &u)
 	{
-		for (auto it = u.rules.rbegin(); it != u.rules.rend(); ++it)
-			bpf_map_update_elem(rules_.Fd(Env(), "commit"), &it->first, &it->second, BPF_ANY);
+		for (auto it = u.tags.rbegin(); it != u.tags.rend(); ++it)
+			__atomic_store_n(it->first, it->second, __ATOMIC_RELEASE);
 		for (auto it = u.buckets.rbegin(); it != u.buckets.rend(); ++it) {
 			if (it->second.first)
 				bpf_map_update_elem(match_.Fd(Env(), "commit"), &it->first, &it->second.second, BPF_ANY);
@@ -352,10 +523,6 @@ private:
 		}
 		for (auto it = u.shapes.rbegin(); it != u.shapes.rend(); ++it)
 			bpf_map_update_elem(shapes_.Fd(Env(), "commit"), &it->first, &it->second, BPF_ANY);
-		if (u.ruleset) {
-			__u32 zero = 0;
-			bpf_map_update_elem(ruleset_.Fd(Env(), "commit"), &zero, &u.rs, BPF_ANY);
-		}
 	}
 
 	[[noreturn]] void Fail(Napi::Env env, const Undo &u, int err, const char *call,
@@ -397,24 +564,23 @@ private:
 		for (uint32_t i = 0; i < sa.Length(); i++)
 			shapes.push_back(Shape(env, sa.Get(i), "shapes[" + std::to_string(i) + "]"));
 
+		Settle(env, "commit");
 		struct pcf_ruleset rs = Read(env, "commit");
-		__u32 next_gen = rs.gen + 1, parity = next_gen & 1;
+		__u64 next_gen = rs.gen + 1;
+		__u32 parity = next_gen & 1;
 		Undo u;
-		int rfd = rules_.Fd(env, "commit"), mfd = match_.Fd(env, "commit");
-		int sfd = shapes_.Fd(env, "commit"), gfd = ruleset_.Fd(env, "commit");
+		int mfd = match_.Fd(env, "commit"), sfd = shapes_.Fd(env, "commit");
 
-		/* 1. Bodies: {next_gen, what the current generation sees, the new body}. */
+		/* 1. Bodies: into the half the current generation does not read, tagged next_gen.
+		 * The tag goes first: from then on no generation up to the current one picks it. */
 		for (auto &[slot, body] : rules) {
-			struct pcf_rule old, nr;
-			if (bpf_map_lookup_elem(rfd, &slot, &old))
-				Fail(env, u, errno, "bpf_map_lookup_elem", rules_.Path());
-			nr.gen = next_gen;
-			nr.pad = 0;
-			nr.prev = Visible(old, rs.gen);
-			nr.next = body;
-			u.rules.emplace_back(slot, old);
-			if (bpf_map_update_elem(rfd, &slot, &nr, BPF_ANY))
-				Fail(env, u, errno, "bpf_map_update_elem", rules_.Path());
+			struct pcf_rule *r = &rule_mem_[slot];
+			int h = VisibleHalf(*r, rs.gen) == 1 ? 0 : 1;
+			struct pcf_rule_half *w = &r->half[h];
+			u.tags.emplace_back(&w->gen, __atomic_load_n(&w->gen, __ATOMIC_ACQUIRE));
+			__atomic_store_n(&w->gen, next_gen, __ATOMIC_RELEASE);
+			std::atomic_thread_fence(std::memory_order_release);
+			w->body = body;
 		}
 		/* 2. Buckets gain their new slots (old ones stay until cleanup). */
 		for (auto &[key, slots] : buckets) {
@@ -446,42 +612,26 @@ private:
 			if (bpf_map_update_elem(sfd, &idx, &shapes[i], BPF_ANY))
 				Fail(env, u, errno, "bpf_map_update_elem", shapes_.Path());
 		}
-		/* 4. Publish: n_shapes of the next parity (nobody reads it), then gen. */
-		__u32 zero = 0;
-		struct pcf_ruleset staged = rs;
-		staged.n_shapes[parity] = shapes.size();
-		u.ruleset = true;
-		u.rs = rs;
-		if (bpf_map_update_elem(gfd, &zero, &staged, BPF_ANY))
-			Fail(env, u, errno, "bpf_map_update_elem", ruleset_.Path());
-		staged.gen = next_gen;
-		if (bpf_map_update_elem(gfd, &zero, &staged, BPF_ANY))
-			Fail(env, u, errno, "bpf_map_update_elem", ruleset_.Path());
-		return Napi::Number::New(env, next_gen);
+		/* 4. Publish: n_shapes of the next parity (nobody reads it), then gen; every store
+		 * before it is visible to a packet that reads the new gen (release). */
+		__atomic_store_n(&rs_mem_->n_shapes[parity], (__u32)shapes.size(), __ATOMIC_RELEASE);
+		__atomic_store_n(&rs_mem_->gen, next_gen, __ATOMIC_RELEASE);
+		StartGrace();
+		return Napi::Number::New(env, (double)next_gen);
 	}
 
-	/* cleanup([{key, slots}]): each bucket holds exactly these slots now; empty: removed. */
+	/* cleanup([{key, slots}]): each bucket is to hold exactly these slots (empty: removed)
+	 * once no packet of the generation before the published one runs: applied by the next
+	 * Settle (a commit, listBuckets, close). */
 	Napi::Value Cleanup(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		if (info.Length() < 1 || !info[0].IsArray())
 			ThrowArg(env, "buckets", "must be an array of {key, slots}");
-		Napi::Array ba = info[0].As<Napi::Array>();
-		Buckets buckets;
-		buckets = BucketList(env, ba);
-		int mfd = match_.Fd(env, "cleanup");
-		for (auto &[key, slots] : buckets) {
-			if (slots.empty()) {
-				if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
-					ThrowSys(env, errno, "cleanup", "bpf_map_delete_elem", match_.Path());
-				continue;
-			}
-			struct pcf_bucket b = {};
-			b.n = slots.size();
-			std::copy(slots.begin(), slots.end(), b.slot);
-			if (bpf_map_update_elem(mfd, &key, &b, BPF_ANY))
-				ThrowSys(env, errno, "cleanup", "bpf_map_update_elem", match_.Path());
-		}
+		Buckets buckets = BucketList(env, info[0].As<Napi::Array>());
+		match_.Fd(env, "cleanup");
+		/* Applied in order: a later entry for the same bucket wins. */
+		pending_cleanup_.insert(pending_cleanup_.end(), buckets.begin(), buckets.end());
 		return env.Undefined();
 	}
 
@@ -498,6 +648,7 @@ private:
 	Napi::Value ListBuckets(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
+		Settle(env, "listBuckets");
 		std::vector<uint8_t> keys, values;
 		const char *call = nullptr;
 		int err = DumpMap(match_.Fd(env, "listBuckets"), sizeof(struct pcf_match_key),
@@ -533,22 +684,11 @@ private:
 	{
 		Napi::Env env = info.Env();
 		struct pcf_ruleset rs = Read(env, "liveSlots");
-		std::vector<uint8_t> keys, values;
-		const char *call = nullptr;
-		int err = DumpMap(rules_.Fd(env, "liveSlots"), sizeof(__u32), sizeof(struct pcf_rule),
-				  rules_.Info().max_entries, &keys, &values, &call);
-		if (err)
-			ThrowSys(env, err, "liveSlots", call, rules_.Path());
 		Napi::Array out = Napi::Array::New(env);
 		uint32_t n = 0;
-		for (size_t i = 0; i < keys.size() / sizeof(__u32); i++) {
-			struct pcf_rule r;
-			__u32 slot;
-			memcpy(&slot, &keys[i * sizeof(__u32)], sizeof(slot));
-			memcpy(&r, &values[i * sizeof(r)], sizeof(r));
-			if (Visible(r, rs.gen).live)
+		for (__u32 slot = 0; slot < rules_.Info().max_entries; slot++)
+			if (LiveAt(rule_mem_[slot], rs.gen))
 				out.Set(n++, slot);
-		}
 		return out;
 	}
 
@@ -600,20 +740,24 @@ private:
 		return out;
 	}
 
-	/* readRule(slot) -> {gen, prev, next} (tests, debugging). */
+	/* readRule(slot) -> {gen, body} (tests, debugging): the version the published generation
+	 * sees and the generation it was written for; null: none. */
 	Napi::Value ReadRule(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		if (info.Length() < 1 || !info[0].IsNumber())
 			ThrowArg(env, "slot", "must be a number");
 		__u32 slot = info[0].As<Napi::Number>().Uint32Value();
-		struct pcf_rule r;
-		if (bpf_map_lookup_elem(rules_.Fd(env, "readRule"), &slot, &r))
-			ThrowSys(env, errno, "readRule", "bpf_map_lookup_elem", rules_.Path());
+		if (slot >= rules_.Info().max_entries)
+			ThrowArg(env, "slot", "beyond " PCF_PIN_RULES);
+		struct pcf_ruleset rs = Read(env, "readRule");
+		const struct pcf_rule &r = rule_mem_[slot];
+		int h = VisibleHalf(r, rs.gen);
+		if (h < 0)
+			return env.Null();
 		Napi::Object o = Napi::Object::New(env);
-		o.Set("gen", r.gen);
-		o.Set("prev", BodyJs(env, r.prev));
-		o.Set("next", BodyJs(env, r.next));
+		o.Set("gen", Napi::Number::New(env, (double)r.half[h].gen));
+		o.Set("body", BodyJs(env, r.half[h].body));
 		return o;
 	}
 };
