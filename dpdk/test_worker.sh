@@ -926,12 +926,12 @@ fi
 # J uses rule 42 (the control plane's start deleted it from pcf_flow_map). A control plane
 # without exact rules sets pcf_ruleset.no_exact (XDP then skips pcf_flow_map); an exact entry
 # written behind its back must clear it first, as the control plane does before its first.
-# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 16..19) = 0, the rest as it is
+# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 24..27) = 0, the rest as it is
 exact_lookup_on() {
 	local v
 	v=$(bpftool map lookup pinned "$PIN/pcf_ruleset" key 0 0 0 0 -j |
 		python3 -c 'import json, sys; v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
-print(" ".join("%02x" % b for b in v[:16] + [0] * 4 + v[20:]))') &&
+print(" ".join("%02x" % b for b in v[:24] + [0] * 4 + v[28:]))') &&
 		bpftool map update pinned "$PIN/pcf_ruleset" key 0 0 0 0 value hex $v
 }
 exact_lookup_on && rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 ||

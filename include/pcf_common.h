@@ -176,16 +176,24 @@ struct pcf_shape {
 	__u32 dst_mask[4];
 };
 
-/* pcf_ruleset[0], mmapable: the control plane stores into it directly. It writes the next
- * generation's shapes at parity (gen + 1) & 1 and n_shapes of that parity, then gen + 1: one
- * aligned 8-byte store that publishes a whole change (the packet reads gen once). 64 bits:
- * generations never wrap. */
+/* pcf_ruleset[0], mmapable: the control plane stores into it directly. A commit first stores
+ * `staging` = gen + 1, then writes the next generation where packets of gen do not look (the
+ * other half of each pcf_rule, the shapes at parity (gen + 1) & 1 and their n_shapes), then
+ * publishes gen + 1: one aligned 8-byte store. A packet reads gen once and, after classifying,
+ * staging: at gen + 2 or beyond, what it read may have been rewritten under it, and it
+ * classifies again (a seqlock's reader). 64 bits: generations never wrap. */
 struct pcf_ruleset {
 	__u64 gen;
+	__u64 staging;     /* the generation being written: gen (idle) or gen + 1 */
 	__u32 n_shapes[2]; /* by gen & 1 */
 	__u32 no_exact;    /* 1: pcf_flow_map is empty, skip its lookup (0: look, the safe default) */
 	__u32 pad;
 };
+
+/* Classifications a packet tries before it gives up on a rule set that keeps changing under
+ * it (two commits within one classification, e.g. a vCPU preempted mid-packet) and takes the
+ * default action, counted RETRY_EXHAUSTED. */
+#define PCF_CLASSIFY_TRIES 4
 
 /* A rule with a precedence as one generation sees it. rank = precedence << 32 | rule_id:
  * the lowest wins; equal precedences go to the older rule (lower id). Ports are host order
@@ -206,8 +214,8 @@ struct pcf_rule_half {
 
 /* pcf_rules[stats_slot], mmapable. A packet of generation g reads the half with the highest
  * gen <= g (half 0 on a tie; none: no rule). A commit to g + 1 rewrites only the other half,
- * which no packet of g reads, and waits for an RCU grace period before the next commit, so
- * no packet of an older generation is still reading it (xdp/README.md: Classifier). */
+ * which no packet of g reads; a packet of an older generation that read it notices by
+ * pcf_ruleset.staging and classifies again (xdp/README.md: Classifier). */
 struct pcf_rule {
 	struct pcf_rule_half half[2];
 };
@@ -267,6 +275,8 @@ struct pcf_counter {
 	X(FRAG_LATER,         "frag_later")         /* later fragments, port-less rules only */ \
 	X(CACHE_HIT,          "cache_hit")          /* pcf_flow_cache answered */      \
 	X(CACHE_MISS,         "cache_miss")         /* the shapes were searched */     \
+	X(CLASSIFY_RETRY,     "classify_retry")     /* a commit rewrote what it read: again */ \
+	X(RETRY_EXHAUSTED,    "retry_exhausted")    /* PCF_CLASSIFY_TRIES retries: default */ \
 	X(META_FAIL,          "meta_fail")          /* adjust_meta refused: no metadata */
 
 enum pcf_counter_idx {

@@ -249,8 +249,7 @@ export interface RuleSet {
   /** Stages the bodies, the buckets' new slots (added to what they hold) and the next shape
    * table, then publishes. Returns the new generation. */
   commit(plan: { rules: RuleChange[]; buckets: BucketSlots[]; shapes: ShapeEntry[] }): number;
-  /** After commit: each bucket is to hold exactly these slots (empty: removed), applied once
-   * no packet of the previous generation runs (at the next commit, listBuckets or close). */
+  /** After commit: each bucket holds exactly these slots (empty: removed). */
   cleanup(buckets: BucketSlots[]): void;
   listBuckets(): BucketSlots[];
   /** Slots whose body the published generation sees as a rule. */

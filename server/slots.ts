@@ -10,7 +10,10 @@ export class SlotAllocator {
   /** Rebuilds from the slots in use (from SQLite). */
   reset(used: Iterable<number>): void {
     const inUse = new Set(used);
-    this.next = inUse.size ? Math.max(...inUse) + 1 : 0;
+    // A loop, not Math.max(...inUse): spreading 124,000 or more arguments overflows the stack.
+    let max = -1;
+    for (const s of inUse) if (s > max) max = s;
+    this.next = max + 1;
     this.free = [];
     for (let s = this.next - 1; s >= 0; s--) if (!inUse.has(s)) this.free.push(s);
   }

@@ -222,7 +222,7 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.equal(native.maxQueues, 64);
     assert.equal(native.counterNames[0], 'rx');
     assert.equal(native.counterNames.at(-1), 'meta_fail');
-    assert.equal(native.counterNames.length, 26); // PCF_COUNTER_TABLE: 17 before IPv6, fragments and the classifier
+    assert.equal(native.counterNames.length, 28); // PCF_COUNTER_TABLE: 17 before IPv6, fragments and the classifier
     assert.ok(Object.isFrozen(native.counterNames));
   });
 

@@ -34,6 +34,8 @@ _Static_assert(sizeof(struct pcf_match_key) == 40, "pcf_match_key is 40 bytes");
 _Static_assert(sizeof(struct pcf_tuple4) == 16, "pcf_tuple4 is 16 bytes");
 _Static_assert(sizeof(struct pcf_shape) == 48, "pcf_shape is 48 bytes");
 _Static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
+_Static_assert(__builtin_offsetof(struct pcf_rule_half, body.action) % 8 == 0 &&
+	       sizeof(struct pcf_flow_action) <= 32, "the action is copied as 4 aligned words");
 
 /* The port this instance serves (0 .. PCF_MAX_PORTS-1), set by the loader before load
  * (pcf-xdp attach --port N). Read-only after load: the verifier sees a known constant, so
@@ -183,16 +185,38 @@ static long search_shape(__u32 i, void *ctx)
 	return 0;
 }
 
+/* The shapes searched for the best rule with a precedence for this tuple at generation gen:
+ * its slot or PCF_SLOT_NONE. A global function: the verifier checks it once, not once for
+ * each try of the packet's classification. */
+__noinline __u32 pcf_search(const struct pcf_tuple *t, __u64 gen, __u32 n, __u32 later)
+{
+	struct search s;
+
+	if (!t)
+		return PCF_SLOT_NONE;
+	s.t = *t;
+	s.gen = gen;
+	s.base = (gen & 1) * PCF_MAX_SHAPES;
+	s.n = n;
+	s.later = later;
+	s.sport = bpf_ntohs(t->src_port);
+	s.dport = bpf_ntohs(t->dst_port);
+	s.best_rank = ~0ULL;
+	s.best_slot = PCF_SLOT_NONE;
+	bpf_loop(PCF_MAX_SHAPES, search_shape, &s, 0);
+	return s.best_slot;
+}
+
 /* The slot of the best rule with a precedence for this tuple at generation gen, or
  * PCF_SLOT_NONE: from the cache when it holds this generation's answer, else searched and
  * remembered. */
 static __always_inline __u32 classify(struct pcf_tuple *t, __u64 gen, __u32 n, bool later,
 				      __u64 bytes)
 {
-	struct pcf_cache_entry *c, fresh;
+	struct pcf_cache_entry *c, fresh = {};
 	bool v4 = t->family == PCF_FAMILY_IPV4;
 	struct pcf_tuple4 k4;
-	struct search s;
+	__u32 slot;
 
 	/* A later fragment is searched among port-less rules only: its own cache entry. IPv6
 	 * uses the tuple as it is (pad is the parser's zero), IPv4 its 16 bytes. One call site
@@ -215,28 +239,19 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u64 gen, __u32 n, b
 		return c->slot;
 	}
 	count(PCF_CNT_CACHE_MISS, bytes);
-	s.t = *t;
-	s.gen = gen;
-	s.base = (gen & 1) * PCF_MAX_SHAPES;
-	s.n = n;
-	s.later = later;
-	s.sport = bpf_ntohs(t->src_port);
-	s.dport = bpf_ntohs(t->dst_port);
-	s.best_rank = ~0ULL;
-	s.best_slot = PCF_SLOT_NONE;
-	bpf_loop(PCF_MAX_SHAPES, search_shape, &s, 0);
+	slot = pcf_search(t, gen, n, later);
 	if (c) {
 		c->gen = gen; /* our CPU's own copy: no other writer */
-		c->slot = s.best_slot;
+		c->slot = slot;
 	} else {
 		fresh.gen = gen;
-		fresh.slot = s.best_slot;
+		fresh.slot = slot;
 		if (v4)
 			bpf_map_update_elem(&pcf_flow_cache4, &k4, &fresh, BPF_ANY);
 		else
 			bpf_map_update_elem(&pcf_flow_cache, t, &fresh, BPF_ANY);
 	}
-	return s.best_slot;
+	return slot;
 }
 
 /* The port's config, looked up only on the paths that need it (a hit does not). */
@@ -278,7 +293,13 @@ int pcf_xdp(struct xdp_md *ctx)
 	struct pcf_flow_key key = {};
 	const struct pcf_config *cfg;
 	struct pcf_tuple t;
+	union {
+		struct pcf_flow_action action;
+		__u64 w[4];
+	} ranked;
 	__u32 zero = 0, n, slot;
+	bool found;
+	int tries;
 	__u64 gen;
 	bool drop, later;
 	int rsn, ret, frag = PCF_PARSE_NOT_FRAG;
@@ -302,20 +323,39 @@ int pcf_xdp(struct xdp_md *ctx)
 		pcf_tuple_to_key(&t, &key);
 		act = bpf_map_lookup_elem(&pcf_flow_map, &key);
 	}
-	/* One read of the generation: the packet is classified by that rule set only. */
-	if (rs && !act) {
+	/* One read of the generation: the packet is classified by that rule set only, and again
+	 * if a later commit started rewriting what it read (staging two or more ahead). The action
+	 * is copied before that check: the body may be rewritten after it. */
+	for (tries = 0; rs && !act && tries < PCF_CLASSIFY_TRIES; tries++) {
 		gen = *(volatile const __u64 *)&rs->gen;
 		barrier();
 		n = rs->n_shapes[gen & 1];
+		found = false;
 		if (n) {
 			slot = classify(&t, gen, n, later, bytes);
 			r = slot != PCF_SLOT_NONE ? bpf_map_lookup_elem(&pcf_rules, &slot) : NULL;
-			if (r) {
-				body = visible(r, gen);
-				if (body && body->live)
-					act = &body->action;
+			body = r ? visible(r, gen) : NULL;
+			if (body && body->live) {
+				/* 8-byte words: the action sits 8-aligned in the body, live after it */
+				const __u64 *w = (const __u64 *)&body->action;
+
+				ranked.w[0] = w[0];
+				ranked.w[1] = w[1];
+				ranked.w[2] = w[2];
+				ranked.w[3] = w[3];
+				found = true;
 			}
 		}
+		barrier();
+		if (*(volatile const __u64 *)&rs->staging - gen < 2) {
+			if (!found)
+				break;
+			act = &ranked.action;
+			break;
+		}
+		count(PCF_CNT_CLASSIFY_RETRY, bytes);
+		if (tries == PCF_CLASSIFY_TRIES - 1)
+			count(PCF_CNT_RETRY_EXHAUSTED, bytes);
 	}
 	if (!act) {
 		cfg = port_config();

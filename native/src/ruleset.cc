@@ -8,13 +8,11 @@
  * or wholly by the new one. When a staging write fails, everything staged is put back as it
  * was and nothing is published.
  *
- * What a commit overwrites was last read by packets two generations back, so before it
- * writes anything it waits until no packet of an older generation is still running: an RCU
- * grace period (XDP runs under rcu_read_lock), which the kernel waits for on every update
- * of a map-in-map (syscall.c: maybe_wait_bpf_programs). The wait (about 15 ms here) runs on
- * a thread from the moment of publishing, so only back-to-back commits feel it. cleanup()
- * (the slots no generation from now on can see) waits for the same grace period: it is
- * applied at the start of the next commit, or of anything that reads the buckets.
+ * What a commit overwrites (the other halves, the other parity's shapes) and what cleanup()
+ * cuts from buckets was last read by packets of an older generation. Such a packet may still
+ * be running (XDP on another CPU, a vCPU preempted mid-packet), so before writing, the commit
+ * stores pcf_ruleset.staging: a packet that read a generation two or more behind it
+ * classifies again (a seqlock; xdp/README.md: Classifier). No commit waits for packets.
  *
  * pcf_rules and pcf_ruleset are mmapable: bodies and the generation are plain stores, in
  * order, with no syscall and no memcpy that a packet could see half-done.
@@ -31,7 +29,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 
 namespace pcf {
 
@@ -60,7 +57,7 @@ static_assert(sizeof(struct pcf_tuple) == 40, "pcf_tuple is 40 bytes");
 static_assert(sizeof(struct pcf_match_key) == 40, "pcf_match_key is 40 bytes");
 static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
 static_assert(sizeof(struct pcf_rule) == 112, "pcf_rule is 112 bytes (an mmapable array's stride)");
-static_assert(sizeof(struct pcf_ruleset) == 24, "pcf_ruleset is 24 bytes");
+static_assert(sizeof(struct pcf_ruleset) == 32, "pcf_ruleset is 32 bytes");
 static_assert(sizeof(struct pcf_shape) == 48, "pcf_shape is 48 bytes");
 
 class RuleSet : public Napi::ObjectWrap<RuleSet> {
@@ -99,7 +96,6 @@ public:
 		try {
 			rule_mem_ = (struct pcf_rule *)Map(env, rules_, &rule_len_);
 			rs_mem_ = (struct pcf_ruleset *)Map(env, ruleset_, &rs_len_);
-			OpenGrace(env);
 			DropUnpublished();
 		} catch (...) {
 			Unmap();
@@ -107,23 +103,13 @@ public:
 		}
 	}
 
-	~RuleSet() override
-	{
-		JoinGrace();
-		Unmap();
-	}
+	~RuleSet() override { Unmap(); }
 
 private:
 	PinnedMap rules_, match_, shapes_, ruleset_, nat6_;
 	struct pcf_rule *rule_mem_ = nullptr;
 	struct pcf_ruleset *rs_mem_ = nullptr;
 	size_t rule_len_ = 0, rs_len_ = 0;
-	/* The grace period: an ARRAY_OF_MAPS whose update makes the kernel wait for one. */
-	int grace_outer_ = -1, grace_inner_ = -1;
-	std::thread grace_;
-	bool graced_ = false; /* no packet of a generation before the published one runs */
-	int grace_err_ = 0;
-	std::vector<std::pair<struct pcf_match_key, std::vector<__u32>>> pending_cleanup_;
 
 	/* Halves staged for a generation that was never published (a process that died in a
 	 * commit): the next commit to that generation must not find them. Tag 0 is no
@@ -158,75 +144,14 @@ private:
 			munmap(rs_mem_, rs_len_);
 		rule_mem_ = nullptr;
 		rs_mem_ = nullptr;
-		if (grace_outer_ >= 0)
-			close(grace_outer_);
-		if (grace_inner_ >= 0)
-			close(grace_inner_);
-		grace_outer_ = grace_inner_ = -1;
 	}
 
-	void OpenGrace(Napi::Env env)
+	/* From here on, what packets of generations before `gen` read may change: those still
+	 * running classify again. Stores after this one are seen after it (release fence). */
+	void Staging(__u64 gen)
 	{
-		grace_inner_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pcf_grace_in", 4, 4, 1, nullptr);
-		if (grace_inner_ < 0)
-			ThrowSys(env, errno, "open", "bpf_map_create (grace period map)", "");
-		LIBBPF_OPTS(bpf_map_create_opts, o, .inner_map_fd = (__u32)grace_inner_);
-		grace_outer_ = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "pcf_grace", 4, 4, 1, &o);
-		if (grace_outer_ < 0)
-			ThrowSys(env, errno, "open", "bpf_map_create (grace period map)", "");
-	}
-
-	/* Blocks until an RCU grace period has passed; 0 or an errno. */
-	static int WaitGrace(int outer, int inner)
-	{
-		__u32 zero = 0;
-		return bpf_map_update_elem(outer, &zero, &inner, BPF_ANY) ? errno : 0;
-	}
-
-	void JoinGrace()
-	{
-		if (grace_.joinable())
-			grace_.join();
-	}
-
-	/* After publishing: the grace period starts now, on a thread. */
-	void StartGrace()
-	{
-		graced_ = false;
-		int outer = grace_outer_, inner = grace_inner_;
-		grace_ = std::thread([this, outer, inner] {
-			grace_err_ = WaitGrace(outer, inner);
-			graced_ = grace_err_ == 0;
-		});
-	}
-
-	/* Before anything that overwrites what a generation before the published one could read,
-	 * or reads the buckets: the grace period is over, and the last commit's cleanup applied. */
-	void Settle(Napi::Env env, const char *op)
-	{
-		JoinGrace();
-		if (!graced_) {
-			grace_err_ = WaitGrace(grace_outer_, grace_inner_);
-			graced_ = grace_err_ == 0;
-			if (!graced_)
-				ThrowSys(env, grace_err_, op, "bpf_map_update_elem (RCU grace period)", "");
-		}
-		if (pending_cleanup_.empty())
-			return;
-		int mfd = match_.Fd(env, op);
-		for (auto &[key, slots] : pending_cleanup_) {
-			if (slots.empty()) {
-				if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
-					ThrowSys(env, errno, op, "bpf_map_delete_elem (cleanup)", match_.Path());
-				continue;
-			}
-			struct pcf_bucket b = {};
-			b.n = slots.size();
-			std::copy(slots.begin(), slots.end(), b.slot);
-			if (bpf_map_update_elem(mfd, &key, &b, BPF_ANY))
-				ThrowSys(env, errno, op, "bpf_map_update_elem (cleanup)", match_.Path());
-		}
-		pending_cleanup_.clear();
+		__atomic_store_n(&rs_mem_->staging, gen, __ATOMIC_RELEASE);
+		std::atomic_thread_fence(std::memory_order_seq_cst);
 	}
 
 	/* setNoExact(bool): tells XDP that pcf_flow_map is empty (skip its lookup). Set before the
@@ -281,6 +206,7 @@ private:
 		Live(env, op);
 		struct pcf_ruleset rs;
 		rs.gen = __atomic_load_n(&rs_mem_->gen, __ATOMIC_ACQUIRE);
+		rs.staging = __atomic_load_n(&rs_mem_->staging, __ATOMIC_ACQUIRE);
 		rs.n_shapes[0] = rs_mem_->n_shapes[0];
 		rs.n_shapes[1] = rs_mem_->n_shapes[1];
 		rs.no_exact = rs_mem_->no_exact;
@@ -312,15 +238,6 @@ private:
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
-		/* Leave the buckets tidy for the next process when it can be done. */
-		if (rs_mem_) {
-			try {
-				Settle(info.Env(), "close");
-			} catch (const Napi::Error &) {
-				/* the next start-up's reconcile rewrites the buckets anyway */
-			}
-		}
-		JoinGrace();
 		Unmap();
 		rules_.Close();
 		match_.Close();
@@ -564,11 +481,11 @@ private:
 		for (uint32_t i = 0; i < sa.Length(); i++)
 			shapes.push_back(Shape(env, sa.Get(i), "shapes[" + std::to_string(i) + "]"));
 
-		Settle(env, "commit");
 		struct pcf_ruleset rs = Read(env, "commit");
 		__u64 next_gen = rs.gen + 1;
 		__u32 parity = next_gen & 1;
 		Undo u;
+		Staging(next_gen);
 		int mfd = match_.Fd(env, "commit"), sfd = shapes_.Fd(env, "commit");
 
 		/* 1. Bodies: into the half the current generation does not read, tagged next_gen.
@@ -616,22 +533,31 @@ private:
 		 * before it is visible to a packet that reads the new gen (release). */
 		__atomic_store_n(&rs_mem_->n_shapes[parity], (__u32)shapes.size(), __ATOMIC_RELEASE);
 		__atomic_store_n(&rs_mem_->gen, next_gen, __ATOMIC_RELEASE);
-		StartGrace();
 		return Napi::Number::New(env, (double)next_gen);
 	}
 
-	/* cleanup([{key, slots}]): each bucket is to hold exactly these slots (empty: removed)
-	 * once no packet of the generation before the published one runs: applied by the next
-	 * Settle (a commit, listBuckets, close). */
+	/* cleanup([{key, slots}]): after a commit, each bucket holds exactly these slots (empty:
+	 * removed). What goes is what the published generation does not see. */
 	Napi::Value Cleanup(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		if (info.Length() < 1 || !info[0].IsArray())
 			ThrowArg(env, "buckets", "must be an array of {key, slots}");
 		Buckets buckets = BucketList(env, info[0].As<Napi::Array>());
-		match_.Fd(env, "cleanup");
-		/* Applied in order: a later entry for the same bucket wins. */
-		pending_cleanup_.insert(pending_cleanup_.end(), buckets.begin(), buckets.end());
+		int mfd = match_.Fd(env, "cleanup");
+		Staging(Read(env, "cleanup").gen + 1);
+		for (auto &[key, slots] : buckets) {
+			if (slots.empty()) {
+				if (bpf_map_delete_elem(mfd, &key) && errno != ENOENT)
+					ThrowSys(env, errno, "cleanup", "bpf_map_delete_elem", match_.Path());
+				continue;
+			}
+			struct pcf_bucket b = {};
+			b.n = slots.size();
+			std::copy(slots.begin(), slots.end(), b.slot);
+			if (bpf_map_update_elem(mfd, &key, &b, BPF_ANY))
+				ThrowSys(env, errno, "cleanup", "bpf_map_update_elem", match_.Path());
+		}
 		return env.Undefined();
 	}
 
@@ -648,7 +574,6 @@ private:
 	Napi::Value ListBuckets(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
-		Settle(env, "listBuckets");
 		std::vector<uint8_t> keys, values;
 		const char *call = nullptr;
 		int err = DumpMap(match_.Fd(env, "listBuckets"), sizeof(struct pcf_match_key),
