@@ -28,7 +28,7 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
     const s = app.listen(cfg.http.port, cfg.http.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const httpPort = (http.address() as { port: number }).port;
-  const grpcServer: grpc.Server = createGrpcServer(service, log);
+  const grpcServer: grpc.Server = createGrpcServer(service, log, cfg.grpcLimits);
   const grpcPort = await bindGrpc(grpcServer, `${cfg.grpc.host}:${cfg.grpc.port}`);
   if (cfg.grpcUnix) {
     // A socket file left by a killed predecessor would make the bind fail.

@@ -1,5 +1,6 @@
 // config.ts - the control plane's settings, from the environment (README: Configuration).
 import path from 'node:path';
+import { WATCH_STALL_MS } from './watch.js';
 
 export interface Config {
   pinDir: string;
@@ -16,7 +17,20 @@ export interface Config {
   logLevel: string;
   /** A worker that has not reported for this long shows as stale, in ms. */
   workerStaleMs: number;
+  grpcLimits: GrpcLimits;
 }
+
+export interface GrpcLimits {
+  /** A connection without calls this long is closed (grpc.max_connection_idle_ms). */
+  idleMs: number;
+  /** A ping every this long on a connection; no answer in keepaliveTimeoutMs closes it. */
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
+  /** WatchFlows: a client that reads nothing this long while changes wait is cut off. */
+  watchStallMs: number;
+}
+
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = { idleMs: 120_000, keepaliveMs: 60_000, keepaliveTimeoutMs: 20_000, watchStallMs: WATCH_STALL_MS };
 
 function hostPort(name: string, value: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(value);
@@ -41,5 +55,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     datapathPollMs: ms('PCF_DATAPATH_POLL_MS', 1000),
     logLevel: env.PCF_LOG_LEVEL || 'info',
     workerStaleMs: ms('PCF_WORKER_STALE_MS', 5000),
+    grpcLimits: {
+      idleMs: ms('PCF_GRPC_IDLE_MS', DEFAULT_GRPC_LIMITS.idleMs),
+      keepaliveMs: ms('PCF_GRPC_KEEPALIVE_MS', DEFAULT_GRPC_LIMITS.keepaliveMs),
+      keepaliveTimeoutMs: ms('PCF_GRPC_KEEPALIVE_TIMEOUT_MS', DEFAULT_GRPC_LIMITS.keepaliveTimeoutMs),
+      watchStallMs: ms('PCF_WATCH_STALL_MS', DEFAULT_GRPC_LIMITS.watchStallMs),
+    },
   };
 }

@@ -1,5 +1,12 @@
 // errors.ts - the service layer's errors; REST and gRPC each map them to their status codes.
 
+/** A bad value as an error message quotes it: JSON, at most 60 characters (a message that
+ * repeated an 8 KB value went past gRPC's metadata limit and failed the client's connection). */
+export function quote(v: unknown): string {
+  const t = JSON.stringify(v) ?? String(v);
+  return t.length > 60 ? `${t.slice(0, 45)}... (${t.length} chars)` : t;
+}
+
 export interface FieldError {
   field: string;   // dotted path into the request, e.g. "key.src_port" or "flows[2].action.type"
   message: string;
@@ -24,7 +31,8 @@ export class NotFoundError extends Error {
   }
 }
 
-/** No room (the map is full); nothing was written. REST 409, gRPC RESOURCE_EXHAUSTED. */
+/** A limit reached (the map is full, a watcher too slow); nothing was written. REST 409, gRPC
+ * RESOURCE_EXHAUSTED. */
 export class CapacityError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
@@ -46,5 +54,14 @@ export class CompactedError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
     this.name = 'CompactedError';
+  }
+}
+
+/** A value past the end of what exists (a watch from a revision not reached yet). REST 400,
+ * gRPC OUT_OF_RANGE. */
+export class OutOfRangeError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'OutOfRangeError';
   }
 }

@@ -12,6 +12,7 @@
 // Refused, each with an error naming the token: any action but `permit`, any direction but
 // `out`, protocol names (29.212 wants the decimal number; the error gives it), `!`, options.
 import { addressBytes, formatAddress, parsePrefix as parsePrefixText, PORT_PROTOCOLS, prefixText, type Prefix } from './match.js';
+import { quote } from './errors.js';
 
 export { PORT_PROTOCOLS };
 
@@ -49,7 +50,7 @@ const PROTO_HINTS: Record<string, number> = {
   sctp: 132, udplite: 136,
 };
 
-const q = (s: string) => JSON.stringify(s);
+const q = quote;
 const fail = (token: string, what: string): never => {
   throw new FlowDescriptionError(token, `${q(token)}: ${what}`);
 };

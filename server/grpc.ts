@@ -5,10 +5,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
+import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import type { FlowService, PccRule } from './service.js';
 import { schemaErrors } from './schema.js';
+import type { WatchSink } from './watch.js';
 import { reportFromMessage } from './workers.js';
 
 export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
@@ -123,7 +125,34 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof CapacityError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: `${err.field}: ${err.message}` };
   if (err instanceof ConflictError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   if (err instanceof CompactedError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
+  if (err instanceof OutOfRangeError) return { code: grpc.status.OUT_OF_RANGE, details: `${err.field}: ${err.message}` };
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
+}
+
+/** Marks a request that did not decode (see decodeOrMark). */
+const UNDECODABLE = Symbol('undecodable');
+
+/**
+ * The service definition with request decoders that do not throw: grpc-js answers a decoder's
+ * throw with INTERNAL, but bytes that are not the message are the client's error. The handler
+ * gets a marked request and answers INVALID_ARGUMENT (checkDecoded).
+ */
+function decodeOrMark(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(def).map(([name, m]) => [name, {
+    ...m,
+    requestDeserialize: (buf: Buffer) => {
+      try {
+        return m.requestDeserialize(buf);
+      } catch (err) {
+        return { [UNDECODABLE]: `does not decode as the request of ${m.path}: ${quote((err as Error).message)}` };
+      }
+    },
+  }])) as grpc.ServiceDefinition;
+}
+
+function checkDecoded(req: unknown): void {
+  const why = (req as { [UNDECODABLE]?: string } | null)?.[UNDECODABLE];
+  if (why) throw ValidationError.one('request', why);
 }
 
 function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -134,6 +163,7 @@ function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grp
       callback(s as grpc.ServiceError);
     };
     try {
+      checkDecoded(call.request);
       Promise.resolve(fn(call.request)).then((res) => callback(null, res), fail);
     } catch (err) {
       fail(err);
@@ -141,13 +171,17 @@ function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grp
   };
 }
 
-export function createGrpcServer(service: FlowService, log: Logger): grpc.Server {
+export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS): grpc.Server {
   const pkg = loadPcfPackage() as any;
+  const watchStallMs = limits.watchStallMs;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_connection_idle_ms': limits.idleMs,
+    'grpc.keepalive_time_ms': limits.keepaliveMs,
+    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
   });
-  server.addService(pkg.pcf.v1.PcfControl.service, {
+  server.addService(decodeOrMark(pkg.pcf.v1.PcfControl.service), {
     UpsertFlow: unary<Msg, Msg>(log, async (req) => {
       const r = await service.upsertGrouped(specFromMessage(req));
       return { flow: flowToMessage(r.flow), created: r.created };
@@ -191,8 +225,14 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
     WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       let stop: (() => void) | null = null;
       const from = call.request.from_revision;
+      const sink: WatchSink = {
+        write: (e) => call.write(eventToMessage(e)),
+        onceDrain: (fn) => call.once('drain', fn),
+        end: (err) => (err ? call.emit('error', toStatus(err)) : call.end()),
+      };
       try {
-        stop = service.watch(from === undefined || from === null ? null : Number(from), (e) => call.write(eventToMessage(e)));
+        checkDecoded(call.request);
+        stop = service.watch(from === undefined || from === null ? null : Number(from), sink, watchStallMs);
       } catch (err) {
         call.emit('error', toStatus(err));
         return;
@@ -204,9 +244,10 @@ export function createGrpcServer(service: FlowService, log: Logger): grpc.Server
       };
       call.on('cancelled', end);
       call.on('close', end);
+      call.on('error', end);
     },
   });
-  server.addService(pkg.pcf.v1.WorkerReport.service, {
+  server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {
     Report: unary<Msg, Msg>(log, (req) => {
       const why = service.workers.accept(reportFromMessage(req));
       if (why) throw ValidationError.one(why.split(':')[0], why.split(': ')[1]);

@@ -6,11 +6,12 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, ConflictError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, ValidationError, type FieldError } from './errors.js';
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
 import type { FlowService } from './service.js';
+import { strictIntegers } from './params.js';
 import { OPENAPI_SPEC } from './schema.js';
 import { parseProto } from './validate.js';
 
@@ -41,6 +42,7 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use(strictIntegers(OPENAPI_SPEC));
   app.use(OpenApiValidator.middleware({
     apiSpec: OPENAPI_SPEC,
     validateRequests: { allowUnknownQueryParameters: false },
@@ -121,6 +123,7 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     if (err instanceof CapacityError) return problem(res, 409, 'No room', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof ConflictError) return problem(res, 409, 'Conflict', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof CompactedError) return problem(res, 409, 'Revision compacted', err.message, [{ field: err.field, message: err.message }]);
+    if (err instanceof OutOfRangeError) return problem(res, 400, 'Out of range', err.message, [{ field: err.field, message: err.message }]);
     const e = err as { status?: number; type?: string; message?: string; errors?: { path: string; message: string }[] };
     if (e.type === 'entity.parse.failed') return problem(res, 400, 'Invalid JSON', `body: ${e.message}`, [{ field: 'body', message: `not valid JSON: ${e.message}` }]);
     if (e.type === 'entity.too.large') return problem(res, 413, 'Body too large', `body: over the ${BODY_LIMIT} limit`, [{ field: 'body', message: `larger than ${BODY_LIMIT}` }]);

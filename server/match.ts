@@ -4,6 +4,7 @@
 // single ports (none for ICMP).
 import net from 'node:net';
 import type { FlowKey } from './model.js';
+import { quote } from './errors.js';
 
 export type Family = 4 | 6;
 
@@ -91,7 +92,7 @@ export function parsePrefix(text: string): Prefix | string {
   if (slash < 0) return { ...addr, len: max };
   const lenText = text.slice(slash + 1);
   if (lenText === '') return 'missing prefix length after "/"';
-  if (!/^\d+$/.test(lenText)) return `prefix length ${JSON.stringify(lenText)} is not a decimal number`;
+  if (!/^\d+$/.test(lenText)) return `prefix length ${quote(lenText)} is not a decimal number`;
   const len = Number(lenText);
   if (len > max) return `prefix length over ${max}`;
   for (let bit = len; bit < max; bit++) {
@@ -118,11 +119,11 @@ export function parsePorts(v: number | string): PortRange | string {
     return { lo: v, hi: v };
   }
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(v);
-  if (!m) return `${JSON.stringify(v)} is not a port or a range "lo-hi"`;
+  if (!m) return `${quote(v)} is not a port or a range "lo-hi"`;
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
-  if (lo > 65535 || hi > 65535) return `${JSON.stringify(v)}: port over 65535`;
-  if (lo > hi) return `${JSON.stringify(v)}: reversed port range`;
+  if (lo > 65535 || hi > 65535) return `${quote(v)}: port over 65535`;
+  if (lo > hi) return `${quote(v)}: reversed port range`;
   return { lo, hi };
 }
 

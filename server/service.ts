@@ -6,12 +6,13 @@ import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Datapath, DatapathState } from './datapath.js';
-import { CapacityError, ConflictError, NotFoundError, ValidationError, type FieldError } from './errors.js';
+import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
-import type { Counter, Flow, FlowEvent, FlowFilter, FlowSpec } from './model.js';
+import type { Counter, Flow, FlowFilter, FlowSpec } from './model.js';
 import { FlowStore, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
+import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
 
 export const MAX_BATCH = 200_000;
@@ -119,10 +120,9 @@ export class FlowService {
     if (n > cap) throw new CapacityError(field, `pcf_flow_map is full: ${n} rules would not fit in its ${cap} entries`);
   }
 
-  /** Tells watchers; the events are built only when someone watches (a batch makes 100,000). */
-  private publish(events: () => FlowEvent[]): void {
-    if (this.events.listenerCount('event') === 0) return;
-    for (const e of events()) this.events.emit('event', e);
+  /** Tells watchers that something changed: they read the changes from SQLite (watch.ts). */
+  private publish(): void {
+    this.events.emit('changed');
   }
 
   /** Writes validated rules in one transaction (SQLite, then the map), then tells watchers. */
@@ -136,7 +136,7 @@ export class FlowService {
       this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       return rs;
     });
-    this.publish(() => results.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })));
+    this.publish();
     return results;
   }
 
@@ -233,15 +233,15 @@ export class FlowService {
   }
 
   delete(id: number): void {
-    const { flow } = this.write(() => {
+    this.write(() => {
       const f = this.store.delete(id);
       if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
       if (f.spec.owner)
-        throw new ConflictError('id', `flow ${id} is filter ${f.spec.owner.filter_index} of PCC rule ${JSON.stringify(f.spec.owner.pcc_rule_id)}: change or delete the PCC rule (/pcc-rules/${f.spec.owner.pcc_rule_id})`);
+        throw new ConflictError('id', `flow ${id} is filter ${f.spec.owner.filter_index} of PCC rule ${quote(f.spec.owner.pcc_rule_id)}: change or delete the PCC rule (/pcc-rules/${f.spec.owner.pcc_rule_id})`);
       this.datapath.apply([], [f], [], () => 'id');
       return f;
     });
-    this.publish(() => [{ revision: flow.revision, kind: 'DELETE', id, flow }]);
+    this.publish();
   }
 
   /**
@@ -254,7 +254,6 @@ export class FlowService {
     const now = new Date().toISOString();
     const fieldOf = (i: number) => `flow_infos[${specs[i].owner!.filter_index}].flow_description`;
     let created = false;
-    const events: FlowEvent[] = [];
     this.write(() => {
       const existing = this.pcc.get(id);
       created = !existing;
@@ -265,28 +264,24 @@ export class FlowService {
       if (rs.some((r) => r.created)) this.checkCapacity('flow_infos');
       this.datapath.apply(rs, gone, rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       this.pcc.put({ ...row, revision: this.store.currentRevision, created_at: existing?.created_at }, now);
-      events.push(...rs.map((r) => ({ revision: r.flow.revision, kind: 'UPSERT' as const, id: r.flow.id, flow: r.flow })),
-        ...gone.map((f) => ({ revision: f.flow.revision, kind: 'DELETE' as const, id: f.flow.id, flow: f.flow })));
     });
-    this.publish(() => events.sort((a, b) => a.revision - b.revision));
+    this.publish();
     return { rule: this.getPcc(id), created };
   }
 
   /** Deletes a PCC rule and its flows in one commit. */
   deletePcc(id: string): void {
-    const events: FlowEvent[] = [];
     this.write(() => {
-      if (!this.pcc.delete(id)) throw new NotFoundError('pcc_rule_id', `no PCC rule ${JSON.stringify(id)}`);
+      if (!this.pcc.delete(id)) throw new NotFoundError('pcc_rule_id', `no PCC rule ${quote(id)}`);
       const gone = this.store.flowsOfPcc(id).map((f) => this.store.delete(f.flow.id)!);
       this.datapath.apply([], gone, [], () => 'pcc_rule_id');
-      events.push(...gone.map((f) => ({ revision: f.flow.revision, kind: 'DELETE' as const, id: f.flow.id, flow: f.flow })));
     });
-    this.publish(() => events);
+    this.publish();
   }
 
   getPcc(id: string): PccRule {
     const row = this.pcc.get(id);
-    if (!row) throw new NotFoundError('pcc_rule_id', `no PCC rule ${JSON.stringify(id)}`);
+    if (!row) throw new NotFoundError('pcc_rule_id', `no PCC rule ${quote(id)}`);
     return this.pccBody(row);
   }
 
@@ -350,25 +345,15 @@ export class FlowService {
 
   /**
    * Streams what changed after `from` (each rule at its latest revision, and deletions), then
-   * every live change, in revision order without repeats; `from` null: live changes only.
-   * Returns the function that ends the watch.
+   * every later change, in revision order without repeats, at the pace the sink takes them
+   * (watch.ts); `from` null: from now on. Returns the function that ends the watch.
    */
-  watch(from: number | null, send: (e: FlowEvent) => void): () => void {
-    let last = from ?? this.store.currentRevision;
-    // The replay is synchronous: no write can land between its last page and the subscription.
-    for (let page = this.store.changesAfter(last, 1000); page.length; page = this.store.changesAfter(last, 1000)) {
-      for (const e of page) {
-        last = e.revision;
-        send(e);
-      }
-    }
-    const onEvent = (e: FlowEvent) => {
-      if (e.revision > last) {
-        last = e.revision;
-        send(e);
-      }
-    };
-    this.events.on('event', onEvent);
-    return () => this.events.off('event', onEvent);
+  watch(from: number | null, sink: WatchSink, stallMs = WATCH_STALL_MS): () => void {
+    const current = this.store.currentRevision;
+    if (from !== null && from > current)
+      throw new OutOfRangeError('from_revision', `${from} is above the current revision ${current}: nothing has that revision yet (watch from ${current} or less)`);
+    if (from !== null) this.store.changesAfter(from, 1); // a compacted revision is refused now, not on the stream
+    const w = new FlowWatch(this.store, this.events, from ?? current, sink, stallMs);
+    return () => w.stop();
   }
 }

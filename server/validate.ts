@@ -1,7 +1,7 @@
 // validate.ts - the meaning of a rule, checked once for REST and gRPC alike. The HTTP layer
 // checks the shape against openapi.yaml first; this checks what the datapath can honour and
 // normalizes (proto names to numbers, 0/absent to null).
-import { ValidationError, type FieldError } from './errors.js';
+import { quote, ValidationError, type FieldError } from './errors.js';
 import { FLOW_DIRECTIONS, FlowDescriptionError, parseFlowDescription, type FlowDirection, type MatchSpec } from './flowdesc.js';
 import {
   addressBytes, formatAddress, matchOfKey, keyOfMatch, parsePorts, parsePrefix, PORT_PROTOCOLS, PROTO_NAMES,
@@ -35,11 +35,11 @@ class Checker {
     this.errors.push({ field: this.prefix + field, message });
   }
   ip(field: string, v: unknown): string {
-    if (!isIpv4(v)) this.fail(field, `${JSON.stringify(v)} is not a dotted IPv4 address`);
+    if (!isIpv4(v)) this.fail(field, `${quote(v)} is not a dotted IPv4 address`);
     return v as string;
   }
   int(field: string, v: unknown, min: number, max: number): number {
-    if (!isInt(v) || v < min || v > max) this.fail(field, `${JSON.stringify(v)} is not an integer in ${min}..${max}`);
+    if (!isInt(v) || v < min || v > max) this.fail(field, `${quote(v)} is not an integer in ${min}..${max}`);
     return v as number;
   }
 }
@@ -56,7 +56,7 @@ function checkKey(c: Checker, raw: unknown): FlowKey {
     return {} as FlowKey;
   }
   const proto = parseProto(raw.proto);
-  if (proto === undefined) c.fail('key.proto', `${JSON.stringify(raw.proto)} is not a supported protocol (6/tcp, 17/udp, 1/icmp)`);
+  if (proto === undefined) c.fail('key.proto', `${quote(raw.proto)} is not a supported protocol (6/tcp, 17/udp, 1/icmp)`);
   const key: FlowKey = {
     src_ip: c.ip('key.src_ip', raw.src_ip),
     dst_ip: c.ip('key.dst_ip', raw.dst_ip),
@@ -72,20 +72,16 @@ function checkKey(c: Checker, raw: unknown): FlowKey {
 }
 
 const MAX_PRECEDENCE = 0xffffffff;
-const quoted = (v: unknown) => {
-  const t = JSON.stringify(v) ?? String(v);
-  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
-};
 
 function checkPrefix(c: Checker, field: string, v: unknown): Prefix | null {
   if (absent(v)) return null;
   if (typeof v !== 'string') {
-    c.fail(field, `${quoted(v)} is not a prefix string ("198.18.1.0/24", "2001:2::/48", or one address)`);
+    c.fail(field, `${quote(v)} is not a prefix string ("198.18.1.0/24", "2001:2::/48", or one address)`);
     return null;
   }
   const p = parsePrefix(v);
   if (typeof p === 'string') {
-    c.fail(field, `${quoted(v)}: ${p}`);
+    c.fail(field, `${quote(v)}: ${p}`);
     return null;
   }
   return p;
@@ -94,7 +90,7 @@ function checkPrefix(c: Checker, field: string, v: unknown): Prefix | null {
 function checkPortRange(c: Checker, field: string, v: unknown): PortRange | null {
   if (absent(v)) return null;
   if (typeof v !== 'number' && typeof v !== 'string') {
-    c.fail(field, `${quoted(v)} is not a port or a range "lo-hi"`);
+    c.fail(field, `${quote(v)} is not a port or a range "lo-hi"`);
     return null;
   }
   const r = parsePorts(v);
@@ -109,7 +105,7 @@ function checkMatchProto(c: Checker, v: unknown): number | null {
   if (absent(v)) return null;
   if (typeof v === 'string' && PROTO_NAMES[v.toLowerCase()] !== undefined) return PROTO_NAMES[v.toLowerCase()];
   if (isInt(v) && v >= 0 && v <= 255) return v;
-  c.fail('match.proto', `${quoted(v)} is not a protocol: a number 0..255 or one of ${Object.keys(PROTO_NAMES).join(', ')}`);
+  c.fail('match.proto', `${quote(v)} is not a protocol: a number 0..255 or one of ${Object.keys(PROTO_NAMES).join(', ')}`);
   return null;
 }
 
@@ -149,7 +145,7 @@ function checkNat(c: Checker, raw: unknown, type: ActionType, match: Match): Nat
     const v = raw[f];
     const a = typeof v === 'string' ? addressBytes(v) : null;
     if (match.family === 6) {
-      if (!a || a.family !== 6) c.fail(`action.nat.${f}`, `${quoted(v)} is not an IPv6 address (this match is IPv6)`);
+      if (!a || a.family !== 6) c.fail(`action.nat.${f}`, `${quote(v)} is not an IPv6 address (this match is IPv6)`);
       else if (a.bytes.every((b) => b === 0)) c.fail(`action.nat.${f}`, ':: cannot be a NAT address');
       else nat[f] = formatAddress(6, a.bytes);
       continue;
@@ -180,7 +176,7 @@ function checkAction(c: Checker, raw: unknown, match: Match, limits: DatapathLim
   }
   const type = raw.type as ActionType;
   if (!ACTION_TYPES.includes(type)) {
-    c.fail('action.type', `${JSON.stringify(raw.type)} is not one of ${ACTION_TYPES.join(', ')}`);
+    c.fail('action.type', `${quote(raw.type)} is not one of ${ACTION_TYPES.join(', ')}`);
     return {} as FlowAction;
   }
   let ttl: number | null = null;
@@ -202,7 +198,7 @@ function checkAction(c: Checker, raw: unknown, match: Match, limits: DatapathLim
   }
   let mirror = false;
   if (!absent(raw.mirror)) {
-    if (typeof raw.mirror !== 'boolean') c.fail('action.mirror', `${JSON.stringify(raw.mirror)} is not true or false`);
+    if (typeof raw.mirror !== 'boolean') c.fail('action.mirror', `${quote(raw.mirror)} is not true or false`);
     mirror = raw.mirror === true;
     if (mirror && type !== 'REDIRECT') c.fail('action.mirror', `only REDIRECT rules reach the worker that mirrors; this rule is ${type}`);
   }
@@ -226,7 +222,7 @@ export function checkFlowSpec(raw: unknown, limits: DatapathLimits, prefix = '')
   } else if (!absent(raw.flow_description)) {
     const m = descriptionMatches(c, raw.flow_description, raw.flow_direction, raw.ue_ip, 'flow_description');
     if (m && m.length !== 1)
-      c.fail('flow_direction', `this flow description becomes ${m.length} matches (${JSON.stringify(raw.flow_direction ?? 'UNSPECIFIED')} reads it both ways); one rule is one match: say DOWNLINK or UPLINK, or put it in a PCC rule (PUT /pcc-rules/{id})`);
+      c.fail('flow_direction', `this flow description becomes ${m.length} matches (${quote(raw.flow_direction ?? 'UNSPECIFIED')} reads it both ways); one rule is one match: say DOWNLINK or UPLINK, or put it in a PCC rule (PUT /pcc-rules/{id})`);
     const sub = new Checker('');
     match = m?.length === 1 ? checkMatch(sub, m[0]) : ({} as Match);
     for (const e of sub.errors) c.fail('flow_description', e.message);
@@ -252,16 +248,16 @@ export function checkFlowSpec(raw: unknown, limits: DatapathLimits, prefix = '')
  */
 export function descriptionMatches(c: { fail(field: string, message: string): void }, text: unknown, direction: unknown, ueIp: unknown, field: string, directionField = 'flow_direction'): MatchSpec[] | null {
   if (typeof text !== 'string') {
-    c.fail(field, `${quoted(text)} is not a flow description ("permit out 17 from 198.18.1.0/24 to assigned 5000")`);
+    c.fail(field, `${quote(text)} is not a flow description ("permit out 17 from 198.18.1.0/24 to assigned 5000")`);
     return null;
   }
   const dir = (direction ?? 'UNSPECIFIED') as FlowDirection;
   if (!FLOW_DIRECTIONS.includes(dir)) {
-    c.fail(directionField, `${quoted(direction)} is not one of ${FLOW_DIRECTIONS.join(', ')}`);
+    c.fail(directionField, `${quote(direction)} is not one of ${FLOW_DIRECTIONS.join(', ')}`);
     return null;
   }
   if (!absent(ueIp) && typeof ueIp !== 'string') {
-    c.fail('ue_ip', `${quoted(ueIp)} is not an address`);
+    c.fail('ue_ip', `${quote(ueIp)} is not an address`);
     return null;
   }
   try {

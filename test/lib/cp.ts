@@ -10,6 +10,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { startControlPlane, type Running } from '../../server/app.js';
 import { loadPcfPackage } from '../../server/grpc.js';
+import { DEFAULT_GRPC_LIMITS, type Config } from '../../server/config.js';
 import { ROOT } from './env.js';
 import { Lab } from './lab.js';
 
@@ -18,9 +19,9 @@ export function tempDb(): { dir: string; file: string } {
   return { dir, file: path.join(dir, 'pcf.db') };
 }
 
-export async function startInProcess(pinDir: string, dbPath: string, grpcUnix?: string): Promise<Running> {
+export async function startInProcess(pinDir: string, dbPath: string, grpcUnix?: string, over: Partial<Config> = {}): Promise<Running> {
   return startControlPlane(
-    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, grpcUnix: grpcUnix ?? null, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000 },
+    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, grpcUnix: grpcUnix ?? null, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000, grpcLimits: DEFAULT_GRPC_LIMITS, ...over },
     pino({ level: 'silent' }),
   );
 }
