@@ -56,6 +56,8 @@ export interface PcfClient {
   list(filter: FlowFilter, limit: number | undefined, cursor: number | undefined): Promise<WithRaw<{ flows: Flow[]; next_cursor: number | null }>>;
   get(id: number): Promise<WithRaw<{ flow: Flow }>>;
   delete(id: number): Promise<WithRaw<object>>;
+  /** All or nothing: POST /flows/batch-delete or BatchDeleteFlows. */
+  deleteMany(ids: number[]): Promise<WithRaw<{ deleted: number; revision: number }>>;
   stats(): Promise<WithRaw<{ stats: Stats }>>;
   /** PUT /pcc-rules/{id} or UpsertPccRule: the PCC rule with its filters' flows. */
   upsertPcc(id: string, spec: unknown): Promise<WithRaw<{ rule: PccRule; created: boolean }>>;

@@ -213,6 +213,11 @@ export class GrpcClient implements PcfClient {
     return { raw: await this.unary('DeleteFlow', { id }) };
   }
 
+  async deleteMany(ids: number[]) {
+    const m = await this.unary('BatchDeleteFlows', { ids });
+    return { deleted: Number(m.deleted ?? 0), revision: Number(m.revision ?? 0), raw: m };
+  }
+
   async stats() {
     const m = await this.unary('GetStats', {});
     return { stats: statsFromMessage(m), raw: m };

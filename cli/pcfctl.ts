@@ -295,11 +295,17 @@ async function flowsGet(id: number, _o: unknown, cmd: Command): Promise<void> {
   });
 }
 
-async function flowsDel(id: number, _o: unknown, cmd: Command): Promise<void> {
+/** One id: DELETE /flows/{id}; several: one all-or-nothing batch. */
+async function flowsDel(ids: number[], _o: unknown, cmd: Command): Promise<void> {
   await withClient(cmd, async (c, g) => {
-    const r = await c.delete(id);
+    if (ids.length === 1) {
+      const r = await c.delete(ids[0]);
+      if (g.json) return json(r.raw);
+      return out(`deleted flow ${ids[0]}\n`);
+    }
+    const r = await c.deleteMany(ids);
     if (g.json) return json(r.raw);
-    out(`deleted flow ${id}\n`);
+    out(`deleted ${r.deleted} flows (revision ${r.revision})\n`);
   });
 }
 
@@ -393,7 +399,8 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
     .action(flowsList);
 
   flows.command('get').description('one rule, with its XDP counters').argument('<id>', 'flow id', idArg).action(flowsGet);
-  flows.command('del').alias('delete').description('remove a rule').argument('<id>', 'flow id', idArg).action(flowsDel);
+  flows.command('del').alias('delete').description('remove rules (several ids: all or none)')
+    .argument('<id...>', 'flow ids', (v: string, prev: number[] = []) => [...prev, idArg(v)]).action(flowsDel);
 
   const pcc = program.command('pcc').description('PCC rules (TS 29.512): filters as 3GPP flow descriptions, applied as one unit');
   pcc.command('put')

@@ -114,6 +114,12 @@ export class RestClient implements PcfClient {
     return { raw: {} };
   }
 
+  async deleteMany(ids: number[]) {
+    const r = await this.request('POST', '/flows/batch-delete', { ids });
+    const b = r.body as { deleted: number; revision: number };
+    return { deleted: b.deleted, revision: b.revision, raw: r.body };
+  }
+
   async stats() {
     const r = await this.request('GET', '/stats');
     return { stats: r.body as Stats, raw: r.body };

@@ -202,6 +202,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       return { flows: page.flows.map(flowToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
     BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map((f, i) => specFromMessage(f, `flows[${i}].match`)))),
+    BatchDeleteFlows: unary<Msg, Msg>(log, (req) => service.batchDelete(((req.ids ?? []) as unknown[]).map(Number))),
     GetStats: unary<Msg, Msg>(log, () => {
       const s = service.stats();
       return { ...s, datapath: dropNulls({ ...s.datapath }), classifier: dropNulls({ ...s.classifier }) };

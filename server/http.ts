@@ -19,6 +19,7 @@ export { OPENAPI_SPEC };
 
 /** A single rule is a few hundred bytes; anything near this is not a rule. */
 export const BODY_LIMIT = '64kb';
+export const BATCH_BODY_LIMIT = '4mb';
 
 type FlowBody = components['schemas']['Flow'];
 type ProblemBody = components['schemas']['Problem'];
@@ -41,6 +42,8 @@ function toBody(f: Flow): FlowBody {
 export function createHttpApp(service: FlowService, log: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // A batch of 200,000 ids is about 1.4 MB; every other body is one rule.
+  app.use('/flows/batch-delete', express.json({ limit: BATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use(strictIntegers(OPENAPI_SPEC));
   app.use(OpenApiValidator.middleware({
@@ -67,6 +70,10 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     if (q.type !== undefined) filter.type = q.type as FlowFilter['type'];
     const page = service.list(filter, Number(q.limit ?? 100), Number(q.cursor ?? 0));
     res.json({ flows: page.flows.map(toBody), next_cursor: page.next_cursor });
+  });
+
+  app.post('/flows/batch-delete', (req, res) => {
+    res.json(service.batchDelete(req.body.ids));
   });
 
   app.get('/flows/:id', (req, res) => {
@@ -126,7 +133,10 @@ export function createHttpApp(service: FlowService, log: Logger): express.Expres
     if (err instanceof OutOfRangeError) return problem(res, 400, 'Out of range', err.message, [{ field: err.field, message: err.message }]);
     const e = err as { status?: number; type?: string; message?: string; errors?: { path: string; message: string }[] };
     if (e.type === 'entity.parse.failed') return problem(res, 400, 'Invalid JSON', `body: ${e.message}`, [{ field: 'body', message: `not valid JSON: ${e.message}` }]);
-    if (e.type === 'entity.too.large') return problem(res, 413, 'Body too large', `body: over the ${BODY_LIMIT} limit`, [{ field: 'body', message: `larger than ${BODY_LIMIT}` }]);
+    if (e.type === 'entity.too.large') {
+      const limit = req.path === '/flows/batch-delete' ? BATCH_BODY_LIMIT : BODY_LIMIT;
+      return problem(res, 413, 'Body too large', `body: over the ${limit} limit`, [{ field: 'body', message: `larger than ${limit}` }]);
+    }
     if (e.status && e.status >= 400 && e.status < 500) {
       const errors = (e.errors ?? []).map((x) => ({ field: fieldFromPointer(x.path), message: x.message }));
       const detail = errors.length ? errors.map((x) => `${x.field}: ${x.message}`).join('; ') : e.message ?? 'bad request';

@@ -14,7 +14,9 @@ const DECIMAL = /^-?(0|[1-9][0-9]{0,15})$/;
 
 function routes(specFile: string): Route[] {
   const spec = yaml.load(fs.readFileSync(specFile, 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-  return Object.entries(spec.paths).map(([template, item]) => {
+  // Literal paths first (/flows/batch-delete before /flows/{id}); the first that fits applies.
+  const entries = Object.entries(spec.paths).sort(([a], [b]) => (a.includes('{') ? 1 : 0) - (b.includes('{') ? 1 : 0));
+  return entries.map(([template, item]) => {
     const params: Param[] = [...((item.parameters as Param[]) ?? [])];
     for (const op of Object.values(item)) if (op && typeof op === 'object' && Array.isArray((op as { parameters?: Param[] }).parameters)) params.push(...(op as { parameters: Param[] }).parameters);
     const ints = params.filter((p) => p.schema?.type === 'integer');

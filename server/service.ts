@@ -244,6 +244,32 @@ export class FlowService {
     this.publish();
   }
 
+  /** All or nothing, one transaction and one datapath commit; field names ids[i]. */
+  batchDelete(ids: unknown): { deleted: number; revision: number } {
+    if (!Array.isArray(ids) || ids.length === 0) throw ValidationError.one('ids', 'must hold at least one id');
+    if (ids.length > MAX_BATCH) throw new CapacityError('ids', `a batch holds at most ${MAX_BATCH} ids; this one has ${ids.length}`);
+    const seen = new Map<number, number>();
+    const errors: FieldError[] = [];
+    ids.forEach((id, i) => {
+      if (!Number.isSafeInteger(id) || (id as number) < 1) errors.push({ field: `ids[${i}]`, message: `${quote(id)} is not a rule id (an integer >= 1)` });
+      else if (seen.has(id as number)) errors.push({ field: `ids[${i}]`, message: `duplicate of ids[${seen.get(id as number)}]` });
+      else seen.set(id as number, i);
+    });
+    if (errors.length) throw new ValidationError(errors.slice(0, 20));
+    this.write(() => {
+      const gone = (ids as number[]).map((id, i) => {
+        const f = this.store.delete(id);
+        if (!f) throw new NotFoundError(`ids[${i}]`, `no flow with id ${id}`);
+        if (f.spec.owner)
+          throw new ConflictError(`ids[${i}]`, `flow ${id} is filter ${f.spec.owner.filter_index} of PCC rule ${quote(f.spec.owner.pcc_rule_id)}: change or delete the PCC rule`);
+        return f;
+      });
+      this.datapath.apply([], gone, [], (i) => `ids[${i}]`);
+    });
+    this.publish();
+    return { deleted: ids.length, revision: this.store.currentRevision };
+  }
+
   /**
    * Creates or replaces a PCC rule and its flows in one transaction and one datapath commit:
    * packets see all of its filters change at once. New flows take their slots before the

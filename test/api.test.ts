@@ -123,6 +123,27 @@ describe('control plane API', { skip: why ?? false }, () => {
       for (const id of [...before.ids]) await call(rpc, 'DeleteFlow', { id });
     });
 
+    it('batch delete (REST and gRPC): every rule leaves SQLite and the map in one request; an unknown or repeated id deletes nothing', async () => {
+      const before = await snapshot();
+      const ids = (await call(rpc, 'BatchUpsertFlows', { flows: [rule(300), rule(301), rule(302), rule(303)] })).ids.map(Number);
+      const mapHas = async (id: number) => (await snapshot()).entries.some((e: native.FlowEntry) => e.action.ruleId === id);
+      assert.ok(await mapHas(ids[0]));
+      // Refused as a whole: nothing goes.
+      let r = await http.post('/flows/batch-delete').send({ ids: [ids[0], 999_999] }).expect(404);
+      assert.equal(r.body.errors[0].field, 'ids[1]');
+      r = await http.post('/flows/batch-delete').send({ ids: [ids[0], ids[0]] }).expect(400);
+      assert.equal(r.body.errors[0].field, 'ids[1]');
+      await assert.rejects(call(rpc, 'BatchDeleteFlows', { ids: [ids[1], 424_242] }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND && err.details.startsWith('ids[1]:'));
+      for (const id of ids) assert.ok(await mapHas(id), `rule ${id} still in the map`);
+      // Accepted: gone from both.
+      r = await http.post('/flows/batch-delete').send({ ids: ids.slice(0, 2) }).expect(200);
+      assert.equal(r.body.deleted, 2);
+      const g = await call(rpc, 'BatchDeleteFlows', { ids: ids.slice(2) });
+      assert.equal(g.deleted, 2);
+      assert.equal(g.revision, r.body.revision + 2);
+      assert.deepEqual(await snapshot(), before);
+    });
+
     it('GET /stats and /readyz report the datapath present with its counters', async () => {
       const s = (await http.get('/stats').expect(200)).body;
       assert.equal(s.datapath.present, true);

@@ -214,6 +214,21 @@ for (const [transport, n] of [['rest', 1], ['grpc', 2]] as const) {
       assert.match(gone.stderr, /id: no flow with id/);
     });
 
+    it('deletes several rules at once, or none when one id is unknown', async () => {
+      const made: number[] = [];
+      for (const port of [41001, 41002]) {
+        const doc = JSON.parse(ok(await run([...t, '--json', 'flows', 'add', '--src-ip', src, '--dst-ip', '198.18.1.9', '--src-port', String(port), '--dst-port', '80', '--proto', 'udp', '--action', 'PASS'])).stdout);
+        made.push(Number(doc.flow?.id ?? doc.id));
+      }
+      const bad = await run([...t, 'flows', 'del', String(made[0]), '999999']);
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(bad.stderr, /ids\[1\]: no flow with id 999999/);
+      ok(await run([...t, 'flows', 'get', String(made[0])]));
+      const r = ok(await run([...t, 'flows', 'del', ...made.map(String)]));
+      assert.match(r.stdout, /^deleted 2 flows \(revision \d+\)$/m);
+      assert.equal((await run([...t, 'flows', 'get', String(made[1])])).code, 1);
+    });
+
     it('exits 3 naming the address when the server is down', async () => {
       const port = await deadPort();
       const r = await run([...t, '--http', `127.0.0.1:${port}`, '--grpc', `127.0.0.1:${port}`, 'flows', 'list']);
