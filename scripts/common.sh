@@ -33,11 +33,32 @@ fi
 # (replies of NATed flows) each have one queue, so three lcores on the two CPUs.
 : "${PCF_WORKER_LCORES:=0@0,1@0,2@1}"
 
-# Prints the pid in $STATE_DIR/<name>.pid if that process runs.
+# The start time (/proc/PID/stat field 22, clock ticks since boot) of a process that runs:
+# not a zombie. kill -0 succeeds on a killed process until it is reaped, and on an unrelated
+# process that took the pid later; the state and the start time tell them apart.
+proc_start() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) } # the fields after the command name, which may hold spaces and parentheses
+  # shellcheck disable=SC2086
+  set -- $s   # $1 = state (field 3), ${20} = start time (field 22)
+  case $1 in Z | X | x) return 1 ;; esac
+  echo "${20}"
+}
+
+# Records PID as the process of $STATE_DIR/<name>.pid, with its start time.
+write_pid() {
+  echo "$2 $(proc_start "$2")" >"$STATE_DIR/$1.pid"
+}
+
+# Prints the pid in $STATE_DIR/<name>.pid if that very process runs.
 running_pid() {
-  local pid
-  pid=$(cat "$STATE_DIR/$1.pid" 2>/dev/null) || return 1
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  local pid start now
+  read -r pid start 2>/dev/null <"$STATE_DIR/$1.pid" || return 1
+  [ -n "$pid" ] || return 1
+  now=$(proc_start "$pid") || return 1
+  [ -z "$start" ] || [ "$start" = "$now" ] || return 1
+  echo "$pid"
 }
 control_pid() { running_pid control; }
 worker_pid() { running_pid worker; }
@@ -64,7 +85,7 @@ stop_pid() {
   local name=$1 pid
   if pid=$(running_pid "$name"); then
     kill -TERM "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 50); do proc_start "$pid" >/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     echo "$name: stopped (pid $pid)"
   fi

@@ -20,9 +20,9 @@ if pid=$(control_pid); then
   echo "control plane: already running (pid $pid)"
 else
   nohup node --import tsx server/main.ts >>"$STATE_DIR/control.log" 2>&1 &
-  echo $! >"$STATE_DIR/control.pid"
+  write_pid control $!
   wait_started control "curl -fsS http://$PCF_HTTP/healthz"
-  echo "control plane: started (pid $(cat "$STATE_DIR/control.pid"), log $STATE_DIR/control.log)"
+  echo "control plane: started (pid $(control_pid), log $STATE_DIR/control.log)"
 fi
 if [ "$PCF_WORKER" = 0 ]; then
   echo "worker: not started (PCF_WORKER=0)"
@@ -35,9 +35,9 @@ else
   nohup $(dut_exec) build/pcf-worker --in-memory --no-pci --lcores "$PCF_WORKER_LCORES" --file-prefix "$PCF_LAB-worker" -- \
     --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --egress "$PCF_WORKER_EGRESS" --poll "$PCF_WORKER_POLL" \
     ${PCF_REVERSE_IFACE:+--reverse} --report "unix:$PCF_GRPC_UNIX" >>"$STATE_DIR/worker.log" 2>&1 &
-  echo $! >"$STATE_DIR/worker.pid"
+  write_pid worker $!
   wait_started worker "grep -q 'pcf-worker: ready' $STATE_DIR/worker.log"
-  echo "worker: started (pid $(cat "$STATE_DIR/worker.pid"), $(dut_iface) -> $PCF_WORKER_EGRESS, poll $PCF_WORKER_POLL, log $STATE_DIR/worker.log)"
+  echo "worker: started (pid $(worker_pid), $(dut_iface) -> $PCF_WORKER_EGRESS, poll $PCF_WORKER_POLL, log $STATE_DIR/worker.log)"
 fi
 
 cat <<TXT

@@ -2,8 +2,10 @@
 // dirs, ports and databases), idempotent, each enforcing its own rules; `make down` removes
 // one lab entirely and leaves the other running.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, tempDb } from './lib/cp.js';
@@ -82,5 +84,42 @@ describe('make up / make down', { skip: why ?? false }, () => {
     assert.ok(fs.existsSync(a.env.PCF_DB!), 'the SQLite file stays');
     await make(b, 'down');
     assert.equal(fs.existsSync(b.env.PCF_PIN_DIR!), false);
+  });
+});
+
+describe('pid files (scripts/common.sh)', () => {
+  /** Runs bash with common.sh sourced and STATE_DIR in a temp dir; its stdout. */
+  const sh = async (dir: string, script: string) =>
+    (await run('bash', ['-c', `set -e; cd "${ROOT}"; . scripts/common.sh; STATE_DIR="${dir}"; ${script}`])).stdout.trim();
+
+  it('a killed process not yet reaped (a zombie) and a pid taken by another process do not count as running; the live one does', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcf-pid-'));
+    const kids: number[] = [];
+    try {
+      // A zombie: `sleep 0` exits and its parent, exec'd into `sleep 30`, never reaps it.
+      const parent = spawn('sh', ['-c', `sleep 0 & echo $! > "${dir}/zombie"; exec sleep 30`], { stdio: 'ignore' });
+      kids.push(parent.pid!);
+      let zombie = 0;
+      for (let i = 0; i < 100 && !zombie; i++) {
+        const z = Number(fs.readFileSync(path.join(dir, 'zombie'), { encoding: 'utf8', flag: 'a+' }).trim());
+        if (z && /\) Z /.test(fs.readFileSync(`/proc/${z}/stat`, 'utf8'))) zombie = z;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(zombie, 'the zombie was made');
+      fs.writeFileSync(path.join(dir, 'control.pid'), `${zombie}\n`);
+      assert.equal(await sh(dir, `kill -0 ${zombie} && echo alive`), 'alive', 'kill -0 is fooled by the zombie');
+      assert.equal(await sh(dir, 'control_pid || echo none'), 'none');
+
+      const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+      kids.push(live.pid!);
+      assert.equal(await sh(dir, `write_pid control ${live.pid}; control_pid`), String(live.pid));
+      // The same pid with another start time: a process that took the pid after ours died.
+      const [pid, start] = fs.readFileSync(path.join(dir, 'control.pid'), 'utf8').trim().split(' ');
+      fs.writeFileSync(path.join(dir, 'control.pid'), `${pid} ${Number(start) - 1}\n`);
+      assert.equal(await sh(dir, 'control_pid || echo none'), 'none');
+    } finally {
+      for (const k of kids) try { process.kill(k, 'SIGKILL'); } catch { /* gone */ }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
