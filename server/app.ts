@@ -20,7 +20,7 @@ export interface Running {
 
 export async function startControlPlane(cfg: Config, log: Logger = pino({ level: cfg.logLevel })): Promise<Running> {
   const db = openDatabase(cfg.dbPath);
-  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log, cfg.workerStaleMs);
+  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log, cfg.workerStaleMs, cfg.workerExpireMs);
   service.start(cfg.datapathPollMs);
 
   const app = createHttpApp(service, log);
@@ -30,11 +30,15 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
   const httpPort = (http.address() as { port: number }).port;
   const grpcServer: grpc.Server = createGrpcServer(service, log, cfg.grpcLimits);
   const grpcPort = await bindGrpc(grpcServer, `${cfg.grpc.host}:${cfg.grpc.port}`);
+  let localServer: grpc.Server | null = null;
   if (cfg.grpcUnix) {
-    // A socket file left by a killed predecessor would make the bind fail.
+    // The socket also takes the workers' reports: root's only. A socket file left by a killed
+    // predecessor would make the bind fail.
+    localServer = createGrpcServer(service, log, cfg.grpcLimits, true);
     fs.mkdirSync(path.dirname(cfg.grpcUnix), { recursive: true });
     fs.rmSync(cfg.grpcUnix, { force: true });
-    await bindGrpc(grpcServer, `unix:${cfg.grpcUnix}`);
+    await bindGrpc(localServer, `unix:${cfg.grpcUnix}`);
+    fs.chmodSync(cfg.grpcUnix, 0o600); // connecting needs write permission: root only
   }
   log.info({ http: `${cfg.http.host}:${httpPort}`, grpc: `${cfg.grpc.host}:${grpcPort}`, grpcUnix: cfg.grpcUnix, db: cfg.dbPath, pinDir: cfg.pinDir }, 'control plane listening');
 
@@ -49,6 +53,7 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
           http.closeAllConnections();
         }),
         shutdownGrpc(grpcServer),
+        ...(localServer ? [shutdownGrpc(localServer)] : []),
       ]);
       service.stop();
       db.close();

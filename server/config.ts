@@ -17,6 +17,8 @@ export interface Config {
   logLevel: string;
   /** A worker that has not reported for this long shows as stale, in ms. */
   workerStaleMs: number;
+  /** A worker that has not reported for this long is forgotten, in ms. */
+  workerExpireMs: number;
   grpcLimits: GrpcLimits;
 }
 
@@ -55,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     datapathPollMs: ms('PCF_DATAPATH_POLL_MS', 1000),
     logLevel: env.PCF_LOG_LEVEL || 'info',
     workerStaleMs: ms('PCF_WORKER_STALE_MS', 5000),
+    workerExpireMs: ms('PCF_WORKER_EXPIRE_MS', 300_000),
     grpcLimits: {
       idleMs: ms('PCF_GRPC_IDLE_MS', DEFAULT_GRPC_LIMITS.idleMs),
       keepaliveMs: ms('PCF_GRPC_KEEPALIVE_MS', DEFAULT_GRPC_LIMITS.keepaliveMs),

@@ -171,7 +171,12 @@ function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grp
   };
 }
 
-export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS): grpc.Server {
+/**
+ * PcfControl, and with `workerReport` the worker's WorkerReport too: only the Unix socket
+ * (mode 0600, root's) serves that, so nobody who merely reaches the TCP port can forge a
+ * worker's counters.
+ */
+export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS, workerReport = false): grpc.Server {
   const pkg = loadPcfPackage() as any;
   const watchStallMs = limits.watchStallMs;
   const server = new grpc.Server({
@@ -248,13 +253,14 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       call.on('error', end);
     },
   });
-  server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {
-    Report: unary<Msg, Msg>(log, (req) => {
-      const why = service.workers.accept(reportFromMessage(req));
-      if (why) throw ValidationError.one(why.split(':')[0], why.split(': ')[1]);
-      return { received_at_unix_ms: Date.now() };
-    }),
-  });
+  if (workerReport) {
+    server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {
+      Report: unary<Msg, Msg>(log, (req) => {
+        service.workers.accept(reportFromMessage(req));
+        return { received_at_unix_ms: Date.now() };
+      }),
+    });
+  }
   return server;
 }
 

@@ -56,13 +56,13 @@ export class FlowService {
 
   readonly workers: WorkerRegistry;
 
-  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000) {
+  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000) {
     this.store = new FlowStore(db);
     this.pcc = new PccStore(db);
     // The classifier's limits hold from the first request, maps or not.
     this.datapath.load(this.store.all());
     this.datapath.rulesInDb = () => this.store.count();
-    this.workers = new WorkerRegistry(workerStaleMs);
+    this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
     this.events.setMaxListeners(0);
   }
 

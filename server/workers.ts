@@ -1,7 +1,11 @@
 // workers.ts - the latest counter report of each DPDK worker (WorkerReport.Report), shown in
 // GET /stats and GetStats beside the XDP counters, with its age. A worker that has not
-// reported for staleAfterMs shows as stale. Reports are cumulative since the worker started,
-// so a restarted control plane needs nothing but the next report.
+// reported for staleAfterMs shows as stale, and after expireAfterMs it is forgotten. Reports
+// are cumulative since the worker started, so a restarted control plane needs nothing but the
+// next report. A report is checked before it is kept (names, times, counts and sizes), and
+// there are at most MAX_WORKERS workers: a report only ever replaces its own worker's.
+
+import { CapacityError, ValidationError } from './errors.js';
 
 export interface StageCounters {
   rx_packets: number;
@@ -57,19 +61,63 @@ export function reportFromMessage(m: Record<string, any>): WorkerReport {
   };
 }
 
+export const MAX_WORKERS = 64;
+/** pcf_xskmap's keys: PCF_MAX_PORTS * PCF_MAX_QUEUES. */
+const MAX_QUEUES = 256;
+const MAX_RULES = 1 << 21;
+const MAX_DROP_NAMES = 64;
+const NAME = /^[\x21-\x7e]{1,128}$/; // printable ASCII, no spaces
+const EARLIEST_MS = Date.UTC(2020, 0, 1);
+
+/** Why a report cannot be kept, as "field: message", or null. */
+export function checkReport(r: WorkerReport, now: number): string | null {
+  if (!r.worker_id) return 'worker_id: required';
+  if (!NAME.test(r.worker_id)) return 'worker_id: 1..128 printable characters without spaces';
+  for (const f of ['iface', 'egress', 'xdp_mode', 'poll_mode'] as const) if (r[f].length > 64) return `${f}: longer than 64 characters`;
+  if (!Number.isSafeInteger(r.pid) || r.pid > 0x7fffffff) return 'pid: not a process id';
+  if (!Number.isSafeInteger(r.started_at_unix_ms) || r.started_at_unix_ms < EARLIEST_MS || r.started_at_unix_ms > now + 60_000)
+    return `started_at_unix_ms: ${r.started_at_unix_ms} is not a time between 2020 and now`;
+  if (!Number.isSafeInteger(r.sequence)) return 'sequence: beyond 2^53';
+  if (r.queues.length > MAX_QUEUES) return `queues: more than ${MAX_QUEUES}`;
+  const seen = new Set<number>();
+  for (const [i, q] of r.queues.entries()) {
+    if (!Number.isInteger(q.queue_id) || q.queue_id < 0 || q.queue_id >= MAX_QUEUES || seen.has(q.queue_id)) return `queues[${i}].queue_id: not a distinct xskmap key 0..${MAX_QUEUES - 1}`;
+    seen.add(q.queue_id);
+    for (const [k, v] of Object.entries(q.counters)) {
+      if (k === 'drops') continue;
+      if (!Number.isSafeInteger(v) || (v as number) < 0) return `queues[${i}].counters.${k}: not a count`;
+    }
+    const drops = Object.entries(q.counters.drops ?? {});
+    if (drops.length > MAX_DROP_NAMES) return `queues[${i}].counters.drops: more than ${MAX_DROP_NAMES} reasons`;
+    for (const [k, v] of drops) if (!/^[a-z0-9_]{1,64}$/.test(k) || !Number.isSafeInteger(Number(v)) || Number(v) < 0) return `queues[${i}].counters.drops: ${JSON.stringify(k.slice(0, 64))} is not a reason with a count`;
+  }
+  if (r.rules.length > MAX_RULES) return `rules: more than ${MAX_RULES}`;
+  for (const [i, x] of r.rules.entries())
+    if (![x.rule_id, x.packets, x.bytes].every((v) => Number.isSafeInteger(v) && v >= 0)) return `rules[${i}]: not a rule id with counts`;
+  return null;
+}
+
 export class WorkerRegistry {
   private readonly latest = new Map<string, { report: WorkerReport; receivedAt: number }>();
 
-  constructor(readonly staleAfterMs: number) {}
+  constructor(readonly staleAfterMs: number, readonly expireAfterMs = 300_000) {}
 
-  /** Keeps the newest report per worker; returns why a report was refused, or null. */
-  accept(r: WorkerReport, now = Date.now()): string | null {
-    if (!r.worker_id) return 'worker_id: required';
+  /** Keeps the newest report per worker; throws why a report was refused. */
+  accept(r: WorkerReport, now = Date.now()): void {
+    const why = checkReport(r, now);
+    if (why) throw ValidationError.one(why.slice(0, why.indexOf(':')), why.slice(why.indexOf(':') + 2));
+    this.expire(now);
+    if (!this.latest.has(r.worker_id) && this.latest.size >= MAX_WORKERS)
+      throw new CapacityError('worker_id', `${MAX_WORKERS} workers report already; a new one is taken when one of them has not reported for ${this.expireAfterMs} ms`);
     this.latest.set(r.worker_id, { report: r, receivedAt: now });
-    return null;
+  }
+
+  private expire(now: number): void {
+    for (const [id, w] of this.latest) if (now - w.receivedAt > this.expireAfterMs) this.latest.delete(id);
   }
 
   list(now = Date.now()): WorkerView[] {
+    this.expire(now);
     return [...this.latest.values()]
       .map(({ report: { started_at_unix_ms, ...r }, receivedAt }) => ({
         ...r,

@@ -12,6 +12,7 @@ import type { Running } from '../server/app.js';
 import { loadPcfPackage } from '../server/grpc.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { ROOT } from './lib/env.js';
+import { MAX_WORKERS, WorkerRegistry } from '../server/workers.js';
 
 const run = promisify(execFile);
 
@@ -34,7 +35,7 @@ describe('worker reports', () => {
     db = tempDb();
     cp = await startInProcess(path.join('/nonexistent', path.basename(db.dir)), db.file, path.join(db.dir, 'grpc.sock'));
     const pkg = loadPcfPackage() as any;
-    reporter = new pkg.pcf.v1.WorkerReport(`127.0.0.1:${cp.grpcPort}`, grpc.credentials.createInsecure());
+    reporter = new pkg.pcf.v1.WorkerReport(`unix:${path.join(db.dir, 'grpc.sock')}`, grpc.credentials.createInsecure());
     rpc = grpcClient(cp.grpcPort);
   });
   after(async () => {
@@ -77,16 +78,59 @@ describe('worker reports', () => {
     assert.ok(s.workers[0].age_ms > 1000);
   });
 
-  it('the Unix socket serves the same API (a worker in another network namespace reports there)', async () => {
+  it('reports are taken on the Unix socket only (mode 0600): the TCP port answers UNIMPLEMENTED and changes nothing', async () => {
+    assert.equal(fs.statSync(path.join(db.dir, 'grpc.sock')).mode & 0o777, 0o600);
     const pkg = loadPcfPackage() as any;
-    const viaUnix = new pkg.pcf.v1.WorkerReport(`unix:${path.join(db.dir, 'grpc.sock')}`, grpc.credentials.createInsecure());
+    const viaTcp = new pkg.pcf.v1.WorkerReport(`127.0.0.1:${cp.grpcPort}`, grpc.credentials.createInsecure());
     try {
-      await call(viaUnix, 'Report', { ...report(9, 300), worker_id: 'other-dut/dut0' });
+      await assert.rejects(call(viaTcp, 'Report', { ...report(9, 10 ** 15), worker_id: 'lab-dut/dut0' }), (err: grpc.ServiceError) => err.code === grpc.status.UNIMPLEMENTED);
     } finally {
-      viaUnix.close();
+      viaTcp.close();
     }
     const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
-    assert.deepEqual(s.workers.map((w: { worker_id: string }) => w.worker_id), ['lab-dut/dut0', 'other-dut/dut0']);
+    assert.deepEqual(s.workers.map((w: { worker_id: string }) => w.worker_id), ['lab-dut/dut0']);
+    assert.equal(s.workers[0].queues[0].counters.rx_packets, 250);
+    // The socket serves PcfControl too (pcfctl in another network namespace).
+    const ctl = new pkg.pcf.v1.PcfControl(`unix:${path.join(db.dir, 'grpc.sock')}`, grpc.credentials.createInsecure());
+    try {
+      assert.equal((await call(ctl, 'GetStats', {})).workers[0].worker_id, 'lab-dut/dut0');
+    } finally {
+      ctl.close();
+    }
+  });
+
+  for (const [what, change, field] of [
+    ['a start time past 2^53 ms (once made GET /stats fail)', { started_at_unix_ms: '8640000000000001' }, 'started_at_unix_ms'],
+    ['a start time in the future', { started_at_unix_ms: Date.now() + 3_600_000 }, 'started_at_unix_ms'],
+    ['a worker_id of 8 KB', { worker_id: 'w'.repeat(8192) }, 'worker_id'],
+    ['a queue twice', { queues: [report(1, 1).queues[0], report(1, 1).queues[0]] }, 'queues[1].queue_id'],
+    ['a queue beyond the xskmap', { queues: [{ ...report(1, 1).queues[0], queue_id: 300 }] }, 'queues[0].queue_id'],
+    ['a drop reason that is not a name', { queues: [{ queue_id: 0, counters: { drops: { 'x y': 1 } } }] }, 'queues[0].counters.drops'],
+  ] as const) {
+    it(`refuses ${what}: INVALID_ARGUMENT naming ${field}, the worker's counters unchanged`, async () => {
+      await assert.rejects(call(reporter as PcfClient, 'Report', { ...report(50, 999), ...change }),
+        (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && err.details.startsWith(`${field}:`) && err.details.length < 300);
+      const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
+      assert.deepEqual(s.workers.map((w: { worker_id: string }) => w.worker_id), ['lab-dut/dut0']);
+      assert.equal(s.workers[0].sequence, 2);
+    });
+  }
+
+  it(`at most ${MAX_WORKERS} workers: the next new one is refused (RESOURCE_EXHAUSTED), a known one still reports`, async () => {
+    for (let i = 1; i < MAX_WORKERS; i++) await call(reporter as PcfClient, 'Report', { ...report(1, 1), worker_id: `w-${i}` });
+    await assert.rejects(call(reporter as PcfClient, 'Report', { ...report(1, 1), worker_id: 'one-too-many' }), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED && /worker_id/.test(err.details));
+    await call(reporter as PcfClient, 'Report', report(3, 260));
+    const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
+    assert.equal(s.workers.length, MAX_WORKERS);
+  });
+
+  it('a worker that stops reporting is forgotten after PCF_WORKER_EXPIRE_MS', () => {
+    const r = new WorkerRegistry(1000, 5000);
+    const t0 = Date.now();
+    r.accept(report(1, 1), t0);
+    assert.equal(r.list(t0 + 4000).length, 1);
+    assert.equal(r.list(t0 + 4000)[0].stale, true);
+    assert.equal(r.list(t0 + 6000).length, 0);
   });
 
   it('a report without worker_id is refused (INVALID_ARGUMENT naming it)', async () => {
