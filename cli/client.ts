@@ -32,6 +32,18 @@ export interface FlowEvent {
 /** A decoded answer plus `raw`, exactly the API's JSON (REST body or gRPC message) for --json. */
 export type WithRaw<T> = T & { raw: unknown };
 
+/** How pcfctl proves itself and checks the server: a bearer token, TLS with a CA, a client certificate. */
+export interface ClientSecurity {
+  token: string | null;
+  /** TLS on both transports (https:// in --http implies it for REST). */
+  tls: boolean;
+  ca: Buffer | null;
+  cert: Buffer | null;
+  key: Buffer | null;
+}
+
+export const NO_SECURITY: ClientSecurity = { token: null, tls: false, ca: null, cert: null, key: null };
+
 export interface UpsertManyResult {
   created: number;
   updated: number;

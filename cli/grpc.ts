@@ -7,7 +7,7 @@ import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
 import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
 import { PROTO_NUMBERS } from '../server/model.js';
 import {
-  CliError, EXIT, RefusedError, unreachable, usageError,
+  CliError, EXIT, NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity,
   type Flow, type PccRule, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
@@ -152,12 +152,16 @@ export class GrpcClient implements PcfClient {
   readonly target: string;
   private readonly client: grpc.Client & Record<string, any>;
 
-  constructor(addr: string, private readonly timeoutMs: number) {
+  private readonly meta = new grpc.Metadata();
+
+  constructor(addr: string, private readonly timeoutMs: number, sec: ClientSecurity = NO_SECURITY) {
     const hostPort = grpcTarget(addr);
-    this.target = `${hostPort} (gRPC)`;
+    this.target = `${hostPort} (gRPC${sec.tls ? ', TLS' : ''})`;
     const pkg = loadPcfPackage() as any;
     const Ctor = pkg.pcf.v1.PcfControl as grpc.ServiceClientConstructor;
-    this.client = new Ctor(hostPort, grpc.credentials.createInsecure(), {
+    if (sec.token) this.meta.set('authorization', `Bearer ${sec.token}`);
+    const creds = sec.tls ? grpc.credentials.createSsl(sec.ca, sec.key, sec.cert) : grpc.credentials.createInsecure();
+    this.client = new Ctor(hostPort, creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     }) as grpc.Client & Record<string, any>;
@@ -177,7 +181,7 @@ export class GrpcClient implements PcfClient {
 
   private unary(method: string, req: Msg): Promise<Msg> {
     return new Promise((resolve, reject) => {
-      this.client[method](req, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Msg) =>
+      this.client[method](req, this.meta, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Msg) =>
         err ? reject(this.error(err.code, err.details)) : resolve(res));
     });
   }
@@ -250,7 +254,7 @@ export class GrpcClient implements PcfClient {
 
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */
   watch(from: number | undefined, onEvent: (e: FlowEvent, raw: Msg) => void): Watch {
-    const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }) as grpc.ClientReadableStream<Msg>;
+    const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }, this.meta) as grpc.ClientReadableStream<Msg>;
     let cancelled = false;
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (m: Msg) => onEvent(eventFromMessage(m), m));

@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, EXIT, usageError, type ActionType, type Flow, type FlowFilter, type PcfClient } from './client.js';
+import { CliError, EXIT, usageError, type ActionType, type ClientSecurity, type Flow, type FlowFilter, type PcfClient } from './client.js';
 import { flowDetail, flowsTable, pccDetail, pccTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
 import { RestClient } from './rest.js';
 import { table } from './table.js';
@@ -18,6 +18,33 @@ interface Globals {
   transport: 'rest' | 'grpc';
   json?: boolean;
   timeout: number;
+  token?: string;
+  tokenFile?: string;
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The token (from --token or the first line of --token-file) and the TLS files, read once. */
+function clientSecurity(g: Globals): ClientSecurity {
+  const read = (opt: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw usageError(`${opt} ${file}: ${(err as Error).message}`);
+    }
+  };
+  let token = g.token ?? null;
+  if (!token && g.tokenFile) token = read('--token-file', g.tokenFile).toString('utf8').split('\n')[0].trim() || null;
+  if (!!g.cert !== !!g.key) throw usageError('--cert and --key go together');
+  return {
+    token,
+    tls: !!(g.tls || g.ca || g.cert || /^https:/i.test(g.http)),
+    ca: g.ca ? read('--ca', g.ca) : null,
+    cert: g.cert ? read('--cert', g.cert) : null,
+    key: g.key ? read('--key', g.key) : null,
+  };
 }
 
 // ---- option parsing -------------------------------------------------------------------------
@@ -70,9 +97,9 @@ function globals(cmd: Command): Globals {
 async function connect(g: Globals): Promise<PcfClient> {
   if (g.transport === 'grpc') {
     const { GrpcClient } = await import('./grpc.js');
-    return new GrpcClient(g.grpc, g.timeout);
+    return new GrpcClient(g.grpc, g.timeout, clientSecurity(g));
   }
-  return new RestClient(g.http, g.timeout);
+  return new RestClient(g.http, g.timeout, clientSecurity(g));
 }
 
 /** Runs fn with a client of the chosen transport and closes it after. */
@@ -324,7 +351,7 @@ async function watch(o: { from?: number }, cmd: Command): Promise<void> {
   if (g.transport === 'rest' && cmd.parent?.getOptionValueSource('transport') === 'cli')
     throw usageError('watch is gRPC only (WatchFlows): leave out --transport rest; it dials --grpc');
   const { GrpcClient } = await import('./grpc.js');
-  const c = new GrpcClient(g.grpc, g.timeout);
+  const c = new GrpcClient(g.grpc, g.timeout, clientSecurity(g));
   if (!g.json) out(WATCH_HEADER + '\n');
   const w = c.watch(o.from, (e, raw) => out(g.json ? JSON.stringify(raw) + '\n' : watchLine(e) + '\n'));
   const stop = () => w.cancel();
@@ -351,6 +378,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--transport <name>', 'rest or grpc (watch is always gRPC)').choices(['rest', 'grpc']).default('rest'))
     .option('--json', "machine output: the API's JSON, one document (watch: one object per line)")
     .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').argParser(intArg(1, 3_600_000)).default(10_000))
+    .addOption(new Option('--token <token>', 'bearer token (the control plane has PCF_AUTH_TOKEN_FILE)').env('PCF_TOKEN'))
+    .addOption(new Option('--token-file <file>', 'the token on the first line of a file').env('PCF_TOKEN_FILE'))
+    .addOption(new Option('--tls', 'HTTPS and gRPC over TLS (https:// in --http, --ca or --cert imply it)'))
+    .addOption(new Option('--ca <pem>', "CA certificate that signed the server's (else the system's)").env('PCF_TLS_CA'))
+    .addOption(new Option('--cert <pem>', 'client certificate (the control plane has PCF_TLS_CLIENT_CA)').env('PCF_TLS_CLIENT_CERT'))
+    .addOption(new Option('--key <pem>', "the client certificate's key").env('PCF_TLS_CLIENT_KEY'))
     // Settings below are inherited by every command added after them.
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`pcfctl: ${str.replace(/^error: /, '')}`) })

@@ -1,6 +1,8 @@
-// rest.ts - pcfctl over the HTTP API of openapi.yaml (Node's fetch, no extra dependency).
+// rest.ts - pcfctl over the HTTP API of openapi.yaml (Node's http and https, no extra dependency).
+import http from 'node:http';
+import https from 'node:https';
 import {
-  RefusedError, unreachable, usageError,
+  NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity,
   type Flow, type FlowFilter, type PccRule, type PcfClient, type Stats, type UpsertManyResult, type WithRaw,
 } from './client.js';
 
@@ -29,36 +31,53 @@ export function problemError(status: number, body: unknown): RefusedError {
 export class RestClient implements PcfClient {
   readonly target: string;
 
-  constructor(http: string, private readonly timeoutMs: number) {
-    this.target = baseUrl(http);
+  constructor(http: string, private readonly timeoutMs: number, private readonly sec: ClientSecurity = NO_SECURITY) {
+    const base = baseUrl(http);
+    this.target = sec.tls ? base.replace(/^http:/, 'https:') : base;
+  }
+
+  /** One request with Node's http/https (fetch cannot take a CA or a client certificate). */
+  private send(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
+    const url = new URL(this.target + path);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = {};
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (this.sec.token) headers.authorization = `Bearer ${this.sec.token}`;
+    const lib = url.protocol === 'https:' ? https : http;
+    const tlsOpts = url.protocol === 'https:' ? { ...(this.sec.ca ? { ca: this.sec.ca } : {}), ...(this.sec.cert ? { cert: this.sec.cert } : {}), ...(this.sec.key ? { key: this.sec.key } : {}) } : {};
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, { method, headers, ...tlsOpts }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text }));
+        res.on('error', reject);
+      });
+      req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })));
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    let res: Response;
+    let res: { status: number; type: string; text: string };
     try {
-      res = await fetch(this.target + path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      res = await this.send(method, path, body);
     } catch (err) {
-      const e = err as Error & { cause?: Error & { code?: string } };
+      const e = err as Error & { code?: string };
       if (e.name === 'TimeoutError') throw unreachable(this.target, `no answer within ${this.timeoutMs} ms`);
-      const cause = e.cause;
-      // undici wraps the socket error: "fetch failed" { cause: connect ECONNREFUSED 127.0.0.1:8080 }
-      throw unreachable(this.target, cause?.message || cause?.code || e.message);
+      throw unreachable(this.target, e.message || e.code || 'request failed');
     }
-    const text = await res.text();
+    const text = res.text;
     let parsed: unknown = text;
-    if (text && /json/.test(res.headers.get('content-type') ?? '')) {
+    if (text && /json/.test(res.type)) {
       try {
         parsed = JSON.parse(text);
       } catch {
         /* keep the text */
       }
     }
-    if (!res.ok) throw problemError(res.status, parsed);
+    if (res.status >= 400) throw problemError(res.status, parsed);
     return { status: res.status, body: parsed };
   }
 

@@ -20,6 +20,12 @@ export interface Config {
   /** A worker that has not reported for this long is forgotten, in ms. */
   workerExpireMs: number;
   grpcLimits: GrpcLimits;
+  /** name:token lines (auth.ts); null: no tokens asked. */
+  authTokenFile: string | null;
+  /** HTTPS and gRPC over TLS; clientCa: client certificates required (mTLS). */
+  tls: { cert: string; key: string; clientCa: string | null } | null;
+  /** Listen beyond loopback without a token or mTLS (a warning, not a refusal). */
+  insecure: boolean;
 }
 
 export interface GrpcLimits {
@@ -42,6 +48,13 @@ function hostPort(name: string, value: string): { host: string; port: number } {
   return { host: m[1].replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
 }
 
+function tlsConfig(env: NodeJS.ProcessEnv): Config['tls'] {
+  const cert = env.PCF_TLS_CERT, key = env.PCF_TLS_KEY, clientCa = env.PCF_TLS_CLIENT_CA || null;
+  if (!cert && !key && !clientCa) return null;
+  if (!cert || !key) throw new Error('PCF_TLS_CERT and PCF_TLS_KEY go together (PCF_TLS_CLIENT_CA needs both)');
+  return { cert, key, clientCa };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const ms = (name: string, def: number) => {
     const v = Number(env[name] ?? def);
@@ -58,6 +71,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.PCF_LOG_LEVEL || 'info',
     workerStaleMs: ms('PCF_WORKER_STALE_MS', 5000),
     workerExpireMs: ms('PCF_WORKER_EXPIRE_MS', 300_000),
+    authTokenFile: env.PCF_AUTH_TOKEN_FILE || null,
+    tls: tlsConfig(env),
+    insecure: env.PCF_INSECURE === '1',
     grpcLimits: {
       idleMs: ms('PCF_GRPC_IDLE_MS', DEFAULT_GRPC_LIMITS.idleMs),
       keepaliveMs: ms('PCF_GRPC_KEEPALIVE_MS', DEFAULT_GRPC_LIMITS.keepaliveMs),

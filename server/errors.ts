@@ -57,6 +57,14 @@ export class CompactedError extends Error {
   }
 }
 
+/** No valid credentials; nothing was done. REST 401, gRPC UNAUTHENTICATED. */
+export class UnauthenticatedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
 /** A value past the end of what exists (a watch from a revision not reached yet). REST 400,
  * gRPC OUT_OF_RANGE. */
 export class OutOfRangeError extends Error {

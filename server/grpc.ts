@@ -5,7 +5,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, ValidationError } from './errors.js';
+import type { Tokens } from './auth.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import type { FlowService, PccRule } from './service.js';
@@ -126,6 +127,7 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof ConflictError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   if (err instanceof CompactedError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   if (err instanceof OutOfRangeError) return { code: grpc.status.OUT_OF_RANGE, details: `${err.field}: ${err.message}` };
+  if (err instanceof UnauthenticatedError) return { code: grpc.status.UNAUTHENTICATED, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
 
@@ -155,7 +157,7 @@ function checkDecoded(req: unknown): void {
   if (why) throw ValidationError.one('request', why);
 }
 
-function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unaryCall<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>, admit: (call: any) => void): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const fail = (err: unknown) => {
       const s = toStatus(err);
@@ -163,6 +165,7 @@ function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grp
       callback(s as grpc.ServiceError);
     };
     try {
+      admit(call);
       checkDecoded(call.request);
       Promise.resolve(fn(call.request)).then((res) => callback(null, res), fail);
     } catch (err) {
@@ -176,8 +179,20 @@ function unary<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>): grp
  * (mode 0600, root's) serves that, so nobody who merely reaches the TCP port can forge a
  * worker's counters.
  */
-export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS, workerReport = false): grpc.Server {
+export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS,
+  opts: { tokens: Tokens | null; workerReport?: boolean } = { tokens: null }): grpc.Server {
   const pkg = loadPcfPackage() as any;
+  const workerReport = opts.workerReport ?? false;
+  // Every call of this server, before anything else: the token of its metadata.
+  const admit = (call: grpc.ServerUnaryCall<Msg, Msg> | grpc.ServerWritableStream<Msg, Msg>) => {
+    if (!opts.tokens) return;
+    const r = opts.tokens.check(call.metadata.get('authorization')[0]?.toString());
+    if ('why' in r) {
+      log.warn({ peer: call.getPeer(), method: call.getPath(), why: r.why }, 'unauthenticated call refused');
+      throw new UnauthenticatedError(`${r.why}: send the authorization metadata "Bearer <token>"`);
+    }
+  };
+  const unary = <Req extends Msg, Res>(l: Logger, fn: (req: Req) => Res | Promise<Res>) => unaryCall<Req, Res>(l, fn, admit);
   const watchStallMs = limits.watchStallMs;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -237,6 +252,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
         end: (err) => (err ? call.emit('error', toStatus(err)) : call.end()),
       };
       try {
+        admit(call);
         checkDecoded(call.request);
         stop = service.watch(from === undefined || from === null ? null : Number(from), sink, watchStallMs);
       } catch (err) {
@@ -265,9 +281,9 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
 }
 
 /** Binds `host:port` or `unix:/path`; resolves the port bound (0 for a Unix socket). */
-export function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+export function bindGrpc(server: grpc.Server, address: string, creds = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(address, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
 }
 

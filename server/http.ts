@@ -11,6 +11,7 @@ import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
 import type { FlowService } from './service.js';
+import { OPEN_PATHS, type Tokens } from './auth.js';
 import { strictIntegers } from './params.js';
 import { OPENAPI_SPEC } from './schema.js';
 import { parseProto } from './validate.js';
@@ -39,9 +40,20 @@ function toBody(f: Flow): FlowBody {
   return f as FlowBody;
 }
 
-export function createHttpApp(service: FlowService, log: Logger): express.Express {
+export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens | null = null): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Before anything reads the request: a caller without a valid token gets 401, nothing else.
+  if (tokens) {
+    app.use((req, res, next) => {
+      if (OPEN_PATHS.has(req.path)) return next();
+      const r = tokens.check(req.headers.authorization);
+      if ('name' in r) return next();
+      log.warn({ peer: req.socket.remoteAddress, method: req.method, path: req.path, why: r.why }, 'unauthenticated request refused');
+      res.setHeader('WWW-Authenticate', 'Bearer realm="pcf"');
+      problem(res, 401, 'Unauthenticated', `${r.why}: send Authorization: Bearer <token>`);
+    });
+  }
   // A batch of 200,000 ids is about 1.4 MB; every other body is one rule.
   app.use('/flows/batch-delete', express.json({ limit: BATCH_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));

@@ -12,7 +12,7 @@ import type { Running } from '../server/app.js';
 import { loadPcfPackage } from '../server/grpc.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { ROOT } from './lib/env.js';
-import { MAX_WORKERS, WorkerRegistry } from '../server/workers.js';
+import { MAX_WORKERS, reportFromMessage, WorkerRegistry } from '../server/workers.js';
 
 const run = promisify(execFile);
 
@@ -127,7 +127,7 @@ describe('worker reports', () => {
   it('a worker that stops reporting is forgotten after PCF_WORKER_EXPIRE_MS', () => {
     const r = new WorkerRegistry(1000, 5000);
     const t0 = Date.now();
-    r.accept(report(1, 1), t0);
+    r.accept(reportFromMessage(report(1, 1)), t0);
     assert.equal(r.list(t0 + 4000).length, 1);
     assert.equal(r.list(t0 + 4000)[0].stale, true);
     assert.equal(r.list(t0 + 6000).length, 0);
