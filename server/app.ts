@@ -52,7 +52,7 @@ function security(cfg: Config, log: Logger): Security {
 export async function startControlPlane(cfg: Config, log: Logger = pino({ level: cfg.logLevel })): Promise<Running> {
   const sec = security(cfg, log);
   const db = openDatabase(cfg.dbPath);
-  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log, cfg.workerStaleMs, cfg.workerExpireMs);
+  const service = new FlowService(db, new Datapath(cfg.pinDir, log), log, cfg.workerStaleMs, cfg.workerExpireMs, cfg.driftCheckMs);
   service.start(cfg.datapathPollMs);
 
   const app = createHttpApp(service, log, sec.tokens);

@@ -19,6 +19,8 @@ export interface Config {
   workerStaleMs: number;
   /** A worker that has not reported for this long is forgotten, in ms. */
   workerExpireMs: number;
+  /** How often the maps are compared with SQLite (and repaired), in ms. */
+  driftCheckMs: number;
   grpcLimits: GrpcLimits;
   /** name:token lines (auth.ts); null: no tokens asked. */
   authTokenFile: string | null;
@@ -71,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.PCF_LOG_LEVEL || 'info',
     workerStaleMs: ms('PCF_WORKER_STALE_MS', 5000),
     workerExpireMs: ms('PCF_WORKER_EXPIRE_MS', 300_000),
+    driftCheckMs: ms('PCF_DRIFT_CHECK_MS', 5000),
     authTokenFile: env.PCF_AUTH_TOKEN_FILE || null,
     tls: tlsConfig(env),
     insecure: env.PCF_INSECURE === '1',

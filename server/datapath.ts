@@ -54,6 +54,15 @@ function sameAction(x: native.FlowAction, y: native.FlowAction): boolean {
     x.dnatIp === y.dnatIp && x.dnatPort === y.dnatPort && Boolean(x.mirror) === Boolean(y.mirror);
 }
 
+/** What a drift check found (Datapath.drift); all zero: the maps hold exactly SQLite's rules. */
+export interface Drift {
+  exact_missing: number;
+  exact_stale: number;
+  exact_changed: number;
+  classifier_missing: number;
+  classifier_extra: number;
+}
+
 interface OpenMaps {
   flows: native.FlowMap;
   ruleStats: native.RuleStatsMap;
@@ -310,6 +319,39 @@ export class Datapath {
 
     this.lastReconcileAt = new Date().toISOString();
     return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };
+  }
+
+  /**
+   * What differs between the maps and `flows` (SQLite), read without writing: exact entries
+   * missing, stale (no rule) or changed (another action, slot or id), and classifier slots
+   * that should be live and are not, or are and should not. Null without maps. One dump of
+   * pcf_flow_map and one read of pcf_rules: O(rules).
+   */
+  drift(flows: StoredFlow[]): Drift | null {
+    if (!this.maps) return null;
+    const want = new Map(flows.filter(isExact).map((f) => [nativeKeyString(toNativeKey(f.spec.key!)), f]));
+    let have: { key: native.FlowKey; action: native.FlowAction | null }[];
+    try {
+      have = this.maps.flows.listFlows();
+    } catch {
+      have = this.maps.flows.listFlowKeys().map((key) => ({ key, action: null })); // a layout this addon cannot read
+    }
+    const d: Drift = { exact_missing: 0, exact_stale: 0, exact_changed: 0, classifier_missing: 0, classifier_extra: 0 };
+    let seen = 0;
+    for (const e of have) {
+      const f = want.get(nativeKeyString(e.key));
+      if (!f) d.exact_stale++;
+      else {
+        seen++;
+        if (!e.action || !sameAction(e.action, actionOf(f))) d.exact_changed++;
+      }
+    }
+    d.exact_missing = want.size - seen;
+    const wantLive = new Set(flows.filter((f) => inClassifier(f.spec)).map((f) => f.slot));
+    const live = new Set(this.maps.ruleSet.liveSlots());
+    for (const s of wantLive) if (!live.has(s)) d.classifier_missing++;
+    for (const s of live) if (!wantLive.has(s)) d.classifier_extra++;
+    return d;
   }
 
   /** The published generation of the classifier, or null without maps. */

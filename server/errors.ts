@@ -65,6 +65,14 @@ export class UnauthenticatedError extends Error {
   }
 }
 
+/** Not now: the maps are being repaired. REST 503, gRPC UNAVAILABLE (clients retry). */
+export class UnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}
+
 /** A value past the end of what exists (a watch from a revision not reached yet). REST 400,
  * gRPC OUT_OF_RANGE. */
 export class OutOfRangeError extends Error {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Tokens } from './auth.js';
-import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, ValidationError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, UnavailableError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import type { FlowService, PccRule } from './service.js';
@@ -128,6 +128,7 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof CompactedError) return { code: grpc.status.FAILED_PRECONDITION, details: `${err.field}: ${err.message}` };
   if (err instanceof OutOfRangeError) return { code: grpc.status.OUT_OF_RANGE, details: `${err.field}: ${err.message}` };
   if (err instanceof UnauthenticatedError) return { code: grpc.status.UNAUTHENTICATED, details: err.message };
+  if (err instanceof UnavailableError) return { code: grpc.status.UNAVAILABLE, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
 
@@ -225,7 +226,12 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
     BatchDeleteFlows: unary<Msg, Msg>(log, (req) => service.batchDelete(((req.ids ?? []) as unknown[]).map(Number))),
     GetStats: unary<Msg, Msg>(log, () => {
       const s = service.stats();
-      return { ...s, datapath: dropNulls({ ...s.datapath }), classifier: dropNulls({ ...s.classifier }) };
+      const d = s.datapath.drift;
+      return {
+        ...s,
+        datapath: dropNulls({ ...s.datapath, drift: { checks: d.checks, checked_at: d.checked_at ?? undefined, repaired: d.repaired, ...(d.last_repair ? { last_repair: d.last_repair } : {}) } }),
+        classifier: dropNulls({ ...s.classifier }),
+      };
     }),
     UpsertPccRule: unary<Msg, Msg>(log, (req) => {
       const { id, body } = pccFromMessage(req);

@@ -6,7 +6,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, ValidationError, type FieldError } from './errors.js';
+import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
@@ -143,6 +143,7 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     if (err instanceof ConflictError) return problem(res, 409, 'Conflict', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof CompactedError) return problem(res, 409, 'Revision compacted', err.message, [{ field: err.field, message: err.message }]);
     if (err instanceof OutOfRangeError) return problem(res, 400, 'Out of range', err.message, [{ field: err.field, message: err.message }]);
+    if (err instanceof UnavailableError) return problem(res.setHeader('Retry-After', '1'), 503, 'Unavailable', err.message);
     const e = err as { status?: number; type?: string; message?: string; errors?: { path: string; message: string }[] };
     if (e.type === 'entity.parse.failed') return problem(res, 400, 'Invalid JSON', `body: ${e.message}`, [{ field: 'body', message: `not valid JSON: ${e.message}` }]);
     if (e.type === 'entity.too.large') {

@@ -41,6 +41,18 @@ export function createMetrics(service: FlowService): client.Registry {
       },
     });
   }
+  for (const [name, help, get] of [
+    ['pcf_drift_checks_total', 'Comparisons of the maps with SQLite (PCF_DRIFT_CHECK_MS)', () => service.drift.checks],
+    ['pcf_drift_repaired_total', 'Map entries a drift check found different from SQLite and rewrote', () => service.drift.repaired],
+  ] as const) {
+    new client.Counter({
+      name, help, registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(get());
+      },
+    });
+  }
   new client.Gauge({
     name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
     collect() {

@@ -5,8 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Datapath, DatapathState } from './datapath.js';
-import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, ValidationError, type FieldError } from './errors.js';
+import type { Datapath, DatapathState, Drift } from './datapath.js';
+import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
 import type { Counter, Flow, FlowFilter, FlowSpec } from './model.js';
@@ -23,10 +23,18 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+export interface DriftState {
+  checks: number;
+  checked_at: string | null;
+  /** Entries found different and rewritten, over every check. */
+  repaired: number;
+  last_repair: (Drift & { at: string }) | null;
+}
+
 export interface Stats {
   read_at: string;
   revision: number;
-  datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null };
+  datapath: DatapathState & { rules_in_db: number; rules_in_map: number | null; drift: DriftState };
   classifier: ReturnType<Datapath['classifier']['stats']> & { generation: number | null };
   xdp: Record<string, Counter>;
   rules: { id: number; packets: number; bytes: number }[];
@@ -53,10 +61,15 @@ export class FlowService {
   private reconcileError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Pending[] = [];
+  private retryMs = 0;
+  private retryAt = 0;
+  private nextDriftAt = 0;
+  private readonly driftState: DriftState = { checks: 0, checked_at: null, repaired: 0, last_repair: null };
 
   readonly workers: WorkerRegistry;
 
-  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000) {
+  constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000,
+    private readonly driftCheckMs = 5000) {
     this.store = new FlowStore(db);
     this.pcc = new PccStore(db);
     // The classifier's limits hold from the first request, maps or not.
@@ -86,17 +99,61 @@ export class FlowService {
     return () => this.events.off('close', fn);
   }
 
-  /** One look at the pin dir; reconciles when the maps (re)appeared. */
-  syncDatapath(): void {
-    if (!this.datapath.refresh()) return;
+  /**
+   * One look at the pin dir (every datapathPollMs): reconciles when the maps (re)appeared or
+   * a map write failed; retries a failed reconcile with backoff (1 s doubling to 30 s); and
+   * every driftCheckMs compares the maps with SQLite, repairing what differs (an entry
+   * deleted or changed by hand with bpftool is back within the period).
+   */
+  syncDatapath(now = Date.now()): void {
+    if (this.datapath.refresh()) return this.reconcileNow(now);
+    if (!this.datapath.present) return;
+    if (this.reconcileError) {
+      if (now >= this.retryAt) this.reconcileNow(now);
+      return;
+    }
+    if (now >= this.nextDriftAt) this.checkDrift(now);
+  }
+
+  private reconcileNow(now: number): void {
+    this.nextDriftAt = now + this.driftCheckMs;
     try {
       const r = this.datapath.reconcile(this.store.all());
+      if (this.reconcileError) this.log.info('the maps are reconciled again');
       this.reconcileError = null;
+      this.retryMs = 0;
       this.log.info(r, 'maps reconciled with SQLite');
     } catch (err) {
       this.reconcileError = (err as Error).message;
-      this.log.error({ err }, 'failed to reconcile the maps with SQLite');
+      this.retryMs = Math.min(Math.max(1000, this.retryMs * 2), 30_000);
+      this.retryAt = now + this.retryMs;
+      this.log.error({ err, retryInMs: this.retryMs }, 'failed to reconcile the maps with SQLite; writes are refused until it succeeds');
     }
+  }
+
+  private checkDrift(now: number): void {
+    this.nextDriftAt = now + this.driftCheckMs;
+    let d: Drift | null;
+    try {
+      d = this.datapath.drift(this.store.all());
+    } catch (err) {
+      this.log.warn({ err }, 'drift check failed; reconciling');
+      return this.reconcileNow(now);
+    }
+    if (!d) return;
+    this.driftState.checks++;
+    this.driftState.checked_at = new Date(now).toISOString();
+    const n = Object.values(d).reduce((a, b) => a + b, 0);
+    if (n === 0) return;
+    this.log.warn({ drift: d }, 'the maps differ from SQLite; repairing');
+    this.driftState.repaired += n;
+    this.driftState.last_repair = { at: this.driftState.checked_at, ...d };
+    this.reconcileNow(now);
+  }
+
+  /** Drift checks so far, the last one's time, the entries repaired and the last repair. */
+  get drift(): DriftState {
+    return this.driftState;
   }
 
   private limits() {
@@ -105,6 +162,9 @@ export class FlowService {
 
   /** Runs fn in a transaction; on failure the revision counter follows the rollback. */
   private write<T>(fn: () => T): T {
+    // A half-reconciled map would not hold what is acknowledged: refuse until it is whole.
+    if (this.datapath.present && this.reconcileError)
+      throw new UnavailableError(`the maps are not reconciled with SQLite (${this.reconcileError}); retrying, see /readyz`);
     try {
       return this.db.transaction(fn)();
     } catch (err) {
@@ -355,7 +415,7 @@ export class FlowService {
     return {
       read_at: new Date().toISOString(),
       revision: this.store.currentRevision,
-      datapath: { ...dp, rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? dp.error },
+      datapath: { ...dp, rules_in_db: this.store.count(), rules_in_map: this.datapath.countInMap(), error: this.reconcileError ?? dp.error, drift: this.driftState },
       classifier: { ...this.datapath.classifier.stats(), generation: this.datapath.generation() },
       xdp: this.datapath.counters(),
       rules,

@@ -21,7 +21,7 @@ export function tempDb(): { dir: string; file: string } {
 
 export async function startInProcess(pinDir: string, dbPath: string, grpcUnix?: string, over: Partial<Config> = {}, log = pino({ level: 'silent' })): Promise<Running> {
   return startControlPlane(
-    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, grpcUnix: grpcUnix ?? null, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000, workerExpireMs: 300_000, grpcLimits: DEFAULT_GRPC_LIMITS, authTokenFile: null, tls: null, insecure: false, ...over },
+    { pinDir, dbPath, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, grpcUnix: grpcUnix ?? null, datapathPollMs: 100, logLevel: 'silent', workerStaleMs: 1000, workerExpireMs: 300_000, driftCheckMs: 5000, grpcLimits: DEFAULT_GRPC_LIMITS, authTokenFile: null, tls: null, insecure: false, ...over },
     log,
   );
 }

@@ -1,0 +1,129 @@
+// drift.test.ts - the maps heal themselves: entries changed behind the control plane's back
+// (as bpftool or another writer would) are found by the periodic drift check and rewritten,
+// and a reconcile that cannot finish keeps writes out until it can.
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import * as native from '../native/index.js';
+import type { Running } from '../server/app.js';
+import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
+import { datapathUnavailable } from './lib/env.js';
+import { Lab } from './lib/lab.js';
+
+const why = datapathUnavailable();
+if (why && process.env.CI === 'true') throw new Error(`drift tests need the datapath under CI=true: ${why}`);
+
+const exact = (p: number) => ({ key: { src_ip: '198.18.0.1', dst_ip: '198.18.1.1', src_port: p, dst_port: 7000, proto: 'udp' }, action: { type: 'PASS' } });
+
+async function until<T>(f: () => Promise<T | null | undefined | false>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('drift: the maps are repaired to match SQLite', { skip: why ?? false }, () => {
+  let lab: Lab;
+  let db: ReturnType<typeof tempDb>;
+  let cp: Running;
+  let http: ReturnType<typeof request>;
+  let rpc: PcfClient;
+  before(async () => {
+    lab = await Lab.create({ loaderArgs: ['--max-rules', '64'] });
+    db = tempDb();
+    cp = await startInProcess(lab.pinDir, db.file, undefined, { driftCheckMs: 300 });
+    http = request(`http://127.0.0.1:${cp.httpPort}`);
+    rpc = grpcClient(cp.grpcPort);
+  });
+  after(async () => {
+    rpc?.close();
+    await cp?.close();
+    await lab?.destroy();
+    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+  });
+
+  const mapEntries = () => {
+    const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
+    try {
+      return m.listFlows().map((e) => `${e.key.srcPort}:${e.action.ruleId}:${e.action.type}`).sort();
+    } finally {
+      m.close();
+    }
+  };
+
+  it('an exact entry deleted, one changed and one added by another writer are back as SQLite has them within the period', async () => {
+    const ids: number[] = [];
+    for (const p of [1, 2, 3]) ids.push((await http.post('/flows').send(exact(p)).expect(201)).body.id);
+    const want = mapEntries();
+    assert.equal(want.length, 3);
+    const before = (await http.get('/stats').expect(200)).body.datapath.drift;
+    const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
+    try {
+      const [e1, e2] = m.listFlows().sort((a, b) => a.key.srcPort - b.key.srcPort);
+      m.deleteFlows(e1.key);
+      m.upsertFlows({ key: e2.key, action: { ...e2.action, type: 'DROP' } });
+      m.upsertFlows({ key: { ...e2.key, srcPort: 999 }, action: { ...e2.action, ruleId: 4242 } });
+    } finally {
+      m.close();
+    }
+    assert.notDeepEqual(mapEntries(), want);
+    const after = await until(async () => {
+      const d = (await http.get('/stats').expect(200)).body.datapath.drift;
+      return d.repaired > before.repaired && d;
+    }, 5000, 'the drift check repaired the map');
+    assert.deepEqual(mapEntries(), want);
+    assert.deepEqual({ ...after.last_repair, at: undefined }, { at: undefined, exact_missing: 1, exact_stale: 1, exact_changed: 1, classifier_missing: 0, classifier_extra: 0 });
+    assert.equal(after.repaired - before.repaired, 3);
+    const metrics = (await http.get('/metrics').expect(200)).text;
+    assert.match(metrics, new RegExp(`^pcf_drift_repaired_total ${after.repaired}$`, 'm'));
+    const g = await call(rpc, 'GetStats', {});
+    assert.equal(Number(g.datapath.drift.repaired), after.repaired);
+    for (const id of ids) await http.delete(`/flows/${id}`).expect(204);
+  });
+
+  it('a rule with a precedence whose body another writer killed is live again within the period', async () => {
+    const id = (await http.post('/flows').send({ match: { src: '198.18.0.0/24', proto: 'udp', dst_ports: '7100-7199' }, precedence: 5, action: { type: 'DROP' } }).expect(201)).body.id;
+    const slot = cp.service.store.slotOf(id)!;
+    const rs = new native.RuleSet(lab.pinDir);
+    try {
+      assert.ok(rs.liveSlots().includes(slot));
+      rs.commit({ rules: [{ slot, next: null }], buckets: [], shapes: rs.readShapes() } as never);
+      assert.ok(!rs.liveSlots().includes(slot));
+      await until(async () => rs.liveSlots().includes(slot), 5000, 'the body is live again');
+    } finally {
+      rs.close();
+    }
+    const d = (await http.get('/stats').expect(200)).body.datapath.drift;
+    assert.equal(d.last_repair.classifier_missing, 1);
+    await http.delete(`/flows/${id}`).expect(204);
+  });
+
+  it('a reconcile that cannot finish (a map re-created too small) is retried, named in /readyz, and keeps writes out (503 / UNAVAILABLE) until it can', async () => {
+    const ids: number[] = [];
+    for (let p = 10; p < 20; p++) ids.push((await http.post('/flows').send(exact(p)).expect(201)).body.id);
+    await lab.loader('detach', '--purge');
+    await lab.loader('attach', '--max-rules', '4');
+    const ready = await until(async () => {
+      const r = await http.get('/readyz');
+      return r.status === 503 && /not reconciled/.test(r.body.reason) && r.body;
+    }, 5000, 'readiness says the maps are not reconciled');
+    assert.match(ready.reason, /^maps not reconciled with SQLite: /);
+    const refused = await http.post('/flows').send(exact(30)).expect(503);
+    assert.match(refused.body.detail, /not reconciled with SQLite .* retrying/);
+    assert.equal(refused.headers['retry-after'], '1');
+    await assert.rejects(call(rpc, 'UpsertFlow', { ...exact(31), key: { ...exact(31).key, proto: 17 } }), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
+    assert.equal((await http.get('/flows?limit=1000').expect(200)).body.flows.length, 10, 'nothing was written');
+    // Room again: the next try succeeds and writes flow.
+    await lab.loader('detach', '--purge');
+    await lab.loader('attach', '--max-rules', '64');
+    await until(async () => (await http.get('/readyz')).status === 200, 10_000, 'ready again');
+    assert.equal(mapEntries().length, 10);
+    await http.post('/flows').send(exact(30)).expect(201);
+  });
+});
