@@ -17,7 +17,7 @@ APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev p
 
 NATIVE_ADDON := native/build/Release/pcf_native.node
 
-.PHONY: deps build up down test bench lab-up lab-down clean typecheck
+.PHONY: deps build up down test bench reliability lab-up lab-down clean typecheck
 
 deps: var/.apt-stamp node_modules/.pcf-stamp
 
@@ -66,6 +66,10 @@ test: build typecheck
 
 bench: build
 	@bench/run.sh
+
+# The reliability suite with its figures (make test runs it short: test/reliability.test.ts).
+reliability: build
+	node --import tsx reliability/run.ts
 
 clean:
 	$(MAKE) -C dpdk clean

@@ -17,7 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(30000);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(4000); /* a restarted control plane hears from us within seconds */
 
 void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
   m->set_worker_id(r.worker_id ? r.worker_id : "");

@@ -25,6 +25,41 @@ interface Security {
   tls: { cert: Buffer; key: Buffer; clientCa: Buffer | null } | null;
 }
 
+/** A request that Node's HTTP parser refused (bad method, header, length): problem+json too. */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') return void socket.destroy();
+  const big = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = big ? 431 : 400;
+  const body = JSON.stringify({ type: 'about:blank', title: big ? 'Request header fields too large' : 'Bad request', status, detail: big ? 'the request line and headers are over 16 KB' : `not an HTTP request this server can read (${err.code ?? 'parse error'})` });
+  socket.end(`HTTP/1.1 ${status} ${big ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Only origin-form targets ("/flows?x") reach the app; an absolute-form one is reduced to its
+ * path when it parses, else, like "*" or "http://[", answered 400 here (Express would answer
+ * those with an HTML page, bypassing every middleware).
+ */
+function originForm(app: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    let url = req.url ?? '';
+    if (!url.startsWith('/')) {
+      try {
+        const u = new URL(url);
+        url = `${u.pathname}${u.search}`;
+      } catch {
+        url = '';
+      }
+    }
+    if (!url.startsWith('/')) {
+      const body = JSON.stringify({ type: 'about:blank', title: 'Bad request', status: 400, detail: 'the request target is not a path ("/flows")' });
+      res.writeHead(400, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
+    req.url = url;
+    app(req, res);
+  };
+}
+
 /** Reads the token file and certificates; refuses to listen beyond loopback unauthenticated. */
 function security(cfg: Config, log: Logger): Security {
   const read = (name: string, file: string) => {
@@ -56,9 +91,12 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
   service.start(cfg.datapathPollMs);
 
   const app = createHttpApp(service, log, sec.tokens);
+  const handler = originForm(app);
+  // requireHostHeader off: the app answers a request without Host (as problem+json), not Node.
   const server = sec.tls
-    ? https.createServer({ cert: sec.tls.cert, key: sec.tls.key, ...(sec.tls.clientCa ? { ca: sec.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, app)
-    : http.createServer(app);
+    ? https.createServer({ requireHostHeader: false, cert: sec.tls.cert, key: sec.tls.key, ...(sec.tls.clientCa ? { ca: sec.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+    : http.createServer({ requireHostHeader: false }, handler);
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.http.port, cfg.http.host, () => resolve());

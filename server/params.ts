@@ -29,7 +29,12 @@ function routes(specFile: string): Route[] {
 export function strictIntegers(specFile: string) {
   const table = routes(specFile);
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const url = new URL(req.originalUrl, 'http://x');
+    let url: URL;
+    try {
+      url = new URL(req.originalUrl, 'http://x');
+    } catch {
+      return next(ValidationError.one('url', 'the request target is not a valid URL'));
+    }
     for (const r of table) {
       const m = r.re.exec(url.pathname);
       if (!m) continue;

@@ -22,7 +22,7 @@ export async function udpReceiver(lab: Lab, port: number, maxMs = 60_000) {
       const exited = new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
       p.kill('SIGTERM');
       await exited;
-      return JSON.parse(out) as { received: number; from: Record<string, number> };
+      return JSON.parse(out) as { received: number; from: Record<string, number>; longest_gap: number };
     },
     kill: () => p.kill(),
   };

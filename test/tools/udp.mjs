@@ -1,6 +1,7 @@
 // udp.mjs - bounded UDP traffic for the lab tests, run inside a namespace.
 //   node udp.mjs send <dst_ip> <dst_port> <src_port> <count> [gap_ms] [bytes]  -> {"sent":n}
-//   node udp.mjs recv <port> <max_ms>                                 -> {"received":n,"from":{...}}
+//   node udp.mjs recv <port> <max_ms>     -> {"received":n,"from":{...},"longest_gap":k}
+//     longest_gap: the longest run of sequence numbers ("pcf <i>") missing between two that came
 // IPv4 or IPv6 by the destination; recv listens on both. [bytes]: the payload size (over the
 // MTU the datagram leaves as IP fragments).
 // Both stop by themselves: send after <count> datagrams, recv on SIGTERM or after max_ms.
@@ -27,14 +28,20 @@ if (mode === 'send') {
   const socks = [dgram.createSocket('udp4'), dgram.createSocket({ type: 'udp6', ipv6Only: true })];
   let received = 0;
   const from = {};
+  const seen = new Set();
   const done = () => {
     for (const s of socks) s.close();
-    console.log(JSON.stringify({ received, from }));
+    const seqs = [...seen].sort((x, y) => x - y);
+    let longest_gap = 0;
+    for (let i = 1; i < seqs.length; i++) longest_gap = Math.max(longest_gap, seqs[i] - seqs[i - 1] - 1);
+    console.log(JSON.stringify({ received, from, longest_gap }));
     process.exit(0);
   };
   for (const s of socks) {
-    s.on('message', (_m, rinfo) => {
+    s.on('message', (m, rinfo) => {
       received++;
+      const seq = /^pcf (\d+)/.exec(m.subarray(0, 16).toString('latin1'));
+      if (seq) seen.add(Number(seq[1]));
       const k = `${rinfo.address}:${rinfo.port}`;
       from[k] = (from[k] ?? 0) + 1;
     });
