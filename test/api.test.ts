@@ -110,7 +110,9 @@ describe('control plane API', { skip: why ?? false }, () => {
       const stream = rpc.WatchFlows({ from_revision: from - 2 });
       stream.on('data', (e: unknown) => events.push(e));
       stream.on('error', () => {});
-      await new Promise((r) => setTimeout(r, 200));
+      // Subscribed once the replay (the two rules of the first batch) has arrived.
+      for (const end = Date.now() + 5000; events.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(events.length, 2, 'the replay arrived');
       const res = await call(rpc, 'BatchUpsertFlows', { flows: [rule(200, 'DROP'), rule(202)] });
       assert.deepEqual([res.created, res.updated], [1, 1]);
       await call(rpc, 'DeleteFlow', { id: res.ids[1] });

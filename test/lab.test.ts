@@ -84,8 +84,14 @@ describe('real packets through XDP in a lab', { skip: why ?? false }, () => {
       const t0 = lab.txPackets(lab.client, 'c0');
       const ok = await tcpExchange(lab, 8001, 30001, 10_000, 5000);
       assert.deepEqual(ok, { ok: true, echoed: 10_000 });
-      await new Promise((r) => setTimeout(r, 300)); // the last ACK/FIN leave the client
-      const t1 = lab.txPackets(lab.client, 'c0');
+      // The last ACK/FIN leave the client: wait until its TX count stops moving.
+      let t1 = lab.txPackets(lab.client, 'c0');
+      for (let n = 0; n < 50; n++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = lab.txPackets(lab.client, 'c0');
+        if (now === t1) break;
+        t1 = now;
+      }
       const blocked = await tcpExchange(lab, 8002, 30002, 100, 1500);
       assert.equal(blocked.ok, false);
       assert.equal(blocked.error, 'timeout');
