@@ -262,7 +262,7 @@ async function cpRestart(n: number): Promise<void> {
         restartedAt = Date.now();
       });
       lost.push(2000 - got.received);
-      await until(async () => ((await stats(cp.url)).workers ?? []).some((x: any) => !x.stale && x.age_ms < 1000), 10_000, 'the worker reports again');
+      await until(async () => ((await stats(cp.url)).workers ?? []).some((x: any) => !x.stale && x.age_ms < 1000), 30_000, 'the worker reports again');
       resumeMs.push(Date.now() - restartedAt);
     }
   } finally {
