@@ -364,7 +364,10 @@ async function soak(seconds: number): Promise<void> {
     rows.push({
       part: 'soak', trials: 1,
       figure: `${seconds} s: ${writes} upserts, ${deletes} deletes, ${received}/${sent} packets; RSS ${Math.round(base / 1024)} -> ${Math.round(peak / 1024)} MiB after warm-up (${(growth * 100).toFixed(1)} %); drift repaired at the end ${after.repaired - before.repaired}; ${errors.length} errors in the log`,
-      target: 'RSS growth < 10 %, 0 drift, 0 errors', ok: growth < 0.1 && after.repaired === before.repaired && errors.length === 0, detail: errors.slice(0, 3),
+      // 30 s of --short says little of memory (one GC more or less moves RSS by 10 %): there
+      // the RSS is shown, and only the full 10 minutes hold it to the target.
+      target: SHORT ? '0 drift, 0 errors (RSS: full run only)' : 'RSS growth < 10 %, 0 drift, 0 errors',
+      ok: (SHORT || growth < 0.1) && after.repaired === before.repaired && errors.length === 0, detail: errors.slice(0, 3),
     });
   } finally {
     await cp.stop();
