@@ -26,6 +26,7 @@ import type { Running } from '../server/app.js';
 import { call, grpcClient, startInProcess, tempDb } from '../test/lib/cp.js';
 import { datapathUnavailable, LOADER, ROOT } from '../test/lib/env.js';
 import { hex, udp4, udp6 } from '../test/lib/packets.js';
+import { mulberry32 } from '../test/lib/prng.js';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
@@ -66,17 +67,8 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // ---- addresses, rules, frames -------------------------------------------------------------
 
-/** mulberry32: the same rule sets on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same rule sets on every run. */
+const prng = mulberry32;
 
 type Fam = 4 | 6;
 // Addresses only from 198.18.0.0/15 and 2001:2::/48, as bigints.

@@ -23,6 +23,7 @@ import path from 'node:path';
 import * as native from '../native/index.js';
 import { call, ChildControlPlane, grpcClient, startInProcess, tempDb, type PcfClient } from '../test/lib/cp.js';
 import { ROOT } from '../test/lib/env.js';
+import { mulberry32 } from '../test/lib/prng.js';
 import { CLIENT_IP, Lab, SERVER_IP } from '../test/lib/lab.js';
 import { udpReceiver, udpSend } from '../test/lib/traffic.js';
 import { Worker } from '../test/lib/worker.js';
@@ -40,18 +41,7 @@ const rows: Row[] = [];
 const log = (s: string) => process.stderr.write(`reliability: ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: the same random moments on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rnd = prng(2544);
+const rnd = mulberry32(2544); // the same random moments on every run
 
 async function until<T>(f: () => Promise<T | null | undefined | false>, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;
