@@ -70,7 +70,8 @@ export interface PcfClient {
   delete(id: number): Promise<WithRaw<object>>;
   /** All or nothing: POST /flows/batch-delete or BatchDeleteFlows. */
   deleteMany(ids: number[]): Promise<WithRaw<{ deleted: number; revision: number }>>;
-  stats(): Promise<WithRaw<{ stats: Stats }>>;
+  /** rules: also every rule that counted a packet (O(rules) on the server). */
+  stats(rules?: boolean): Promise<WithRaw<{ stats: Stats }>>;
   /** PUT /pcc-rules/{id} or UpsertPccRule: the PCC rule with its filters' flows. */
   upsertPcc(id: string, spec: unknown): Promise<WithRaw<{ rule: PccRule; created: boolean }>>;
   getPcc(id: string): Promise<WithRaw<{ rule: PccRule }>>;

@@ -129,7 +129,8 @@ function xdpSection(s: Stats): string {
 }
 
 function rulesSection(s: Stats): string {
-  const rules = s.rules ?? [];
+  if (!s.rules) return '';
+  const rules = s.rules;
   if (rules.length === 0) return 'rule counters: no rule has matched a packet\n';
   return table(
     [{ header: 'RULE', align: 'right' }, { header: 'PACKETS', align: 'right' }, { header: 'BYTES', align: 'right' }],

@@ -110,7 +110,7 @@ function pccFromMessage(m: Msg): PccRule {
   };
 }
 
-function statsFromMessage(m: Msg): Stats {
+function statsFromMessage(m: Msg, withRules: boolean): Stats {
   const d: Msg = m.datapath ?? {};
   const xdp: Stats['xdp'] = {};
   for (const [name, c] of Object.entries((m.xdp ?? {}) as Record<string, Msg>)) xdp[name] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
@@ -136,7 +136,7 @@ function statsFromMessage(m: Msg): Stats {
       max_rules_per_bucket: m.classifier?.max_rules_per_bucket ?? 0, generation: m.classifier?.generation ?? null,
     },
     xdp,
-    rules: ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
+    rules: !withRules ? undefined : ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
     workers: ((m.workers ?? []) as Msg[]).map((w) => {
       const { started_at_unix_ms: _unused, ...r } = reportFromMessage(w);
       return { ...r, started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false };
@@ -222,9 +222,9 @@ export class GrpcClient implements PcfClient {
     return { deleted: Number(m.deleted ?? 0), revision: Number(m.revision ?? 0), raw: m };
   }
 
-  async stats() {
-    const m = await this.unary('GetStats', {});
-    return { stats: statsFromMessage(m), raw: m };
+  async stats(rules = false) {
+    const m = await this.unary('GetStats', { rules });
+    return { stats: statsFromMessage(m, rules), raw: m };
   }
 
   async upsertPcc(id: string, spec: unknown) {

@@ -338,9 +338,9 @@ async function flowsDel(ids: number[], _o: unknown, cmd: Command): Promise<void>
 
 // ---- stats, watch ---------------------------------------------------------------------------
 
-async function stats(_o: unknown, cmd: Command): Promise<void> {
+async function stats(o: { rules?: boolean }, cmd: Command): Promise<void> {
   await withClient(cmd, async (c, g) => {
-    const r = await c.stats();
+    const r = await c.stats(Boolean(o.rules));
     if (g.json) return json(r.raw);
     out(statsText(r.stats));
   });
@@ -474,7 +474,8 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
   });
 
   program.command('stats')
-    .description('datapath state, nonzero XDP counters and per-rule counters')
+    .description('datapath state, nonzero XDP counters and the workers; --rules adds per-rule counters')
+    .option('--rules', 'also every rule that counted a packet (reads all counter slots: grows with the rules)')
     .action(stats);
 
   program.command('watch')

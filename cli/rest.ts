@@ -139,8 +139,8 @@ export class RestClient implements PcfClient {
     return { deleted: b.deleted, revision: b.revision, raw: r.body };
   }
 
-  async stats() {
-    const r = await this.request('GET', '/stats');
+  async stats(rules = false) {
+    const r = await this.request('GET', rules ? '/stats?rules=true' : '/stats');
     return { stats: r.body as Stats, raw: r.body };
   }
 

@@ -260,7 +260,7 @@ export interface RuleSet {
   /** true: pcf_flow_map is empty and XDP skips its lookup; false: XDP looks (the default). */
   setNoExact(noExact: boolean): void;
   /** The version of the rule at slot that the published generation sees, or null. */
-  readRule(slot: number): { gen: number; body: Record<string, unknown> } | null;
+  readRule(slot: number): { gen: number; body: { live: boolean; precedence: number; ruleId: number; srcPorts: [number, number]; dstPorts: [number, number]; action: FlowAction | null } } | null;
   close(): void;
 }
 

@@ -87,7 +87,7 @@ function addrKey(a: string | null): string {
 
 export const bucketKeyString = (k: native.MatchKey) => `${k.shape}|${k.proto}|${k.srcPort}|${k.dstPort}|${addrKey(k.src)}|${addrKey(k.dst)}`;
 
-function bodyOf(f: StoredFlow, action: native.FlowAction): native.RuleBody {
+export function bodyOf(f: StoredFlow, action: native.FlowAction): native.RuleBody {
   const m = f.spec.match;
   return {
     precedence: f.spec.precedence ?? 0,
@@ -198,6 +198,12 @@ export class Classifier {
       this.undo.push(() => { this.shapes.set(m.shape.sig, m.shape); this.quarantined.pop(); });
     }
     return m.bucket;
+  }
+
+  /** What the maps hold when they match this picture (after a commit's cleanup): each
+   * bucket's slots by bucketKeyString, sorted, and the shape table. For drift checks. */
+  picture(): { buckets: Map<string, number[]>; shapes: native.ShapeEntry[] } {
+    return { buckets: new Map([...this.buckets].map(([k, b]) => [k, [...b.slots].sort((x, y) => x - y)])), shapes: this.table() };
   }
 
   /** The shape table of the next generation: by ascending best rank, so the search stops early. */

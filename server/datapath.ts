@@ -4,7 +4,8 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import * as native from '../native/index.js';
-import { Classifier, inClassifier } from './classifier.js';
+import { bodyOf, bucketKeyString, Classifier, inClassifier } from './classifier.js';
+import { UnavailableError } from './errors.js';
 import type { Counter, FlowKey, FlowSpec } from './model.js';
 import type { StoredFlow } from './store.js';
 
@@ -61,7 +62,18 @@ export interface Drift {
   exact_changed: number;
   classifier_missing: number;
   classifier_extra: number;
+  classifier_changed: number;
+  buckets_changed: number;
 }
+
+function sameBody(x: native.RuleBody, y: native.RuleBody): boolean {
+  return x.precedence === y.precedence && x.srcPorts[0] === y.srcPorts[0] && x.srcPorts[1] === y.srcPorts[1] &&
+    x.dstPorts[0] === y.dstPorts[0] && x.dstPorts[1] === y.dstPorts[1] && sameAction(x.action, y.action);
+}
+
+const sameShape = (x: native.ShapeEntry, y: native.ShapeEntry) =>
+  x.id === y.id && x.family === y.family && x.flags === y.flags && x.srcLen === y.srcLen && x.dstLen === y.dstLen &&
+  x.minPrecedence === y.minPrecedence && x.minRuleId === y.minRuleId;
 
 interface OpenMaps {
   flows: native.FlowMap;
@@ -84,6 +96,11 @@ export class Datapath {
   readonly classifier = new Classifier();
   /** Rules in SQLite, all kinds (the service sets it): exact rules = these - the classifier's. */
   rulesInDb: () => number = () => 0;
+  /** The maps' rules at the last count (reconcile, drift check) and SQLite's count then. */
+  private counted: { inMap: number; inDb: number } | null = null;
+  /** apply() calls that reached the maps: a transaction that fails after one (its COMMIT)
+   * has left them ahead of SQLite. */
+  writes = 0;
   /** What pcf_ruleset.no_exact says now (null: unknown, write it). */
   private noExact: boolean | null = null;
 
@@ -177,6 +194,7 @@ export class Datapath {
   close(): void {
     this.ports = [];
     this.noExact = null;
+    this.counted = null;
     if (!this.maps) return;
     for (const m of Object.values(this.maps)) m.close();
     this.maps = null;
@@ -205,6 +223,7 @@ export class Datapath {
       return;
     }
     const exactPut = upserts.filter(isExact);
+    this.writes++;
     try {
       if (newSlots.length) maps.ruleStats.resetCounters(newSlots);
       // With a commit to follow, keep what the exact entries were, to put back if it fails.
@@ -231,6 +250,13 @@ export class Datapath {
       }
     } catch (err) {
       this.classifier.rollback();
+      // The addon restored what it could (rolledBack false: not even that) and another
+      // writer may be behind it (a map filled by hand): reconcile on the next refresh, not
+      // only at the next drift check. The write is refused and may be retried.
+      this.dirty = true;
+      const e = err as native.PcfSystemError;
+      this.log.warn({ err, rolledBack: e.rolledBack }, 'a map write failed; reconciling');
+      if (e.errno) throw new UnavailableError(`the datapath refused the write (${e.code} from ${e.syscall}); nothing was written; the maps are being reconciled with SQLite, retry`);
       throw err;
     }
     let clean = true;
@@ -318,17 +344,21 @@ export class Datapath {
     this.syncNoExact(this.maps, exact.length === 0);
 
     this.lastReconcileAt = new Date().toISOString();
+    this.counted = { inMap: exact.length + this.classifier.rules, inDb: flows.length };
     return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };
   }
 
   /**
    * What differs between the maps and `flows` (SQLite), read without writing: exact entries
-   * missing, stale (no rule) or changed (another action, slot or id), and classifier slots
-   * that should be live and are not, or are and should not. Null without maps. One dump of
-   * pcf_flow_map and one read of pcf_rules: O(rules).
+   * missing, stale (no rule) or changed (another action, slot or id); classifier slots that
+   * should be live and are not, are and should not, or hold another body (precedence, ports,
+   * action); buckets of pcf_match_map and entries of the shape table other than the
+   * classifier's picture. Null without maps. O(rules): one dump of pcf_flow_map and of
+   * pcf_match_map, a read of each rule's body (mmapped).
    */
   drift(flows: StoredFlow[]): Drift | null {
     if (!this.maps) return null;
+    const rs = this.maps.ruleSet;
     const want = new Map(flows.filter(isExact).map((f) => [nativeKeyString(toNativeKey(f.spec.key!)), f]));
     let have: { key: native.FlowKey; action: native.FlowAction | null }[];
     try {
@@ -336,7 +366,7 @@ export class Datapath {
     } catch {
       have = this.maps.flows.listFlowKeys().map((key) => ({ key, action: null })); // a layout this addon cannot read
     }
-    const d: Drift = { exact_missing: 0, exact_stale: 0, exact_changed: 0, classifier_missing: 0, classifier_extra: 0 };
+    const d: Drift = { exact_missing: 0, exact_stale: 0, exact_changed: 0, classifier_missing: 0, classifier_extra: 0, classifier_changed: 0, buckets_changed: 0 };
     let seen = 0;
     for (const e of have) {
       const f = want.get(nativeKeyString(e.key));
@@ -347,10 +377,26 @@ export class Datapath {
       }
     }
     d.exact_missing = want.size - seen;
-    const wantLive = new Set(flows.filter((f) => inClassifier(f.spec)).map((f) => f.slot));
-    const live = new Set(this.maps.ruleSet.liveSlots());
-    for (const s of wantLive) if (!live.has(s)) d.classifier_missing++;
+    const wantLive = new Set<number>();
+    for (const f of flows) {
+      if (!inClassifier(f.spec)) continue;
+      wantLive.add(f.slot);
+      const r = rs.readRule(f.slot);
+      if (!r?.body.live) d.classifier_missing++;
+      else if (!r.body.action || r.body.ruleId !== f.flow.id || !sameBody(r.body as native.RuleBody, bodyOf(f, actionOf(f)))) d.classifier_changed++;
+    }
+    const live = new Set(rs.liveSlots());
     for (const s of live) if (!wantLive.has(s)) d.classifier_extra++;
+    const pic = this.classifier.picture();
+    const held = new Map(rs.listBuckets().map((b) => [bucketKeyString(b.key), [...b.slots].sort((x, y) => x - y)]));
+    for (const [k, slots] of pic.buckets) {
+      const h = held.get(k);
+      if (!h || h.length !== slots.length || h.some((x, i) => x !== slots[i])) d.buckets_changed++;
+    }
+    for (const k of held.keys()) if (!pic.buckets.has(k)) d.buckets_changed++;
+    const shapes = rs.readShapes();
+    if (shapes.length !== pic.shapes.length || shapes.some((x, i) => !sameShape(x, pic.shapes[i]))) d.buckets_changed++;
+    this.counted = { inMap: have.length + live.size, inDb: flows.length };
     return d;
   }
 
@@ -359,9 +405,15 @@ export class Datapath {
     return this.maps ? this.maps.ruleSet.readState().gen : null;
   }
 
-  /** Rules in the maps: exact entries counted in pcf_flow_map, plus the classifier's. */
+  /**
+   * Rules in the maps (exact entries plus live classifier slots) as last counted, at the
+   * reconcile or drift check (every PCF_DRIFT_CHECK_MS), plus what SQLite gained or lost since:
+   * every acknowledged write is in the maps too. O(1); a dump only before the first count.
+   */
   countInMap(): number | null {
-    return this.maps ? this.maps.flows.countFlows() + this.classifier.rules : null;
+    if (!this.maps) return null;
+    if (this.counted) return this.counted.inMap + (this.rulesInDb() - this.counted.inDb);
+    return this.maps.flows.countFlows() + this.maps.ruleSet.liveSlots().length;
   }
 
   counters(): Record<string, Counter> {

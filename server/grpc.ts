@@ -224,8 +224,8 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
     }),
     BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map((f, i) => specFromMessage(f, `flows[${i}].match`)))),
     BatchDeleteFlows: unary<Msg, Msg>(log, (req) => service.batchDelete(((req.ids ?? []) as unknown[]).map(Number))),
-    GetStats: unary<Msg, Msg>(log, () => {
-      const s = service.stats();
+    GetStats: unary<Msg, Msg>(log, (req) => {
+      const s = service.stats({ rules: req.rules === true });
       const d = s.datapath.drift;
       return {
         ...s,

@@ -117,8 +117,8 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     res.status(204).end();
   });
 
-  app.get('/stats', (_req, res) => {
-    res.json(service.stats());
+  app.get('/stats', (req, res) => {
+    res.json(service.stats({ rules: String(req.query.rules) === 'true' }));
   });
 
   const metrics = createMetrics(service);

@@ -10,6 +10,8 @@ import * as native from '../native/index.js';
 import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { Lab } from './lib/lab.js';
+import { udp4 } from './lib/packets.js';
+import { testRun, XDP_DROP } from './lib/testrun.js';
 
 const why = datapathUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`api tests need the datapath under CI=true: ${why}`);
@@ -156,6 +158,27 @@ describe('control plane API', { skip: why ?? false }, () => {
       const g = await call(rpc, 'GetStats', {});
       assert.equal(g.datapath.present, true);
       assert.ok('rx' in g.xdp);
+    });
+
+    it('GET /stats lists per-rule counters only with rules=true (GetStats rules); its counts are kept, equal to the map', async () => {
+      const id = (await http.post('/flows').send(rule(40, 'DROP')).expect(201)).body.id;
+      const frame = udp4({ src: '198.18.0.1', dst: '198.18.1.1', sport: 10040, dport: 7000, payload: 'stats' });
+      assert.deepEqual((await testRun(lab.pinDir, [{ frame }, { frame }, { frame }])).map((r) => r.ret), [XDP_DROP, XDP_DROP, XDP_DROP]);
+      const plain = (await http.get('/stats').expect(200)).body;
+      assert.equal('rules' in plain, false, 'the default answer reads no per-rule counters');
+      const { entries } = await snapshot();
+      assert.equal(plain.datapath.rules_in_db, entries.length);
+      assert.equal(plain.datapath.rules_in_map, entries.length, 'rules_in_map follows the writes without a dump');
+      const full = (await http.get('/stats?rules=true').expect(200)).body;
+      assert.equal(full.rules.find((r: { id: number }) => r.id === id)?.packets, 3);
+      assert.equal((await http.get(`/flows/${id}`).expect(200)).body.counters.packets, 3);
+      const g = await call(rpc, 'GetStats', { rules: true });
+      assert.equal(g.rules.find((r: { id: number }) => r.id === id)?.packets, 3);
+      assert.equal((await call(rpc, 'GetStats', {})).rules?.length ?? 0, 0);
+      const bad = await http.get('/stats?rules=maybe').expect(400);
+      assert.match(bad.body.detail ?? bad.body.title, /rules/);
+      await http.delete(`/flows/${id}`).expect(204);
+      assert.equal((await http.get('/stats').expect(200)).body.datapath.rules_in_map, entries.length - 1);
     });
   });
 

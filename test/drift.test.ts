@@ -78,8 +78,10 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
       return d.repaired > before.repaired && d;
     }, 5000, 'the drift check repaired the map');
     assert.deepEqual(mapEntries(), want);
-    assert.deepEqual({ ...after.last_repair, at: undefined }, { at: undefined, exact_missing: 1, exact_stale: 1, exact_changed: 1, classifier_missing: 0, classifier_extra: 0 });
+    assert.deepEqual({ ...after.last_repair, at: undefined }, { at: undefined, exact_missing: 1, exact_stale: 1, exact_changed: 1, classifier_missing: 0, classifier_extra: 0, classifier_changed: 0, buckets_changed: 0 });
     assert.equal(after.repaired - before.repaired, 3);
+    const counts = (await http.get('/stats').expect(200)).body.datapath;
+    assert.deepEqual([counts.rules_in_db, counts.rules_in_map], [3, 3], 'the count after the repair is the map\'s');
     const metrics = (await http.get('/metrics').expect(200)).text;
     assert.match(metrics, new RegExp(`^pcf_drift_repaired_total ${after.repaired}$`, 'm'));
     const g = await call(rpc, 'GetStats', {});
@@ -104,6 +106,37 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     await http.delete(`/flows/${id}`).expect(204);
   });
 
+  it('a body changed (action, ports) and a bucket emptied by another writer are as SQLite has them again within the period', async () => {
+    const id = (await http.post('/flows').send({ match: { src: '198.18.2.0/24', proto: 'udp', dst_ports: '7200-7299' }, precedence: 6, action: { type: 'DROP' } }).expect(201)).body.id;
+    const other = (await http.post('/flows').send({ match: { src: '198.18.3.0/24', proto: 'tcp' }, precedence: 7, action: { type: 'PASS' } }).expect(201)).body.id;
+    const [slot, otherSlot] = [cp.service.store.slotOf(id)!, cp.service.store.slotOf(other)!];
+    const rs = new native.RuleSet(lab.pinDir);
+    try {
+      const good = rs.readRule(slot)!.body;
+      assert.equal(good.action?.type, 'DROP');
+      const held = rs.listBuckets();
+      const otherBucket = held.find((b) => b.slots.includes(otherSlot))!;
+      // As another writer would: a commit that gives the rule PASS and other ports, then its
+      // neighbour's bucket removed (the rule is then unreachable by any packet).
+      rs.commit({ rules: [{ slot, next: { precedence: 6, srcPorts: [0, 65535], dstPorts: [1, 2], action: { ...good.action!, type: 'PASS' } } }], buckets: [], shapes: rs.readShapes() });
+      rs.cleanup([{ key: otherBucket.key, slots: [] }]);
+      assert.equal(rs.readRule(slot)!.body.action?.type, 'PASS');
+      const before = (await http.get('/stats').expect(200)).body.datapath.drift.repaired;
+      const after = await until(async () => {
+        const x = (await http.get('/stats').expect(200)).body.datapath.drift;
+        return x.repaired > before && x;
+      }, 5000, 'the drift check repaired the classifier');
+      assert.equal(after.last_repair.classifier_changed, 1);
+      assert.equal(after.last_repair.buckets_changed, 1);
+      const back = rs.readRule(slot)!.body;
+      assert.deepEqual([back.action?.type, back.dstPorts], ['DROP', [7200, 7299]]);
+      assert.ok(rs.listBuckets().some((b) => b.slots.includes(otherSlot)), 'the emptied bucket is back');
+    } finally {
+      rs.close();
+    }
+    await http.post('/flows/batch-delete').send({ ids: [id, other] }).expect(200);
+  });
+
   it('a reconcile that cannot finish (a map re-created too small) is retried, named in /readyz, and keeps writes out (503 / UNAVAILABLE) until it can', async () => {
     const ids: number[] = [];
     for (let p = 10; p < 20; p++) ids.push((await http.post('/flows').send(exact(p)).expect(201)).body.id);
@@ -125,5 +158,42 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     await until(async () => (await http.get('/readyz')).status === 200, 10_000, 'ready again');
     assert.equal(mapEntries().length, 10);
     await http.post('/flows').send(exact(30)).expect(201);
+  });
+});
+
+describe('a map write that fails is refused and repaired at once, not at the next drift check', { skip: why ?? false }, () => {
+  let lab: Lab;
+  let db: ReturnType<typeof tempDb>;
+  let cp: Running;
+  let http: ReturnType<typeof request>;
+  before(async () => {
+    lab = await Lab.create({ loaderArgs: ['--max-rules', '8'] });
+    db = tempDb();
+    cp = await startInProcess(lab.pinDir, db.file, undefined, { driftCheckMs: 600_000 });
+    http = request(`http://127.0.0.1:${cp.httpPort}`);
+  });
+  after(async () => {
+    await cp?.close();
+    await lab?.destroy();
+    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+  });
+
+  it('pcf_flow_map filled by another writer: the kernel\'s E2BIG is 503 naming it, nothing is written, and the map is reconciled so that a retry succeeds', async () => {
+    const kept = [(await http.post('/flows').send(exact(1)).expect(201)).body.id, (await http.post('/flows').send(exact(2)).expect(201)).body.id];
+    const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
+    try {
+      const [e] = m.listFlows();
+      m.upsertFlows(Array.from({ length: 6 }, (_, i) => ({ key: { ...e.key, srcPort: 900 + i }, action: { ...e.action, ruleId: 9000 + i } })));
+      assert.equal(m.listFlows().length, 8, 'full, behind the control plane\'s back');
+      const refused = await http.post('/flows').send(exact(3)).expect(503);
+      assert.match(refused.body.detail, /E2BIG/);
+      assert.equal((await http.get('/flows?limit=100').expect(200)).body.flows.length, 2, 'the refused rule is not stored');
+      await until(async () => m.listFlows().length === 2, 5000, 'the entries of no rule are gone without waiting for the drift period');
+      const id = (await http.post('/flows').send(exact(3)).expect(201)).body.id;
+      const ids = m.listFlows().map((x) => x.action.ruleId).sort((a, b) => a - b);
+      assert.deepEqual(ids, [...kept, id].sort((a, b) => a - b));
+    } finally {
+      m.close();
+    }
   });
 });

@@ -21,7 +21,7 @@ describe('real packets through XDP in a lab', { skip: why ?? false }, () => {
   let lab: Lab;
   let rpc: PcfClient;
   let http: ReturnType<typeof request>;
-  const stats = async () => (await http.get('/stats').expect(200)).body;
+  const stats = async () => (await http.get('/stats?rules=true').expect(200)).body;
   const ruleCount = (s: any, id: number) => s.rules.find((r: { id: number }) => r.id === id)?.packets ?? 0;
 
   let node: LabNode;

@@ -19,7 +19,7 @@ describe('rules with prefixes, ranges and precedence', { skip: why ?? false }, (
   let rpc: PcfClient;
   let http: ReturnType<typeof request>;
   let node: LabNode;
-  const stats = async () => (await http.get('/stats').expect(200)).body;
+  const stats = async () => (await http.get('/stats?rules=true').expect(200)).body;
   const ruleCount = (s: any, id: number) => s.rules.find((r: { id: number }) => r.id === id)?.packets ?? 0;
   const clear = async () => {
     for (const f of (await http.get('/flows?limit=1000').expect(200)).body.flows) await http.delete(`/flows/${f.id}`).expect(204);

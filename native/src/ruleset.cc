@@ -630,8 +630,8 @@ private:
 		dp.Set(1u, b.dst_port_hi);
 		o.Set("srcPorts", sp);
 		o.Set("dstPorts", dp);
-		o.Set("type", b.live ? ActionTypeName(b.action.type) : "NONE");
-		o.Set("statsSlot", b.action.stats_slot);
+		o.Set("action", b.live ? Napi::Value(FlowActionToJs(env, FlowNames(env), b.action, PCF_PIN_RULES))
+				       : env.Null());
 		return o;
 	}
 
