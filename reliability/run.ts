@@ -1,7 +1,7 @@
 // run.ts - the reliability suite (make reliability; make test runs --short): failures done on
 // purpose to the real thing, each trial checked, and the figures printed as a table.
 //
-//   node --import tsx reliability/run.ts [--short] [--json] [--only NAME,NAME]
+//   node --import tsx reliability/run.ts [--short] [--json] [--only NAME,NAME] [--soak-seconds S]
 //
 // Parts (trials full / --short):
 //   cp-kill      kill -9 of the control plane at a random moment during gRPC batches (100 / 5):
@@ -35,6 +35,7 @@ const ONLY = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].
 const TRIALS = SHORT
   ? { cpKill: 5, workerKill: 3, replace: 5, cpRestart: 2, fuzz: 1000, soakS: 30 }
   : { cpKill: 100, workerKill: 20, replace: 20, cpRestart: 5, fuzz: 10_000, soakS: 600 };
+if (args.includes('--soak-seconds')) TRIALS.soakS = Number(args[args.indexOf('--soak-seconds') + 1]);
 
 interface Row { part: string; trials: number; figure: string; target: string; ok: boolean; detail?: unknown }
 const rows: Row[] = [];
@@ -301,6 +302,15 @@ function packets(): void {
 
 // ---- soak -------------------------------------------------------------------------------
 
+interface Memory { heapUsed: number; external: number; rss: number }
+
+/** The control plane's own view of its memory, from /metrics (prom-client's default metrics). */
+async function memory(url: string): Promise<Memory> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { heapUsed: get('pcf_control_nodejs_heap_size_used_bytes'), external: get('pcf_control_nodejs_external_memory_bytes'), rss: get('pcf_control_process_resident_memory_bytes') };
+}
+
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
@@ -312,6 +322,7 @@ async function soak(seconds: number): Promise<void> {
   await cp.start();
   const post = (body: unknown) => fetch(`${cp.url}/flows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const samples: number[] = [];
+  const heap: Memory[] = [];
   let writes = 0, deletes = 0, sent = 0, received = 0;
   try {
     const end = Date.now() + seconds * 1000;
@@ -339,6 +350,7 @@ async function soak(seconds: number): Promise<void> {
         deletes += ids.length;
       }
       samples.push(rssKb(cp.proc!.pid!));
+      if (samples.length % 50 === 1) heap.push(await memory(cp.url));
       await sleep(100);
     }
     await traffic;
@@ -351,9 +363,12 @@ async function soak(seconds: number): Promise<void> {
     const peak = Math.max(...warm.slice(-Math.max(1, Math.floor(warm.length / 5))));
     const growth = (peak - base) / base;
     const errors = cp.log.split('\n').filter((l) => /"level":(50|60)/.test(l));
+    const mib = (b: number) => Math.round(b / 1048576);
+    const h0 = heap[Math.floor(heap.length * 0.2)] ?? heap[0], h1 = heap[heap.length - 1];
+    log(`soak memory every 5 s (heap used / external / rss MiB): ${heap.map((m) => `${mib(m.heapUsed)}/${mib(m.external)}/${mib(m.rss)}`).join(' ')}`);
     rows.push({
       part: 'soak', trials: 1,
-      figure: `${seconds} s: ${writes} upserts, ${deletes} deletes, ${received}/${sent} packets; RSS ${Math.round(base / 1024)} -> ${Math.round(peak / 1024)} MiB after warm-up (${(growth * 100).toFixed(1)} %); drift repaired at the end ${after.repaired - before.repaired}; ${errors.length} errors in the log`,
+      figure: `${seconds} s: ${writes} upserts, ${deletes} deletes, ${received}/${sent} packets; RSS ${Math.round(base / 1024)} -> ${Math.round(peak / 1024)} MiB after warm-up (${(growth * 100).toFixed(1)} %; V8 heap used ${mib(h0.heapUsed)} -> ${mib(h1.heapUsed)} MiB, external ${mib(h0.external)} -> ${mib(h1.external)} MiB); drift repaired at the end ${after.repaired - before.repaired}; ${errors.length} errors in the log`,
       // 30 s of --short says little of memory (one GC more or less moves RSS by 10 %): there
       // the RSS is shown, and only the full 10 minutes hold it to the target.
       target: SHORT ? '0 drift, 0 errors (RSS: full run only)' : 'RSS growth < 10 %, 0 drift, 0 errors',

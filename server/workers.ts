@@ -102,13 +102,17 @@ export class WorkerRegistry {
 
   constructor(readonly staleAfterMs: number, readonly expireAfterMs = 300_000) {}
 
-  /** Keeps the newest report per worker; throws why a report was refused. */
+  /** Keeps the newest report per worker (by start time, then sequence); throws why a report was refused. */
   accept(r: WorkerReport, now = Date.now()): void {
     const why = checkReport(r, now);
     if (why) throw ValidationError.one(why.slice(0, why.indexOf(':')), why.slice(why.indexOf(':') + 2));
     this.expire(now);
     if (!this.latest.has(r.worker_id) && this.latest.size >= MAX_WORKERS)
       throw new CapacityError('worker_id', `${MAX_WORKERS} workers report already; a new one is taken when one of them has not reported for ${this.expireAfterMs} ms`);
+    // Reports can overtake each other (a retried one, the old instance's last): keep the
+    // newest by (start, sequence), not the last to arrive.
+    const cur = this.latest.get(r.worker_id)?.report;
+    if (cur && (r.started_at_unix_ms < cur.started_at_unix_ms || (r.started_at_unix_ms === cur.started_at_unix_ms && r.sequence <= cur.sequence))) return;
     this.latest.set(r.worker_id, { report: r, receivedAt: now });
   }
 

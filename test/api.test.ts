@@ -7,7 +7,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import * as native from '../native/index.js';
-import { call, startLabNode, type LabNode, type PcfClient } from './lib/cp.js';
+import fs from 'node:fs';
+import type { Running } from '../server/app.js';
+import { call, grpcClient, startInProcess, startLabNode, tempDb, type LabNode, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { Lab } from './lib/lab.js';
 import { udp4 } from './lib/packets.js';
@@ -21,6 +23,110 @@ const rule = (n: number, type = 'PASS', extra: Record<string, unknown> = {}) => 
   key: { src_ip: '198.18.0.1', dst_ip: '198.18.1.1', src_port: 10000 + n, dst_port: 7000, proto: 17 },
   action: { type, ...extra },
 });
+
+// Each bad input: status, the field named, and nothing written anywhere.
+const REST_CASES: [string, unknown, string, number?][] = [
+  ['malformed IP', { ...rule(1), key: { ...rule(1).key, src_ip: '198.18.0.300' } }, 'key.src_ip'],
+  ['port above 65535', { ...rule(1), key: { ...rule(1).key, dst_port: 70000 } }, 'key.dst_port'],
+  ['negative port', { ...rule(1), key: { ...rule(1).key, src_port: -1 } }, 'key.src_port'],
+  ['unknown proto name', { ...rule(1), key: { ...rule(1).key, proto: 'sctp' } }, 'key.proto'],
+  ['unknown proto number', { ...rule(1), key: { ...rule(1).key, proto: 132 } }, 'key.proto'],
+  ['ports with ICMP', { ...rule(1), key: { ...rule(1).key, proto: 'icmp' } }, 'key.src_port'],
+  ['unknown action type', rule(1, 'FORWARD'), 'action.type'],
+  ['ttl_delta out of range', rule(1, 'REDIRECT', { ttl_delta: -300 }), 'action.ttl_delta'],
+  ['ttl_delta on PASS', rule(1, 'PASS', { ttl_delta: -1 }), 'action.ttl_delta'],
+  ['NAT on DROP', rule(1, 'DROP', { nat: { dnat_ip: '198.18.1.2' } }), 'action.nat'],
+  ['NAT port with ICMP', { key: { ...rule(1).key, proto: 1, src_port: 0, dst_port: 0 }, action: { type: 'REDIRECT', nat: { dnat_port: 80 } } }, 'action.nat.dnat_port'],
+  ['mark on DROP', rule(1, 'DROP', { mark: 5 }), 'action.mark'],
+  ['queue_id beyond the interface queues', rule(1, 'REDIRECT', { queue_id: 9 }), 'action.queue_id'],
+  ['queue_id on PASS', rule(1, 'PASS', { queue_id: 0 }), 'action.queue_id'],
+  ['mirror on PASS', rule(1, 'PASS', { mirror: true }), 'action.mirror'],
+  ['unknown field in key', { ...rule(1), key: { ...rule(1).key, vlan: 5 } }, 'key.vlan'],
+  ['unknown top-level field', { ...rule(1), priority: 1 }, 'priority'],
+  ['missing key', { action: { type: 'PASS' } }, 'key'],
+];
+
+interface Ctx { http: ReturnType<typeof request>; rpc: PcfClient; snapshot: () => Promise<unknown> }
+
+/** The bad-input suites, against a control plane with a datapath (SQLite and the map must not
+ * change) or without one (no root needed: SQLite must not change). */
+function badInput(mode: string, ctx: () => Ctx, withDatapath: boolean): void {
+  // queue_id is checked against the interface's RX queues, which only a datapath gives.
+  const rest = REST_CASES.filter(([name]) => withDatapath || !/queue_id beyond/.test(name));
+  describe(`bad input over REST (${mode}): 4xx problem+json naming the field, nothing written`, () => {
+    for (const [name, body, field, status = 400] of rest) {
+      it(name, async () => {
+        const before = await ctx().snapshot();
+        const r = await ctx().http.post('/flows').send(body as object).expect(status);
+        assert.match(r.headers['content-type'], /application\/problem\+json/);
+        assert.ok(r.body.errors.some((e: { field: string }) => e.field === field), `field ${field} in ${JSON.stringify(r.body)}`);
+        assert.deepEqual(await ctx().snapshot(), before);
+      });
+    }
+    it('bad JSON', async () => {
+      const before = await ctx().snapshot();
+      const r = await ctx().http.post('/flows').set('content-type', 'application/json').send('{"key": {').expect(400);
+      assert.equal(r.body.errors[0].field, 'body');
+      assert.match(r.body.detail, /JSON/);
+      assert.deepEqual(await ctx().snapshot(), before);
+    });
+    it('body over the size limit', async () => {
+      const before = await ctx().snapshot();
+      const r = await ctx().http.post('/flows').send({ ...rule(1), pad: 'x'.repeat(100_000) }).expect(413);
+      assert.equal(r.body.errors[0].field, 'body');
+      assert.deepEqual(await ctx().snapshot(), before);
+    });
+    it('unknown id: 404; malformed id: 400', async () => {
+      const r = await ctx().http.get('/flows/999999').expect(404);
+      assert.equal(r.body.errors[0].field, 'id');
+      const b = await ctx().http.delete('/flows/abc').expect(400);
+      assert.equal(b.body.errors[0].field, 'id');
+    });
+  });
+
+  describe(`bad input over gRPC (${mode}): INVALID_ARGUMENT naming the field, nothing written`, () => {
+    const grpcCases = rest.filter(([name]) => !/unknown field|top-level|proto name/.test(name));
+    for (const [name, body, field] of grpcCases) {
+      it(name, async () => {
+        const before = await ctx().snapshot();
+        const b = body as { key?: { proto?: unknown }; action: { type: string } };
+        // gRPC carries proto as its number and the action type as an enum (99: not defined).
+        const protoNumber = ({ icmp: 1, tcp: 6, udp: 17 } as Record<string, number>)[String(b.key?.proto)] ?? b.key?.proto;
+        const req = { ...b, ...(b.key ? { key: { ...b.key, proto: protoNumber } } : {}), action: { ...b.action, type: b.action.type === 'FORWARD' ? 99 : b.action.type } };
+        await assert.rejects(call(ctx().rpc, 'UpsertFlow', req), (err: grpc.ServiceError) => {
+          assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+          assert.ok(err.details.includes(`${field}:`), `${field} in "${err.details}"`);
+          return true;
+        });
+        assert.deepEqual(await ctx().snapshot(), before);
+      });
+    }
+    it('duplicate keys inside one batch refuse the whole batch', async () => {
+      const before = await ctx().snapshot();
+      await assert.rejects(call(ctx().rpc, 'BatchUpsertFlows', { flows: [rule(1), rule(2), rule(1, 'DROP')] }), (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
+        assert.match(err.details, /flows\[2\]\.key: duplicate of flows\[0\]\.key/);
+        return true;
+      });
+      assert.deepEqual(await ctx().snapshot(), before);
+    });
+    it('one invalid rule refuses the whole batch', async () => {
+      const before = await ctx().snapshot();
+      await assert.rejects(call(ctx().rpc, 'BatchUpsertFlows', { flows: [rule(1), { ...rule(2), key: { ...rule(2).key, dst_ip: 'x' } }] }),
+        (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && err.details.includes('flows[1].key.dst_ip:'));
+      assert.deepEqual(await ctx().snapshot(), before);
+    });
+    it('unknown id: NOT_FOUND', async () => {
+      await assert.rejects(call(ctx().rpc, 'DeleteFlow', { id: 424242 }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND && /id/.test(err.details));
+    });
+    it('a message over the size limit: RESOURCE_EXHAUSTED', async () => {
+      const before = await ctx().snapshot();
+      const big = Array.from({ length: 700_000 }, (_, i) => rule(i));
+      await assert.rejects(call(ctx().rpc, 'BatchUpsertFlows', { flows: big }), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED);
+      assert.deepEqual(await ctx().snapshot(), before);
+    });
+  });
+}
 
 describe('control plane API', { skip: why ?? false }, () => {
   let lab: Lab;
@@ -182,101 +288,7 @@ describe('control plane API', { skip: why ?? false }, () => {
     });
   });
 
-  // Each bad input: status, the field named, and nothing written anywhere.
-  const rest: [string, unknown, string, number?][] = [
-    ['malformed IP', { ...rule(1), key: { ...rule(1).key, src_ip: '198.18.0.300' } }, 'key.src_ip'],
-    ['port above 65535', { ...rule(1), key: { ...rule(1).key, dst_port: 70000 } }, 'key.dst_port'],
-    ['negative port', { ...rule(1), key: { ...rule(1).key, src_port: -1 } }, 'key.src_port'],
-    ['unknown proto name', { ...rule(1), key: { ...rule(1).key, proto: 'sctp' } }, 'key.proto'],
-    ['unknown proto number', { ...rule(1), key: { ...rule(1).key, proto: 132 } }, 'key.proto'],
-    ['ports with ICMP', { ...rule(1), key: { ...rule(1).key, proto: 'icmp' } }, 'key.src_port'],
-    ['unknown action type', rule(1, 'FORWARD'), 'action.type'],
-    ['ttl_delta out of range', rule(1, 'REDIRECT', { ttl_delta: -300 }), 'action.ttl_delta'],
-    ['ttl_delta on PASS', rule(1, 'PASS', { ttl_delta: -1 }), 'action.ttl_delta'],
-    ['NAT on DROP', rule(1, 'DROP', { nat: { dnat_ip: '198.18.1.2' } }), 'action.nat'],
-    ['NAT port with ICMP', { key: { ...rule(1).key, proto: 1, src_port: 0, dst_port: 0 }, action: { type: 'REDIRECT', nat: { dnat_port: 80 } } }, 'action.nat.dnat_port'],
-    ['mark on DROP', rule(1, 'DROP', { mark: 5 }), 'action.mark'],
-    ['queue_id beyond the interface queues', rule(1, 'REDIRECT', { queue_id: 9 }), 'action.queue_id'],
-    ['queue_id on PASS', rule(1, 'PASS', { queue_id: 0 }), 'action.queue_id'],
-    ['mirror on PASS', rule(1, 'PASS', { mirror: true }), 'action.mirror'],
-    ['unknown field in key', { ...rule(1), key: { ...rule(1).key, vlan: 5 } }, 'key.vlan'],
-    ['unknown top-level field', { ...rule(1), priority: 1 }, 'priority'],
-    ['missing key', { action: { type: 'PASS' } }, 'key'],
-  ];
-
-  describe('bad input over REST: 4xx problem+json naming the field, nothing written', () => {
-    for (const [name, body, field, status = 400] of rest) {
-      it(name, async () => {
-        const before = await snapshot();
-        const r = await http.post('/flows').send(body as object).expect(status);
-        assert.match(r.headers['content-type'], /application\/problem\+json/);
-        assert.ok(r.body.errors.some((e: { field: string }) => e.field === field), `field ${field} in ${JSON.stringify(r.body)}`);
-        assert.deepEqual(await snapshot(), before);
-      });
-    }
-    it('bad JSON', async () => {
-      const before = await snapshot();
-      const r = await http.post('/flows').set('content-type', 'application/json').send('{"key": {').expect(400);
-      assert.equal(r.body.errors[0].field, 'body');
-      assert.match(r.body.detail, /JSON/);
-      assert.deepEqual(await snapshot(), before);
-    });
-    it('body over the size limit', async () => {
-      const before = await snapshot();
-      const r = await http.post('/flows').send({ ...rule(1), pad: 'x'.repeat(100_000) }).expect(413);
-      assert.equal(r.body.errors[0].field, 'body');
-      assert.deepEqual(await snapshot(), before);
-    });
-    it('unknown id: 404; malformed id: 400', async () => {
-      const r = await http.get('/flows/999999').expect(404);
-      assert.equal(r.body.errors[0].field, 'id');
-      const b = await http.delete('/flows/abc').expect(400);
-      assert.equal(b.body.errors[0].field, 'id');
-    });
-  });
-
-  describe('bad input over gRPC: INVALID_ARGUMENT naming the field, nothing written', () => {
-    const grpcCases = rest.filter(([name]) => !/unknown field|top-level|proto name/.test(name));
-    for (const [name, body, field] of grpcCases) {
-      it(name, async () => {
-        const before = await snapshot();
-        const b = body as { key?: { proto?: unknown }; action: { type: string } };
-        // gRPC carries proto as its number and the action type as an enum (99: not defined).
-        const protoNumber = ({ icmp: 1, tcp: 6, udp: 17 } as Record<string, number>)[String(b.key?.proto)] ?? b.key?.proto;
-        const req = { ...b, ...(b.key ? { key: { ...b.key, proto: protoNumber } } : {}), action: { ...b.action, type: b.action.type === 'FORWARD' ? 99 : b.action.type } };
-        await assert.rejects(call(rpc, 'UpsertFlow', req), (err: grpc.ServiceError) => {
-          assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
-          assert.ok(err.details.includes(`${field}:`), `${field} in "${err.details}"`);
-          return true;
-        });
-        assert.deepEqual(await snapshot(), before);
-      });
-    }
-    it('duplicate keys inside one batch refuse the whole batch', async () => {
-      const before = await snapshot();
-      await assert.rejects(call(rpc, 'BatchUpsertFlows', { flows: [rule(1), rule(2), rule(1, 'DROP')] }), (err: grpc.ServiceError) => {
-        assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
-        assert.match(err.details, /flows\[2\]\.key: duplicate of flows\[0\]\.key/);
-        return true;
-      });
-      assert.deepEqual(await snapshot(), before);
-    });
-    it('one invalid rule refuses the whole batch', async () => {
-      const before = await snapshot();
-      await assert.rejects(call(rpc, 'BatchUpsertFlows', { flows: [rule(1), { ...rule(2), key: { ...rule(2).key, dst_ip: 'x' } }] }),
-        (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && err.details.includes('flows[1].key.dst_ip:'));
-      assert.deepEqual(await snapshot(), before);
-    });
-    it('unknown id: NOT_FOUND', async () => {
-      await assert.rejects(call(rpc, 'DeleteFlow', { id: 424242 }), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND && /id/.test(err.details));
-    });
-    it('a message over the size limit: RESOURCE_EXHAUSTED', async () => {
-      const before = await snapshot();
-      const big = Array.from({ length: 700_000 }, (_, i) => rule(i));
-      await assert.rejects(call(rpc, 'BatchUpsertFlows', { flows: big }), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED);
-      assert.deepEqual(await snapshot(), before);
-    });
-  });
+  badInput('datapath', () => ({ http, rpc, snapshot }), true);
 
   describe('concurrent single upserts share a commit, each answered for its own rule', () => {
     it('the same key from many callers at once: one 201, the rest 200 with the same id', async () => {
@@ -321,4 +333,26 @@ describe('control plane API', { skip: why ?? false }, () => {
       assert.deepEqual(after.entries.map((e) => e.action.ruleId).sort((a, b) => a - b), after.flows.map((f: { id: number }) => f.id).sort((a: number, b: number) => a - b));
     });
   });
+});
+
+// The same bad input without root: a control plane whose pin dir does not exist.
+describe('control plane API without a datapath (no root)', () => {
+  let cp: Running;
+  let db: ReturnType<typeof tempDb>;
+  let rpc: PcfClient;
+  let http: ReturnType<typeof request>;
+  before(async () => {
+    db = tempDb();
+    cp = await startInProcess(path.join('/nonexistent', path.basename(db.dir)), db.file);
+    rpc = grpcClient(cp.grpcPort);
+    http = request(`http://127.0.0.1:${cp.httpPort}`);
+    await http.post('/flows').send(rule(1)).expect(201); // something that must stay as it is
+  });
+  after(async () => {
+    rpc?.close();
+    await cp?.close();
+    if (db) fs.rmSync(db.dir, { recursive: true, force: true });
+  });
+  const snapshot = async () => ({ flows: (await http.get('/flows?limit=1000').expect(200)).body.flows, revision: (await http.get('/stats').expect(200)).body.revision });
+  badInput('no datapath', () => ({ http, rpc, snapshot }), false);
 });

@@ -137,6 +137,20 @@ describe('worker reports', () => {
     assert.equal(r.list(t0 + 6000).length, 0);
   });
 
+  it('the newest report by start time and sequence is kept, whatever order they arrive in', () => {
+    const r = new WorkerRegistry(1000, 5000);
+    const t0 = Date.now();
+    const at = (started: number, seq: number, rx: number) => reportFromMessage({ ...report(seq, rx), started_at_unix_ms: started });
+    const rx = () => r.list(t0 + 3)[0].queues[0].counters.rx_packets;
+    r.accept(at(t0 - 5000, 5, 500), t0);
+    r.accept(at(t0 - 5000, 4, 400), t0 + 1);
+    assert.deepEqual([r.list(t0 + 3)[0].sequence, rx()], [5, 500], 'a late, older report does not replace the newer');
+    r.accept(at(t0 - 100, 1, 10), t0 + 2);
+    assert.deepEqual([r.list(t0 + 3)[0].sequence, rx()], [1, 10], 'a restarted worker (a later start) starts its sequence again');
+    r.accept(at(t0 - 5000, 6, 600), t0 + 3);
+    assert.deepEqual([r.list(t0 + 3)[0].sequence, rx()], [1, 10], 'the old instance\'s last report comes too late');
+  });
+
   it('a report without worker_id is refused (INVALID_ARGUMENT naming it)', async () => {
     await assert.rejects(call(reporter as PcfClient, 'Report', { ...report(3, 1), worker_id: '' }),
       (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /worker_id/.test(err.details));
