@@ -27,6 +27,7 @@ import { mulberry32 } from '../test/lib/prng.js';
 import { CLIENT_IP, Lab, SERVER_IP } from '../test/lib/lab.js';
 import { udpReceiver, udpSend } from '../test/lib/traffic.js';
 import { Worker } from '../test/lib/worker.js';
+import { until as waitFor } from '../test/lib/until.js';
 
 const args = process.argv.slice(2);
 const SHORT = args.includes('--short');
@@ -40,23 +41,11 @@ if (args.includes('--soak-seconds')) TRIALS.soakS = Number(args[args.indexOf('--
 interface Row { part: string; trials: number; figure: string; target: string; ok: boolean; detail?: unknown }
 const rows: Row[] = [];
 const log = (s: string) => process.stderr.write(`reliability: ${s}\n`);
+// A control plane or worker that is restarting answers with errors: those are "not yet".
+const until = <T>(f: () => T | Promise<T>, ms: number, what: string) => waitFor(f, ms, what, { tolerateErrors: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const rnd = mulberry32(2544); // the same random moments on every run
-
-async function until<T>(f: () => Promise<T | null | undefined | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 const stats = async (url: string) => (await fetch(`${url}/stats`)).json();
 

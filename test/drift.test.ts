@@ -12,21 +12,12 @@ import type { Running } from '../server/app.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
 import { Lab } from './lib/lab.js';
+import { until } from './lib/until.js';
 
 const why = datapathUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`drift tests need the datapath under CI=true: ${why}`);
 
 const exact = (p: number) => ({ key: { src_ip: '198.18.0.1', dst_ip: '198.18.1.1', src_port: p, dst_port: 7000, proto: 'udp' }, action: { type: 'PASS' } });
-
-async function until<T>(f: () => Promise<T | null | undefined | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('drift: the maps are repaired to match SQLite', { skip: why ?? false }, () => {
   let lab: Lab;

@@ -12,20 +12,12 @@ import request from 'supertest';
 import type { Running } from '../server/app.js';
 import { DEFAULT_GRPC_LIMITS } from '../server/config.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
+import { until } from './lib/until.js';
 
 const rule = (n: number) => ({
   key: { src_ip: '198.18.0.1', dst_ip: '198.18.1.1', src_port: (n % 60000) + 1, dst_port: 7000 + Math.floor(n / 60000), proto: 17 },
   action: { type: 'PASS' },
 });
-
-/** Resolves when `cond` holds, polling; fails after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('a control plane under hostile and careless input', () => {
   let db: ReturnType<typeof tempDb>;
