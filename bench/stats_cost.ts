@@ -84,9 +84,14 @@ async function measure(cp: ChildControlPlane, ids: number[]) {
     ...Array.from({ length: 8 }, () => async () => (await ok('GET', `/flows?limit=100&cursor=${ids[k++ % rules]}`, 200)).ms),
     ...Array.from({ length: 4 }, () => async () => (await ok('GET', '/stats', 200)).ms),
   ]);
+  const drift = JSON.parse(await new Promise<string>((resolve, reject) => request({ host: '127.0.0.1', port, path: '/stats', agent }, (res) => {
+    let t = '';
+    res.on('data', (d) => (t += d));
+    res.on('end', () => resolve(t));
+  }).on('error', reject).end())).datapath.drift;
   agent.destroy();
   return {
-    rules, stats_bytes: bytes,
+    rules, stats_bytes: bytes, drift_check_ms: drift.duration_ms as number | null, drift_checks: drift.checks as number,
     stats_alone: summary(alone),
     post_with_8_pollers: summary(polled[0]),
     stats_polls_per_s: Math.round(polled.slice(1).flat().length / SECONDS),
@@ -124,11 +129,11 @@ async function main() {
   const out = { seconds_per_load: SECONDS, cpus: (await import('node:os')).cpus().length, results };
   if (args.includes('--json')) return console.log(JSON.stringify(out, null, 2));
   console.log(`GET /stats as the rules grow (every rule counted one packet); loads of ${SECONDS} s each, ${out.cpus} CPUs, the clients in this process`);
-  console.log('rules      /stats bytes  /stats p50  p99      POST p50 / p99 with 8 pollers  polls/s  32 mixed p50 / p99 / max  calls/s');
+  console.log('rules      /stats bytes  /stats p50  p99      POST p50 / p99 with 8 pollers  polls/s  32 mixed p50 / p99 / max  calls/s  last drift check (ms)');
   for (const r of results)
     console.log(`${String(r.rules).padEnd(10)} ${String(r.stats_bytes).padStart(12)}  ${String(r.stats_alone.p50_ms).padStart(8)}  ${String(r.stats_alone.p99_ms).padStart(7)}  ` +
       `${String(r.post_with_8_pollers.p50_ms).padStart(12)} / ${String(r.post_with_8_pollers.p99_ms).padEnd(16)} ${String(r.stats_polls_per_s).padStart(7)}  ` +
-      `${r.mixed_32.p50_ms} / ${r.mixed_32.p99_ms} / ${r.mixed_32.max_ms}`.padStart(24) + `  ${r.mixed_32.calls_per_s}`);
+      `${r.mixed_32.p50_ms} / ${r.mixed_32.p99_ms} / ${r.mixed_32.max_ms}`.padStart(24) + `  ${String(r.mixed_32.calls_per_s).padStart(7)}  ${r.drift_check_ms ?? '-'}`);
 }
 
 await main();

@@ -124,6 +124,10 @@ export interface FlowMap extends PinnedMap {
    * `rolledBack` (false: the restore failed too; reconcile the map).
    */
   upsertFlows(entries: FlowEntry | readonly FlowEntry[]): UpsertResult;
+  /** One step of a walk over the entries (about `max`), resumed from `cursor` (null: the
+   * start); the returned cursor is null at the end. Entries written between steps may be
+   * seen or not; none is seen twice unless the map changed. */
+  scanFlows(cursor: Buffer | null, max: number): { entries: FlowEntry[]; cursor: Buffer | null };
   /**
    * Deletes one or many keys (bpf_map_delete_batch); absent keys are skipped. Returns how
    * many were deleted. All or nothing, as upsertFlows.

@@ -119,6 +119,11 @@ export class Classifier {
     return this.members.size;
   }
 
+  /** Whether a rule of this picture has its body at this slot. */
+  holds(slot: number): boolean {
+    return this.members.has(slot);
+  }
+
   stats() {
     let fullest = this.bySize.length - 1;
     while (fullest > 0 && this.bySize[fullest] === 0) fullest--;

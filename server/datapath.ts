@@ -349,44 +349,50 @@ export class Datapath {
   }
 
   /**
-   * What differs between the maps and `flows` (SQLite), read without writing: exact entries
-   * missing, stale (no rule) or changed (another action, slot or id); classifier slots that
-   * should be live and are not, are and should not, or hold another body (precedence, ports,
-   * action); buckets of pcf_match_map and entries of the shape table other than the
-   * classifier's picture. Null without maps. O(rules): one dump of pcf_flow_map and of
-   * pcf_match_map, a read of each rule's body (mmapped).
+   * Drift, step 1 (server/drift.ts walks SQLite in steps): of these rules, the exact ones
+   * missing from pcf_flow_map or there with another action, slot or id, and the ones with a
+   * precedence not live in pcf_rules or live with another body (precedence, ports, action).
+   * One lookup per rule, read-only.
    */
-  drift(flows: StoredFlow[]): Drift | null {
-    if (!this.maps) return null;
-    const rs = this.maps.ruleSet;
-    const want = new Map(flows.filter(isExact).map((f) => [nativeKeyString(toNativeKey(f.spec.key!)), f]));
-    let have: { key: native.FlowKey; action: native.FlowAction | null }[];
-    try {
-      have = this.maps.flows.listFlows();
-    } catch {
-      have = this.maps.flows.listFlowKeys().map((key) => ({ key, action: null })); // a layout this addon cannot read
-    }
-    const d: Drift = { exact_missing: 0, exact_stale: 0, exact_changed: 0, classifier_missing: 0, classifier_extra: 0, classifier_changed: 0, buckets_changed: 0 };
-    let seen = 0;
-    for (const e of have) {
-      const f = want.get(nativeKeyString(e.key));
-      if (!f) d.exact_stale++;
-      else {
-        seen++;
-        if (!e.action || !sameAction(e.action, actionOf(f))) d.exact_changed++;
-      }
-    }
-    d.exact_missing = want.size - seen;
-    const wantLive = new Set<number>();
+  checkRules(flows: StoredFlow[], d: Drift): void {
+    const maps = this.maps;
+    if (!maps) return;
     for (const f of flows) {
-      if (!inClassifier(f.spec)) continue;
-      wantLive.add(f.slot);
-      const r = rs.readRule(f.slot);
+      if (isExact(f)) {
+        const a = maps.flows.lookupFlow(toNativeKey(f.spec.key!));
+        if (!a) d.exact_missing++;
+        else if (!sameAction(a, actionOf(f))) d.exact_changed++;
+        continue;
+      }
+      const r = maps.ruleSet.readRule(f.slot);
       if (!r?.body.live) d.classifier_missing++;
       else if (!r.body.action || r.body.ruleId !== f.flow.id || !sameBody(r.body as native.RuleBody, bodyOf(f, actionOf(f)))) d.classifier_changed++;
     }
-    const live = new Set(rs.liveSlots());
-    for (const s of live) if (!wantLive.has(s)) d.classifier_extra++;
+  }
+
+  /**
+   * Drift, step 2: about `max` entries of pcf_flow_map from `cursor` (null: the start), each
+   * counted stale when no exact rule has its key (`exactRule` asks SQLite). Returns where the
+   * next step goes on (null: done) and how many entries it saw.
+   */
+  scanExact(cursor: Buffer | null, max: number, exactRule: (k: FlowKey) => number | undefined, d: Drift): { cursor: Buffer | null; seen: number } {
+    if (!this.maps) return { cursor: null, seen: 0 };
+    const step = this.maps.flows.scanFlows(cursor, max);
+    for (const e of step.entries) {
+      const k = { src_ip: e.key.srcIp, dst_ip: e.key.dstIp, src_port: e.key.srcPort, dst_port: e.key.dstPort, proto: e.key.proto };
+      if (exactRule(k) === undefined) d.exact_stale++;
+    }
+    return { cursor: step.cursor, seen: step.entries.length };
+  }
+
+  /**
+   * Drift, step 3: live bodies in pcf_rules of no rule, and pcf_match_map's buckets and the
+   * shape table against the classifier's picture (after a commit's cleanup they are equal).
+   */
+  checkClassifierMaps(d: Drift): void {
+    if (!this.maps) return;
+    const rs = this.maps.ruleSet;
+    for (const s of rs.liveSlots()) if (!this.classifier.holds(s)) d.classifier_extra++;
     const pic = this.classifier.picture();
     const held = new Map(rs.listBuckets().map((b) => [bucketKeyString(b.key), [...b.slots].sort((x, y) => x - y)]));
     for (const [k, slots] of pic.buckets) {
@@ -396,8 +402,11 @@ export class Datapath {
     for (const k of held.keys()) if (!pic.buckets.has(k)) d.buckets_changed++;
     const shapes = rs.readShapes();
     if (shapes.length !== pic.shapes.length || shapes.some((x, i) => !sameShape(x, pic.shapes[i]))) d.buckets_changed++;
-    this.counted = { inMap: have.length + live.size, inDb: flows.length };
-    return d;
+  }
+
+  /** A drift check found the maps equal to SQLite's `inDb` rules: the count starts from there. */
+  verified(inDb: number): void {
+    if (this.maps) this.counted = { inMap: inDb, inDb };
   }
 
   /** The published generation of the classifier, or null without maps. */

@@ -229,7 +229,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       const d = s.datapath.drift;
       return {
         ...s,
-        datapath: dropNulls({ ...s.datapath, drift: { checks: d.checks, checked_at: d.checked_at ?? undefined, repaired: d.repaired, ...(d.last_repair ? { last_repair: d.last_repair } : {}) } }),
+        datapath: dropNulls({ ...s.datapath, drift: { checks: d.checks, checked_at: d.checked_at ?? undefined, duration_ms: d.duration_ms ?? undefined, repaired: d.repaired, ...(d.last_repair ? { last_repair: d.last_repair } : {}) } }),
         classifier: dropNulls({ ...s.classifier }),
       };
     }),

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Datapath, DatapathState, Drift } from './datapath.js';
+import { DRIFT_PAUSE, DriftRound } from './drift.js';
 import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
@@ -26,6 +27,8 @@ interface Pending {
 export interface DriftState {
   checks: number;
   checked_at: string | null;
+  /** How long the last check took from its first step to its result (it yields between steps). */
+  duration_ms: number | null;
   /** Entries found different and rewritten, over every check. */
   repaired: number;
   last_repair: (Drift & { at: string }) | null;
@@ -65,7 +68,9 @@ export class FlowService {
   private retryMs = 0;
   private retryAt = 0;
   private nextDriftAt = 0;
-  private readonly driftState: DriftState = { checks: 0, checked_at: null, repaired: 0, last_repair: null };
+  private readonly driftState: DriftState = { checks: 0, checked_at: null, duration_ms: null, repaired: 0, last_repair: null };
+  private round: DriftRound | null = null;
+  private roundTimer: NodeJS.Timeout | null = null;
 
   readonly workers: WorkerRegistry;
 
@@ -90,6 +95,8 @@ export class FlowService {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.roundTimer) clearTimeout(this.roundTimer);
+    this.round = null;
     this.events.emit('close');
     this.datapath.close();
   }
@@ -113,11 +120,12 @@ export class FlowService {
       if (now >= this.retryAt) this.reconcileNow(now);
       return;
     }
-    if (now >= this.nextDriftAt) this.checkDrift(now);
+    if (!this.round && now >= this.nextDriftAt) this.startDriftRound(now);
   }
 
   private reconcileNow(now: number): void {
     this.nextDriftAt = now + this.driftCheckMs;
+    this.round = null; // a round under way compared maps that are rewritten now
     try {
       const r = this.datapath.reconcile(this.store.all());
       if (this.reconcileError) this.log.info('the maps are reconciled again');
@@ -132,22 +140,41 @@ export class FlowService {
     }
   }
 
-  private checkDrift(now: number): void {
+  /** Starts a drift round (server/drift.ts): steps with pauses between them, then the result. */
+  private startDriftRound(now: number): void {
     this.nextDriftAt = now + this.driftCheckMs;
-    let d: Drift | null;
-    try {
-      d = this.datapath.drift(this.store.all());
-    } catch (err) {
-      this.log.warn({ err }, 'drift check failed; reconciling');
-      return this.reconcileNow(now);
-    }
-    if (!d) return;
+    const round = new DriftRound(this.store, this.datapath);
+    this.round = round;
+    const step = () => {
+      if (this.round !== round) return; // aborted: the maps were reconciled or closed meanwhile
+      const t0 = performance.now();
+      try {
+        if (!round.next()) {
+          this.roundTimer = setTimeout(step, Math.max(1, (performance.now() - t0) * DRIFT_PAUSE));
+          this.roundTimer.unref();
+          return;
+        }
+      } catch (err) {
+        this.round = null;
+        this.log.warn({ err }, 'drift check failed; reconciling');
+        return this.reconcileNow(Date.now());
+      }
+      this.round = null;
+      this.driftDone(round);
+    };
+    this.roundTimer = setTimeout(step, 0);
+    this.roundTimer.unref();
+  }
+
+  private driftDone(round: DriftRound): void {
+    const now = Date.now();
     this.driftState.checks++;
     this.driftState.checked_at = new Date(now).toISOString();
-    const n = Object.values(d).reduce((a, b) => a + b, 0);
-    if (n === 0) return;
+    this.driftState.duration_ms = now - round.startedAt;
+    if (round.total === 0) return this.datapath.verified(this.store.count());
+    const d = round.found;
     this.log.warn({ drift: d }, 'the maps differ from SQLite; repairing');
-    this.driftState.repaired += n;
+    this.driftState.repaired += round.total;
     this.driftState.last_repair = { at: this.driftState.checked_at, ...d };
     this.reconcileNow(now);
   }

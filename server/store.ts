@@ -2,8 +2,8 @@
 // writes inside db.transaction() together with the map write (service.ts).
 import type Database from 'better-sqlite3';
 import { CompactedError, ConflictError } from './errors.js';
-import { keyOfMatch, matchBody, matchKeyString, parsePrefix, prefixText, type Match, type Prefix } from './match.js';
-import type { ActionType, Flow, FlowAction, FlowEvent, FlowFilter, FlowSpec } from './model.js';
+import { keyOfMatch, matchBody, matchKeyString, matchOfKey, parsePrefix, prefixText, type Match, type Prefix } from './match.js';
+import type { ActionType, Flow, FlowAction, FlowEvent, FlowFilter, FlowKey, FlowSpec } from './model.js';
 import { SlotAllocator } from './slots.js';
 
 interface FlowRow {
@@ -79,6 +79,11 @@ export function flowOf(id: number, spec: FlowSpec, revision: number, created_at:
   };
 }
 
+function storedOf(r: FlowRow): StoredFlow {
+  const spec = rowToSpec(r);
+  return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+}
+
 function rowToFlow(r: FlowRow): Flow {
   return flowOf(r.id, rowToSpec(r), r.revision, r.created_at, r.updated_at);
 }
@@ -130,6 +135,8 @@ export class FlowStore {
       byId: db.prepare<[number], FlowRow>('SELECT * FROM flows WHERE id = ?'),
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
+      after: db.prepare<[number, number], FlowRow>('SELECT * FROM flows WHERE id > ? ORDER BY id LIMIT ?'),
+      exactWithKey: db.prepare<[string], { id: number }>('SELECT id FROM flows WHERE match_key = ? AND precedence IS NULL'),
       slotOf: db.prepare<[number], { stats_slot: number }>('SELECT stats_slot FROM flows WHERE id = ?'),
       ownerOf: db.prepare<[string], { id: number; pcc_rule_id: string | null }>('SELECT id, pcc_rule_id FROM flows WHERE match_key = ?'),
       ofPcc: db.prepare<[string], FlowRow>('SELECT * FROM flows WHERE pcc_rule_id = ? ORDER BY filter_index, id'),
@@ -265,10 +272,17 @@ export class FlowStore {
   }
 
   all(): StoredFlow[] {
-    return this.stmts.all.all().map((r) => {
-      const spec = rowToSpec(r);
-      return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
-    });
+    return this.stmts.all.all().map(storedOf);
+  }
+
+  /** At most n rules with ids above afterId, in id order: a walk in steps (drift checks). */
+  after(afterId: number, n: number): StoredFlow[] {
+    return this.stmts.after.all(afterId, n).map(storedOf);
+  }
+
+  /** The id of the exact rule (no precedence) with this 5-tuple, if any. */
+  exactWithKey(k: FlowKey): number | undefined {
+    return this.stmts.exactWithKey.get(matchKeyString(matchOfKey(k)))?.id;
   }
 
   list(filter: FlowFilter, limit: number, cursor: number): { flows: Flow[]; next_cursor: number | null } {

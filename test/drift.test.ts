@@ -39,6 +39,13 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     if (db) fs.rmSync(db.dir, { recursive: true, force: true });
   });
 
+  /** Resolves right after a drift check ended: the next starts PCF_DRIFT_CHECK_MS (300 ms)
+   * after it, so edits made now are all seen by one check (a check works in steps). */
+  const betweenChecks = async () => {
+    const n = (await http.get('/stats').expect(200)).body.datapath.drift.checks;
+    await until(async () => (await http.get('/stats').expect(200)).body.datapath.drift.checks > n, 5000, 'a drift check ended', { everyMs: 5 });
+  };
+
   const mapEntries = () => {
     const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
     try {
@@ -53,6 +60,7 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     for (const p of [1, 2, 3]) ids.push((await http.post('/flows').send(exact(p)).expect(201)).body.id);
     const want = mapEntries();
     assert.equal(want.length, 3);
+    await betweenChecks();
     const before = (await http.get('/stats').expect(200)).body.datapath.drift;
     const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
     try {
@@ -71,6 +79,7 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     assert.deepEqual(mapEntries(), want);
     assert.deepEqual({ ...after.last_repair, at: undefined }, { at: undefined, exact_missing: 1, exact_stale: 1, exact_changed: 1, classifier_missing: 0, classifier_extra: 0, classifier_changed: 0, buckets_changed: 0 });
     assert.equal(after.repaired - before.repaired, 3);
+    assert.ok(Number.isInteger(after.duration_ms) && after.duration_ms >= 0, 'how long the check took');
     const counts = (await http.get('/stats').expect(200)).body.datapath;
     assert.deepEqual([counts.rules_in_db, counts.rules_in_map], [3, 3], 'the count after the repair is the map\'s');
     const metrics = (await http.get('/metrics').expect(200)).text;
@@ -78,6 +87,31 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
     const g = await call(rpc, 'GetStats', {});
     assert.equal(Number(g.datapath.drift.repaired), after.repaired);
     for (const id of ids) await http.delete(`/flows/${id}`).expect(204);
+  });
+
+  it('the walk in steps (scanFlows) sees every entry of pcf_flow_map once, whatever the step', async () => {
+    const ids = (await call(rpc, 'BatchUpsertFlows', { flows: Array.from({ length: 40 }, (_, i) => ({ ...exact(5000 + i), key: { ...exact(5000 + i).key, proto: 17 } })) })).ids.map(Number);
+    const m = native.FlowMap.open(path.join(lab.pinDir, 'pcf_flow_map'));
+    try {
+      const all = m.listFlows().map((e) => e.action.ruleId).sort((a, b) => a - b);
+      for (const step of [1, 7, 64]) {
+        const seen: number[] = [];
+        let cursor: Buffer | null = null;
+        let steps = 0;
+        do {
+          const r = m.scanFlows(cursor, step);
+          seen.push(...r.entries.map((e) => e.action.ruleId));
+          cursor = r.cursor;
+          steps++;
+        } while (cursor && steps < 1000);
+        assert.deepEqual(seen.sort((a, b) => a - b), all, `step ${step}`);
+        if (step === 1) assert.ok(steps >= 10, `resumed in ${steps} steps`); // a step returns whole hash buckets
+      }
+      assert.throws(() => m.scanFlows('x' as never, 1), /cursor must be a Buffer/);
+    } finally {
+      m.close();
+    }
+    await http.post('/flows/batch-delete').send({ ids }).expect(200);
   });
 
   it('a rule with a precedence whose body another writer killed is live again within the period', async () => {
@@ -109,10 +143,11 @@ describe('drift: the maps are repaired to match SQLite', { skip: why ?? false },
       const otherBucket = held.find((b) => b.slots.includes(otherSlot))!;
       // As another writer would: a commit that gives the rule PASS and other ports, then its
       // neighbour's bucket removed (the rule is then unreachable by any packet).
+      await betweenChecks();
+      const before = (await http.get('/stats').expect(200)).body.datapath.drift.repaired;
       rs.commit({ rules: [{ slot, next: { precedence: 6, srcPorts: [0, 65535], dstPorts: [1, 2], action: { ...good.action!, type: 'PASS' } } }], buckets: [], shapes: rs.readShapes() });
       rs.cleanup([{ key: otherBucket.key, slots: [] }]);
       assert.equal(rs.readRule(slot)!.body.action?.type, 'PASS');
-      const before = (await http.get('/stats').expect(200)).body.datapath.drift.repaired;
       const after = await until(async () => {
         const x = (await http.get('/stats').expect(200)).body.datapath.drift;
         return x.repaired > before && x;

@@ -37,6 +37,7 @@ Napi::Function FlowMap::Init(Napi::Env env)
 	props.push_back(InstanceMethod("listFlows", &FlowMap::ListFlows));
 	props.push_back(InstanceMethod("listFlowKeys", &FlowMap::ListFlowKeys));
 	props.push_back(InstanceMethod("countFlows", &FlowMap::CountFlows));
+	props.push_back(InstanceMethod("scanFlows", &FlowMap::ScanFlows));
 	return DefineClass(env, "FlowMap", props);
 }
 
@@ -399,6 +400,45 @@ Napi::Value FlowMap::ListFlowKeys(const Napi::CallbackInfo &info)
 		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
 		out.Set(i, FlowKeyToJs(env, names, k));
 	}
+	return out;
+}
+
+/* scanFlows(cursor: Buffer | null, max): one step of a walk, {entries, cursor} (null: the end). */
+Napi::Value FlowMap::ScanFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "scanFlows");
+	std::vector<uint8_t> cursor, keys, values;
+	if (info.Length() > 0 && info[0].IsBuffer()) {
+		Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+		cursor.assign(b.Data(), b.Data() + b.Length());
+	} else if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
+		throw Napi::TypeError::New(env, "scanFlows: cursor must be a Buffer from the previous step, or null");
+	}
+	uint32_t want = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 4096;
+	bool done = false;
+	const char *call = nullptr;
+	int err = ScanMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action), want, &cursor,
+			  &keys, &values, &done, &call);
+	if (err)
+		ThrowSys(env, err, "scanFlows", call ? call : "scanFlows", map_.Path());
+	size_t n = keys.size() / sizeof(struct pcf_flow_key);
+	FlowNames names(env);
+	Napi::Array entries = Napi::Array::New(env, n);
+	for (size_t i = 0; i < n; i++) {
+		Napi::HandleScope scope(env);
+		struct pcf_flow_key k;
+		struct pcf_flow_action a;
+		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
+		memcpy(&a, values.data() + i * sizeof(a), sizeof(a));
+		Napi::Object entry = Napi::Object::New(env);
+		entry.Set(names.key, FlowKeyToJs(env, names, k));
+		entry.Set(names.action, FlowActionToJs(env, names, a, map_.Path()));
+		entries.Set(i, entry);
+	}
+	Napi::Object out = Napi::Object::New(env);
+	out.Set("entries", entries);
+	out.Set("cursor", done ? env.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(env, cursor.data(), cursor.size())));
 	return out;
 }
 

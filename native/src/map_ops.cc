@@ -109,26 +109,29 @@ static int DumpByNextKey(int fd, uint32_t key_size, uint32_t value_stride,
 	}
 }
 
-int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entries,
-	    std::vector<uint8_t> *keys, std::vector<uint8_t> *values, const char **call)
+int ScanMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t want,
+	    std::vector<uint8_t> *cursor, std::vector<uint8_t> *keys, std::vector<uint8_t> *values,
+	    bool *done, const char **call)
 {
-	if (!g_use_batch_syscalls)
+	*done = false;
+	if (!g_use_batch_syscalls) {
+		*done = true;
 		return DumpByNextKey(fd, key_size, value_stride, keys, values, call);
-
+	}
 	/* The batch cursor is opaque: a bucket index for hash maps, a key for arrays. */
 	size_t token_size = std::max<size_t>(key_size, 8);
-	std::vector<uint8_t> in(token_size), out(token_size);
-	uint32_t chunk = std::max<uint32_t>(1, std::min<uint32_t>(max_entries, 4096));
-	bool first = true;
-	keys->clear();
-	values->clear();
+	bool first = cursor->empty();
+	if (!first && cursor->size() != token_size)
+		return EINVAL;
+	std::vector<uint8_t> out(token_size);
+	uint32_t chunk = std::max<uint32_t>(1, want);
 	for (;;) {
 		size_t nk = keys->size(), nv = values->size();
 		keys->resize(nk + (size_t)chunk * key_size);
 		values->resize(nv + (size_t)chunk * value_stride);
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		__u32 count = chunk;
-		int err = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), out.data(),
+		int err = bpf_map_lookup_batch(fd, first ? nullptr : cursor->data(), out.data(),
 					       keys->data() + nk, values->data() + nv, &count,
 					       &opts);
 		err = err ? -err : 0;
@@ -137,22 +140,43 @@ int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entri
 		count = std::min(count, chunk);
 		keys->resize(nk + (size_t)count * key_size);
 		values->resize(nv + (size_t)count * value_stride);
-		if (err == ENOENT) /* walked past the last entry */
+		if (err == ENOENT) { /* walked past the last entry */
+			*done = true;
 			return 0;
+		}
 		if (err == ENOSPC && count == 0) { /* one hash bucket holds more than chunk */
 			chunk *= 2;
 			continue;
 		}
 		if (err) {
-			if (first && count == 0 && BatchUnsupported(err))
+			if (first && count == 0 && nk == 0 && BatchUnsupported(err)) {
+				*done = true;
 				return DumpByNextKey(fd, key_size, value_stride, keys, values,
 						     call);
+			}
 			*call = "bpf_map_lookup_batch";
 			return err;
 		}
-		in.swap(out);
-		first = false;
+		cursor->assign(out.begin(), out.end());
+		return 0;
 	}
+}
+
+int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entries,
+	    std::vector<uint8_t> *keys, std::vector<uint8_t> *values, const char **call)
+{
+	uint32_t chunk = std::max<uint32_t>(1, std::min<uint32_t>(max_entries, 4096));
+	std::vector<uint8_t> cursor;
+	bool done = false;
+	keys->clear();
+	values->clear();
+	while (!done) {
+		int err = ScanMap(fd, key_size, value_stride, chunk, &cursor, keys, values, &done,
+				  call);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 std::vector<Napi::Value> OneOrMany(Napi::Value v, bool *is_array)

@@ -28,6 +28,15 @@ int DeleteElems(int fd, const void *keys, uint32_t key_size, uint32_t n, uint32_
 int DumpMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t max_entries,
 	    std::vector<uint8_t> *keys, std::vector<uint8_t> *values, const char **call);
 
+/* One step of a resumable walk (DumpMap in steps, so that a caller can yield between them):
+ * appends about `want` entries (more when one hash bucket holds more) and sets `cursor`
+ * (empty: from the start) to where the next step goes on; *done once the walk reached the
+ * end. Without batch syscalls the first step reads everything. Entries added or deleted
+ * between steps may be seen or not. */
+int ScanMap(int fd, uint32_t key_size, uint32_t value_stride, uint32_t want,
+	    std::vector<uint8_t> *cursor, std::vector<uint8_t> *keys, std::vector<uint8_t> *values,
+	    bool *done, const char **call);
+
 /* The argument as a list: each element of an array, or the value itself (*is_array false:
  * messages name it without an index). */
 std::vector<Napi::Value> OneOrMany(Napi::Value v, bool *is_array);

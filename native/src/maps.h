@@ -185,6 +185,7 @@ private:
 	Napi::Value ListFlows(const Napi::CallbackInfo &info);
 	Napi::Value ListFlowKeys(const Napi::CallbackInfo &info);
 	Napi::Value CountFlows(const Napi::CallbackInfo &info);
+	Napi::Value ScanFlows(const Napi::CallbackInfo &info);
 };
 
 /* pcf_rule_stats: PERCPU_ARRAY __u32 stats_slot -> struct pcf_counter (the slot comes from
