@@ -725,25 +725,6 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     assert.throws(() => m.readCounters(1.5), isArgError('count'));
   });
 
-  test('rule counters: refuses the PERCPU_HASH pcf_rule_stats of an older loader', () => {
-    // what the previous pcf_common.h made: PERCPU_HASH keyed by rule_id, same key and value sizes
-    const p = createMap('old_rule_stats', 'percpu_hash', 4, 16, 8);
-    assert.throws(() => new native.RuleStatsMap(p), (e: unknown) => {
-      const err = e as NativeModule.PcfMapError;
-      assert.equal(err.code, 'ERR_PCF_MAP_LAYOUT', String(e));
-      assert.equal(err.path, p);
-      assert.ok(!('errno' in err), 'no system call failed');
-      for (const part of [
-        `${p} is a map of the wrong type (a percpu_hash map`,
-        'as a percpu_array map with key 4 B (__u32 stats_slot), value 16 B (struct pcf_counter)',
-        'The datapath was loaded by an older loader',
-        'detach --purge and attach again',
-      ])
-        assert.ok(err.message.includes(part), `${JSON.stringify(part)} in: ${err.message}`);
-      return true;
-    });
-  });
-
   test('rule counters: the per-element fallback path behaves the same', () => {
     const ncpus = possibleCpusFromSysfs();
     const m = ruleStats('slots_elem', 5000); // more than one batch chunk of 4096

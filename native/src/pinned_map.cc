@@ -118,11 +118,11 @@ void PinnedMap::Open(Napi::Env env, const std::string &path, const MapSpec &spec
 			      ", pcf_common.h needs at least " + std::to_string(spec.min_entries) +
 			      " for the " + spec.what;
 		throw PcfError(env, "ERR_PCF_MAP_LAYOUT", path,
-			       msg + ". The datapath was loaded by an older loader (built from "
-				     "another pcf_common.h): detach --purge and attach again "
-				     "(pcf-xdp detach --iface IF --purge, then pcf-xdp attach "
-				     "--iface IF), which re-creates the pinned maps. If the "
-				     "loader is the newer side, rebuild the addon.");
+			       msg + ". The loader and the addon were built from different "
+				     "pcf_common.h: detach --purge and attach again (pcf-xdp "
+				     "detach --iface IF --purge, then pcf-xdp attach --iface IF), "
+				     "which re-creates the pinned maps, or rebuild the addon if it "
+				     "is the older side.");
 	}
 	fd_ = fd;
 	path_ = path;

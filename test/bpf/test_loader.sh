@@ -6,13 +6,16 @@
 # mode, detach and --purge, --max-rules sizing both rule maps, slots at and beyond the map's
 # end, pinned maps of another layout refused (exit 1, "detach --purge"), and two ports on one
 # pin dir (shared maps, one rule matched through both, per-port links/config/status, refusals,
-# detach of one port, purge refused while a port remains).
+# detach of one port, purge refused while a port remains), and --obj (port 0 only).
+# Rules and counters go through the addon (test/tools/maps.ts), as the control plane writes
+# them; bpftool only creates maps of a wrong shape on purpose and names a map's type.
 #
 #   ns pcft-cli-ID  c0 198.18.0.1/24 --veth-- d0 198.18.0.254/24  ns pcft-dut-ID  (+ d1/c1 spare)
 #   two ports:  ns pcft-cl2-ID  c1 198.18.0.1/24 --veth-- d1 (port 1), d2/c2 spare
 #
-# Run as root after `make -C xdp`. Everything it creates (namespaces, pin dirs under
-# /sys/fs/bpf, /tmp dirs) carries a unique ID and is removed on exit, failure included.
+# Run as root after `make build` (the loader, and the addon for test/tools/maps.ts). Everything
+# it creates (namespaces, pin dirs under /sys/fs/bpf, /tmp dirs) carries a unique ID and is
+# removed on exit, failure included.
 # Exit: 0 all passed, 1 a failure, 77 cannot run here.
 set -u
 
@@ -26,8 +29,13 @@ skip() { echo "test_loader.sh: $*: skipped"; exit 77; }
 for t in ip nsenter bpftool tc; do
 	command -v "$t" >/dev/null || skip "needs $t"
 done
-for f in "$LOADER" "$UDP" "$BUILD/pass.bpf.o" "$BUILD/test_bad.bpf.o"; do
+for f in "$LOADER" "$UDP" "$BUILD/pass.bpf.o" "$BUILD/test_bad.bpf.o" "$BUILD/pcf_xdp.bpf.o"; do
 	[ -e "$f" ] || skip "missing $f (run make -C xdp)"
+done
+# the maps are read and written through the addon (test/tools/maps.ts)
+command -v node >/dev/null || skip "needs node"
+for f in "$ROOT/native/build/Release/pcf_native.node" "$ROOT/node_modules/tsx"; do
+	[ -e "$f" ] || skip "missing $f (run make build)"
 done
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
 	mount -t bpf bpf /sys/fs/bpf 2>/dev/null || skip "no bpffs at /sys/fs/bpf and cannot mount it"
@@ -73,34 +81,28 @@ for l in lo d0 d1; do ip -n "$NS_DUT" link set "$l" up; done &&
 for l in lo c0 c1; do ip -n "$NS_CLI" link set "$l" up; done || skip "cannot build the veth lab"
 
 # ---- helpers --------------------------------------------------------------------------
-hex_be16() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
-hex_le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+# The maps are read and written through the addon (test/tools/maps.ts), as the control plane
+# does: this script packs no struct of pcf_common.h.
+maps() { (cd "$ROOT" && node --import tsx test/tools/maps.ts "$PIN" "$@"); }
 # flow key: 198.18.0.1:SPORT -> 198.18.0.254:DPORT udp
-flow_key() { echo "c6 12 00 01 c6 12 00 fe $(hex_be16 "$1") $(hex_be16 "$2") 11 00 00 00"; }
-# action (struct pcf_flow_action, 28 bytes): RULE_ID STATS_SLOT TYPE FLAGS MARK (queue any)
-flow_action() { echo "$(hex_le32 "$1") $(hex_le32 "$2") $(printf '%02x' "$3") 00 $(printf '%02x' "$4") ff $(hex_le32 "$5") 00 00 00 00 00 00 00 00 00 00 00 00"; }
-add_flow() { # SPORT DPORT RULE_ID SLOT TYPE FLAGS MARK: the map entry only
-	bpftool map update pinned "$PIN/pcf_flow_map" key hex $(flow_key "$1" "$2") \
-		value hex $(flow_action "$3" "$4" "$5" "$6" "$7")
+flow_key() { printf '{"srcIp":"198.18.0.1","dstIp":"198.18.0.254","srcPort":%u,"dstPort":%u,"proto":17}' "$1" "$2"; }
+# action: RULE_ID STATS_SLOT TYPE (PASS, DROP) MARK (- for none)
+flow_action() {
+	local mark=$4
+	[ "$mark" = - ] && mark=null
+	printf '{"ruleId":%u,"statsSlot":%u,"type":"%s","mark":%s}' "$1" "$2" "$3" "$mark"
 }
-zero_slot() { # SLOT: zero its counters on every CPU (bpftool copies the value to each)
-	bpftool map update pinned "$PIN/pcf_rule_stats" key hex $(hex_le32 "$1") \
-		value hex 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+add_flow() { # SPORT DPORT RULE_ID SLOT TYPE MARK: the map entry only
+	maps put-flow "$(flow_key "$1" "$2")" "$(flow_action "$3" "$4" "$5" "$6")"
 }
-add_rule() { # SPORT DPORT RULE_ID SLOT TYPE FLAGS MARK: as the control plane, slot first
-	zero_slot "$4" && add_flow "$@"
+add_rule() { # SPORT DPORT RULE_ID SLOT TYPE MARK: as the control plane, the slot zeroed first
+	maps put-rule "$(flow_key "$1" "$2")" "$(flow_action "$3" "$4" "$5" "$6")"
 }
-rule_present() { bpftool map lookup pinned "$PIN/pcf_flow_map" key hex $(flow_key "$1" "$2") >/dev/null 2>&1; }
-# packets of pcf_rule_stats[SLOT], summed over CPUs (the maps carry BTF: bpftool names fields)
-rule_packets() {
-	bpftool map lookup pinned "$PIN/pcf_rule_stats" key hex $(hex_le32 "$1") 2>/dev/null |
-		awk -F: '/"packets"/ { gsub(/[ ,]/, "", $2); s += $2 } END { print s + 0 }'
-}
-# packets of every slot of pcf_rule_stats together (use on small maps only)
-all_slots_packets() {
-	bpftool map dump pinned "$PIN/pcf_rule_stats" 2>/dev/null |
-		awk -F: '/"packets"/ { gsub(/[ ,]/, "", $2); s += $2 } END { print s + 0 }'
-}
+rule_present() { maps has-flow "$(flow_key "$1" "$2")" 2>/dev/null; }
+# packets of pcf_rule_stats[SLOT], summed over CPUs
+rule_packets() { maps packets "$1" 2>/dev/null; }
+# packets of every slot of pcf_rule_stats together
+all_slots_packets() { maps packets all 2>/dev/null; }
 map_entries() { # NAME: max_entries of the pinned map NAME in status --json ($OUT)
 	echo "$OUT" | grep -o "\"$1\":{[^}]*}" | grep -o '"max_entries":[0-9]*' | cut -d: -f2
 }
@@ -119,7 +121,7 @@ send_recv() {
 	local out=$TMP/recv.$2 from=${3:-$CLI}
 	$DUT "$UDP" recv 198.18.0.254 "$2" 1500 >"$out" 2>&1 &
 	local pid=$!
-	for _ in $(seq 50); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done
+	for _ in $(seq 250); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done # up to 5 s (a loaded machine)
 	$from "$UDP" send 198.18.0.1 "$1" 198.18.0.254 "$2"
 	wait "$pid"
 	tail -1 "$out"
@@ -150,15 +152,15 @@ pcf status --iface d0 --pin-dir "$PIN"
 expect "status_text" '[ "$RC" = 0 ] && grep -q "attached, native mode" <<<"$OUT"'
 
 # ---- rules on real traffic ------------------------------------------------------------
-add_rule 5001 7001 11 0 0 4 42   # slot 0: PASS, PCF_F_MARK, mark 42
-add_rule 5002 7002 12 1 1 0 0    # slot 1: DROP
-add_rule 5003 7003 13 2 0 0 99   # slot 2: PASS without PCF_F_MARK: no mark
+add_rule 5001 7001 11 0 PASS 42   # slot 0: PASS, mark 42
+add_rule 5002 7002 12 1 DROP -    # slot 1: DROP
+add_rule 5003 7003 13 2 PASS -    # slot 2: PASS without a mark (no PCF_F_MARK)
 OUT=$(send_recv 5001 7001); expect "traffic_pass_rule_mark_reaches_skb" '[ "$OUT" = "mark=0x2a" ]'
 OUT="slot 0 packets $(rule_packets 0)"; expect "traffic_rule_counter_at_slot" '[ "$(rule_packets 0)" = 1 ]'
 OUT="slot 11 (rule id) packets $(rule_packets 11)"; expect "traffic_rule_id_is_not_the_slot" '[ "$(rule_packets 11)" = 0 ]'
 OUT=$(send_recv 5002 7002); expect "traffic_drop_rule" '[ "$OUT" = nothing ]'
 OUT="slot 1 packets $(rule_packets 1)"; expect "traffic_drop_counter" '[ "$(rule_packets 1)" -ge 1 ]'
-OUT=$(send_recv 5003 7003); expect "traffic_pass_without_mark_flag" '[ "$OUT" = "mark=0x0" ]'
+OUT=$(send_recv 5003 7003); expect "traffic_pass_without_mark" '[ "$OUT" = "mark=0x0" ]'
 OUT=$(send_recv 5009 7009); expect "traffic_miss_passes" '[ "$OUT" = "mark=0x0" ]'
 
 # ---- replace --------------------------------------------------------------------------
@@ -186,6 +188,11 @@ PROG2=$(xdp_prog_on d0)   # the program the checks below expect to stay
 pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/test_bad.bpf.o"
 expect "verifier_rejection_exit_6" '[ "$RC" = 6 ] && grep -q "verifier rejected" <<<"$OUT" && grep -q "invalid access to packet" <<<"$OUT"'
 OUT="prog now $(xdp_prog_on d0)"; expect "verifier_rejection_keeps_program" '[ "$(xdp_prog_on d0)" = "$PROG2" ]'
+# --obj: a file is loaded as it is, on port 0 (the built-in object is the skeleton's)
+pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/pcf_xdp.bpf.o"
+expect "replace_obj_file_port0" '[ "$RC" = 0 ] && [ -n "$(xdp_prog_on d0)" ] && [ "$(xdp_prog_on d0)" != "$PROG2" ] && rule_present 5001 7001'
+OUT=$(send_recv 5001 7001); expect "replace_obj_file_traffic_marked" '[ "$OUT" = "mark=0x2a" ]'
+PROG2=$(xdp_prog_on d0)
 
 # ---- refusals and exit codes ----------------------------------------------------------
 ip -n "$NS_DUT" link set dev d1 xdp obj "$BUILD/pass.bpf.o" sec xdp 2>/dev/null
@@ -235,7 +242,7 @@ OUT=$(PCF_XDP_TC=clsact $DUT "$LOADER" attach --iface d0 --pin-dir "$PIN" 2>&1);
 expect "clsact_attach" '[ "$RC" = 0 ] && [ ! -e "$PIN/tc_link_0" ]'
 OUT=$($DUT tc filter show dev d0 ingress)
 expect "clsact_filter_present" 'grep -q pcf_tc_mark <<<"$OUT"'
-add_rule 5001 7001 11 0 0 4 42
+add_rule 5001 7001 11 0 PASS 42
 OUT=$(send_recv 5001 7001); expect "clsact_traffic_marked" '[ "$OUT" = "mark=0x2a" ]'
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "clsact_status" 'grep -q '\''"kind":"clsact"'\'' <<<"$OUT"'
@@ -249,15 +256,15 @@ expect "max_rules_attach" '[ "$RC" = 0 ]'
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "max_rules_sizes_both_rule_maps" '[ "$(map_entries pcf_flow_map)" = 64 ] && [ "$(map_entries pcf_rule_stats)" = 64 ]'
 OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "rule_stats_is_percpu_array" '[ "$(map_type pcf_rule_stats)" = percpu_array ]'
-add_rule 5101 7101 21 63 1 0 0        # DROP counted at the last slot
+add_rule 5101 7101 21 63 DROP -       # DROP counted at the last slot
 OUT=$(send_recv 5101 7101); expect "slot_last_drop" '[ "$OUT" = nothing ]'
 OUT="slot 63 $(rule_packets 63), all $(all_slots_packets)"
 expect "slot_last_counted_there_only" '[ "$(rule_packets 63)" -ge 1 ] && [ "$(all_slots_packets)" = "$(rule_packets 63)" ]'
 BEFORE=$(all_slots_packets)
-add_flow 5102 7102 22 64 0 4 43       # PASS + mark at slot 64: beyond the map
+add_flow 5102 7102 22 64 PASS 43      # PASS + mark at slot 64: beyond the map
 OUT=$(send_recv 5102 7102); expect "slot_beyond_map_rule_still_applies" '[ "$OUT" = "mark=0x2b" ]'
 OUT="all slots $BEFORE -> $(all_slots_packets)"; expect "slot_beyond_map_counted_nowhere" '[ "$(all_slots_packets)" = "$BEFORE" ]'
-add_flow 5103 7103 23 4294967295 1 0 0  # DROP at slot 0xffffffff
+add_flow 5103 7103 23 4294967295 DROP -  # DROP at slot 0xffffffff
 OUT=$(send_recv 5103 7103); expect "slot_max_u32_rule_still_applies" '[ "$OUT" = nothing ]'
 OUT="all slots $BEFORE -> $(all_slots_packets)"; expect "slot_max_u32_counted_nowhere" '[ "$(all_slots_packets)" = "$BEFORE" ]'
 
@@ -272,30 +279,31 @@ expect "missing_rule_stats_sized_like_pinned_flow_map" '[ "$(map_entries pcf_rul
 OUT="rule 5101->7101 gone"; expect "missing_rule_stats_keeps_rules" 'rule_present 5101 7101'
 
 # ---- pinned maps of another layout are refused, never reused --------------------------
+# (bpftool creates maps of a wrong shape on purpose; no struct is packed)
 rm -f "$PIN/pcf_rule_stats"   # while attached: replace must refuse and keep the program
-bpftool map create "$PIN/pcf_rule_stats" type percpu_hash key 4 value 16 entries 64 name pcf_rule_stats
+bpftool map create "$PIN/pcf_rule_stats" type array key 4 value 16 entries 64 name pcf_rule_stats
 PROG_BEFORE=$(xdp_prog_on d0)
 pcf replace --iface d0 --pin-dir "$PIN"
-expect "old_rule_stats_replace_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -n "$PROG_BEFORE" ] && [ "$(xdp_prog_on d0)" = "$PROG_BEFORE" ]'
+expect "misfit_rule_stats_replace_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is array key 4 value 16" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -n "$PROG_BEFORE" ] && [ "$(xdp_prog_on d0)" = "$PROG_BEFORE" ]'
 pcf detach --iface d0 --pin-dir "$PIN"
 pcf attach --iface d0 --pin-dir "$PIN"
 echo "     $(head -c 400 <<<"$OUT" | tr '\n' ' ')"
-expect "old_rule_stats_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "detach --iface d0 --pin-dir $PIN --purge" <<<"$OUT"'
-OUT=$(ip -n "$NS_DUT" link show d0); expect "old_rule_stats_nothing_attached" '! grep -q " xdp" <<<"$OUT" && [ ! -e "$PIN/xdp_link_0" ] && [ ! -e "$PIN/tc_link_0" ]'
-OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "old_rule_stats_left_alone" '[ "$(map_type pcf_rule_stats)" = percpu_hash ] && rule_present 5101 7101'
+expect "misfit_rule_stats_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_rule_stats is array key 4 value 16" <<<"$OUT" && grep -q "needs percpu_array key 4 value 16" <<<"$OUT" && grep -q -- "detach --iface d0 --pin-dir $PIN --purge" <<<"$OUT"'
+OUT=$(ip -n "$NS_DUT" link show d0); expect "misfit_nothing_attached" '! grep -q " xdp" <<<"$OUT" && [ ! -e "$PIN/xdp_link_0" ] && [ ! -e "$PIN/tc_link_0" ]'
+OUT="pcf_rule_stats is $(map_type pcf_rule_stats)"; expect "misfit_left_alone" '[ "$(map_type pcf_rule_stats)" = array ] && rule_present 5101 7101'
 
 rm -f "$PIN/pcf_rule_stats"
 bpftool map create "$PIN/pcf_rule_stats" type percpu_array key 4 value 16 entries 32 name pcf_rule_stats
 pcf attach --iface d0 --pin-dir "$PIN"
 expect "rule_stats_of_other_size_refused_exit_1" '[ "$RC" = 1 ] && grep -q "must be the same size" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT"'
 
-rm -f "$PIN/pcf_rule_stats" "$PIN/pcf_flow_map"   # the maps of the program before stats_slot
-bpftool map create "$PIN/pcf_flow_map" type hash key 16 value 24 entries 64 name pcf_flow_map
-bpftool map create "$PIN/pcf_rule_stats" type percpu_hash key 4 value 16 entries 64 name pcf_rule_stats
+rm -f "$PIN/pcf_rule_stats" "$PIN/pcf_flow_map"   # two misfits: both are named
+bpftool map create "$PIN/pcf_flow_map" type hash key 16 value 32 entries 64 name pcf_flow_map
+bpftool map create "$PIN/pcf_rule_stats" type percpu_array key 4 value 8 entries 64 name pcf_rule_stats
 pcf attach --iface d0 --pin-dir "$PIN"
-expect "old_layout_refused_names_both_maps" '[ "$RC" = 1 ] && grep -q "pcf_flow_map is hash key 16 value 24" <<<"$OUT" && grep -q "pcf_rule_stats is percpu_hash" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT"'
+expect "misfits_all_named" '[ "$RC" = 1 ] && grep -q "pcf_flow_map is hash key 16 value 32" <<<"$OUT" && grep -q "pcf_rule_stats is percpu_array key 4 value 8" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT"'
 pcf detach --iface d0 --pin-dir "$PIN" --purge
-expect "old_layout_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
+expect "misfits_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
 pcf attach --iface d0 --pin-dir "$PIN"
 pcf status --iface d0 --pin-dir "$PIN" --json
 expect "attach_after_purge" '[ "$RC" = 0 ] && [ "$(json_field attached)" = true ] && [ "$(map_type pcf_rule_stats)" = percpu_array ] && [ "$(map_entries pcf_rule_stats)" = "$(map_entries pcf_flow_map)" ]'
@@ -318,8 +326,7 @@ map_id() { # NAME: id of the pinned map NAME in status --json ($OUT)
 	echo "$OUT" | grep -o "\"$1\":{\"id\":[0-9]*" | grep -o '[0-9]*$'
 }
 config_ifindex_of() { # PORT: pcf_config[PORT].ifindex
-	bpftool map lookup pinned "$PIN/pcf_config" key hex $(hex_le32 "$1") 2>/dev/null |
-		grep -o '"ifindex": [0-9]*' | grep -o '[0-9]*$'
+	maps config "$1" 2>/dev/null | grep -o '"ifindex":[0-9]*' | grep -o '[0-9]*$'
 }
 
 pcf attach --iface d0 --pin-dir "$PIN" --default drop
@@ -328,8 +335,8 @@ pcf status --iface d0 --pin-dir "$PIN" --json
 FLOW_ID0=$(map_id pcf_flow_map); XSK_ID0=$(map_id pcf_xskmap)
 XSK_N=$(map_entries pcf_xskmap); CFG_N=$(map_entries pcf_config)
 OUT="xskmap $XSK_N config $CFG_N"; expect "ports_map_shapes" '[ "$XSK_N" = 256 ] && [ "$CFG_N" = 4 ]'
-add_rule 5201 7201 31 5 0 4 42   # written once, before port 1 exists: PASS + mark 42
-add_rule 5202 7202 32 6 1 0 0    # DROP
+add_rule 5201 7201 31 5 PASS 42  # written once, before port 1 exists: PASS + mark 42
+add_rule 5202 7202 32 6 DROP -   # DROP
 pcf attach --iface d1 --pin-dir "$PIN" --port 1
 expect "ports_attach_port1" '[ "$RC" = 0 ] && grep -q "as port 1" <<<"$OUT"'
 missing=""
@@ -364,6 +371,11 @@ pcf attach --iface d2 --pin-dir "$PIN" --port 4
 expect "ports_port_out_of_range_exit_2" '[ "$RC" = 2 ] && grep -q -- "--port must be" <<<"$OUT"'
 pcf status --iface d2 --pin-dir "$PIN" --port x
 expect "ports_port_not_a_number_exit_2" '[ "$RC" = 2 ]'
+pcf attach --iface d2 --pin-dir "$PIN" --port 2 --obj "$BUILD/pcf_xdp.bpf.o"
+expect "ports_obj_file_port2_refused" '[ "$RC" = 1 ] && grep -q "serves port 0 only" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ] && [ ! -e "$PIN/xdp_link_2" ] && [ "$(config_ifindex_of 2)" = 0 ]'
+PROG_D1=$(xdp_prog_on d1)
+pcf replace --iface d1 --pin-dir "$PIN" --port 1 --obj "$BUILD/pcf_xdp.bpf.o"
+expect "ports_obj_file_replace_port1_refused" '[ "$RC" = 1 ] && grep -q "serves port 0 only" <<<"$OUT" && [ "$(xdp_prog_on d1)" = "$PROG_D1" ]'
 pcf replace --iface d1 --pin-dir "$PIN" --port 1
 expect "ports_replace_port1" '[ "$RC" = 0 ] && grep -q "port 1" <<<"$OUT"'
 OUT=$(send_recv 5201 7201 "$CL2"); expect "ports_replace_port1_traffic" '[ "$OUT" = "mark=0x2a" ]'
@@ -386,14 +398,14 @@ OUT=$(send_recv 5201 7201); expect "ports_purge_refused_port0_works" '[ "$OUT" =
 pcf detach --iface d0 --pin-dir "$PIN" --purge
 expect "ports_purge_last_port" '[ "$RC" = 0 ] && [ ! -e "$PIN" ] && [ -z "$(xdp_prog_on d0)" ]'
 
-# the single-port layout's shapes (64-entry pcf_xskmap, 1-entry pcf_config) are refused
+# pcf_xskmap and pcf_config have one entry (block) per port: other sizes are refused
 mkdir "$PIN"
 bpftool map create "$PIN/pcf_xskmap" type xskmap key 4 value 4 entries 64 name pcf_xskmap
 bpftool map create "$PIN/pcf_config" type array key 4 value 16 entries 1 name pcf_config
 pcf attach --iface d1 --pin-dir "$PIN" --port 1
-expect "old_shapes_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_xskmap is xskmap key 4 value 4 max_entries 64" <<<"$OUT" && grep -q "pcf_config is array key 4 value 16 max_entries 1" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -z "$(xdp_prog_on d1)" ]'
+expect "port_sized_maps_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_xskmap is xskmap key 4 value 4 max_entries 64" <<<"$OUT" && grep -q "pcf_config is array key 4 value 16 max_entries 1" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -z "$(xdp_prog_on d1)" ]'
 pcf detach --iface d1 --pin-dir "$PIN" --port 1 --purge
-expect "old_shapes_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
+expect "port_sized_maps_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
 
 # ---- the interface goes away ----------------------------------------------------------
 pcf attach --iface d1 --pin-dir "$PIN3"
