@@ -6,9 +6,14 @@
 #ifndef PCF_COUNTERS_H
 #define PCF_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <rte_branch_prediction.h>
 #include <rte_common.h>
 #include "port.h"
+
+struct pcf_neigh;
+struct pcf_routes;
 
 /* The one numbered table of the worker's drop reasons. Mirrored by name, never by number, in:
  * proto/pcf/v1/worker.proto (StageCounters.drops keys), dpdk/README.md. */
@@ -49,48 +54,66 @@ struct pcf_queue_counters {
 	uint64_t drops[PCF_DROP__MAX];
 };
 
-/* Per-rule counters: open addressing keyed by rule_id, PCF_RULE_PROBES probes at most; a
- * rule that finds no slot counts in overflow. A slot is filled before it is marked used (a
- * release store, once per rule: not per packet), so readers never see a half-made slot. */
-#define PCF_RULE_BITS   12
-#define PCF_RULE_SLOTS  (1u << PCF_RULE_BITS)
-#define PCF_RULE_PROBES 32
+/* Per-rule counters, indexed by the rule's stats_slot (struct pcf_flow_action): the dense
+ * index the control plane hands out below pcf_rule_stats' max_entries, read at start (pins.h).
+ * One array per datapath lcore; an entry holds the rule it counts for, so when the control
+ * plane gives a freed slot to a new rule the entry restarts from zero for it. Readers (the
+ * main lcore, telemetry) never scan the array: each lcore appends a slot to its `touched` list
+ * the first time it counts one, so reading costs the slots in use, not max_entries.
+ *
+ * An entry changes rule under a sequence count (a seqlock with one writer, the lcore): seq is
+ * odd while the entry is rewritten, even otherwise, 0 for an entry never used; a reader that
+ * sees seq change or odd reads again. Counting a packet of the entry's own rule does not touch
+ * seq (plain increments, as for the stage counters: a reader may see packets one ahead of
+ * bytes). */
+#define PCF_RULE_SLOTS_MAX (1u << 24) /* beyond: counted in rule_overflow (16 M slots) */
 
-struct pcf_rule_slot {
-	uint32_t used;
+struct pcf_rule_entry {
+	uint32_t seq;
 	uint32_t rule_id;
 	uint64_t packets;
 	uint64_t bytes;
 };
 
+struct pcf_rule_table {
+	uint32_t n_slots;               /* entries in e: pcf_rule_stats' max_entries */
+	uint32_t n_touched;             /* touched[0..n_touched), published with a release store */
+	uint32_t *touched;              /* [n_slots] slots this lcore has counted, first use first */
+	struct pcf_rule_entry *e;       /* [n_slots] */
+};
+
 struct pcf_lcore_stats {
 	struct pcf_queue_counters q __rte_cache_aligned;
-	uint64_t rule_overflow;
-	struct pcf_rule_slot rules[PCF_RULE_SLOTS] __rte_cache_aligned;
+	uint64_t rule_overflow;         /* a stats_slot at or beyond n_slots: not counted per rule */
+	uint64_t rule_restarts;         /* entries that began counting for another rule (reused slots) */
+	struct pcf_rule_table rules;
 } __rte_cache_aligned;
 
-static inline void pcf_rule_count(struct pcf_lcore_stats *s, uint32_t rule_id, uint32_t bytes)
+/* The slow path of pcf_rule_count: the entry starts (again) for rule_id. Datapath only. */
+void pcf_rule_restart(struct pcf_lcore_stats *s, uint32_t slot, uint32_t rule_id, uint32_t bytes);
+
+static inline void pcf_rule_count(struct pcf_lcore_stats *s, uint32_t slot, uint32_t rule_id,
+				  uint32_t bytes)
 {
-	uint32_t h = (rule_id * 2654435761u) >> (32 - PCF_RULE_BITS), i;
+	struct pcf_rule_entry *e;
 
-	for (i = 0; i < PCF_RULE_PROBES; i++) {
-		struct pcf_rule_slot *r = &s->rules[(h + i) & (PCF_RULE_SLOTS - 1)];
-
-		if (r->used && r->rule_id == rule_id) {
-			r->packets++;
-			r->bytes += bytes;
-			return;
-		}
-		if (!r->used) {
-			r->rule_id = rule_id;
-			r->packets = 1;
-			r->bytes = bytes;
-			__atomic_store_n(&r->used, 1, __ATOMIC_RELEASE);
-			return;
-		}
+	if (unlikely(slot >= s->rules.n_slots)) {
+		s->rule_overflow++;
+		return;
 	}
-	s->rule_overflow++;
+	e = &s->rules.e[slot];
+	if (likely(e->seq != 0 && e->rule_id == rule_id)) {
+		e->packets++;
+		e->bytes += bytes;
+		return;
+	}
+	pcf_rule_restart(s, slot, rule_id, bytes);
 }
+
+/* Allocates the per-rule table of n_slots entries on socket (hugepage memory, zeroed): 28 bytes
+ * per slot and lcore. 0, or -1 when out of memory. */
+int pcf_rule_table_init(struct pcf_rule_table *t, uint32_t n_slots, int socket);
+void pcf_rule_table_free(struct pcf_rule_table *t);
 
 /* Datapath lcores at most: one per RX queue of --iface, and as many on the egress (--reverse). */
 #define PCF_WORKER_MAX_RX (2 * PCF_MAX_QUEUES)
@@ -115,6 +138,11 @@ struct pcf_stats_view {
 	const char *poll_mode;
 	const char *reverse;          /* --reverse: "<egress> port <n> -> <iface>"; NULL without */
 	uint64_t started_at_unix_ms;
+	uint32_t rule_slots;          /* entries of each lcore's per-rule table */
+	/* The main lcore's tables, for their sizes: [0] of the egress, [1] of --iface (--reverse);
+	 * NULL when not used (--dst-mac, --egress tap). */
+	const struct pcf_neigh *neigh[2];
+	const struct pcf_routes *routes[2];
 	unsigned int n_queues;
 	struct pcf_stats_queue queues[PCF_WORKER_MAX_RX];
 };
@@ -129,13 +157,19 @@ struct pcf_rule_total {
 void pcf_stats_read_queue(const struct pcf_stats_queue *q, struct pcf_queue_counters *out);
 
 /* The per-rule counters summed over all queues, by rule_id ascending; returns how many (at
- * most max) and the overflow count. */
+ * most max) and the overflow count. Reads the slots the lcores have counted (their touched
+ * lists), not the whole tables. */
 unsigned int pcf_stats_read_rules(const struct pcf_stats_view *v, struct pcf_rule_total *out,
 				  unsigned int max, uint64_t *overflow);
 
-/* Registers /pcf/stats with the DPDK telemetry (22.11 cannot unregister a command). */
+/* One rule's counters summed over all queues; false when no lcore counts it. */
+bool pcf_stats_read_rule(const struct pcf_stats_view *v, uint32_t rule_id, struct pcf_rule_total *out);
+
+/* Registers /pcf/stats and /pcf/rule with the DPDK telemetry (22.11 cannot unregister a
+ * command). */
 int pcf_stats_telemetry_register(const struct pcf_stats_view *v);
-/* From now on /pcf/stats answers with an error: before the ports the view points at close. */
+/* From its return on, the commands answer with an error and none is still reading the view:
+ * it waits for a call in progress. Before the ports and tables the view points at go away. */
 void pcf_stats_telemetry_detach(void);
 
 #endif /* PCF_COUNTERS_H */

@@ -1,5 +1,6 @@
 /* datapath.c - the datapath lcore loop (datapath.h). */
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include "datapath.h"
 #include "pipeline.h"
 
@@ -28,24 +29,35 @@ static void transmit(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	}
 }
 
+/* RCU (rte_rcu_qsbr): the lcore is online while it may hold a pointer into the neighbour or
+ * route tables and reports a quiescent state after each burst, holding none; asleep in
+ * poll() it is offline, so the main lcore never waits for an idle lcore. */
 int pcf_datapath_loop(void *arg)
 {
 	struct pcf_lcore *lc = arg;
 	struct rte_mbuf *rx[BURST], *tx[BURST];
 	uint16_t n, n_tx;
 
+	rte_rcu_qsbr_thread_online(lc->qsbr, lc->qsbr_id);
 	while (!pcf_datapath_stop) {
 		n = pcf_port_rx_burst(lc->rx, rx, BURST);
 		if (n == 0) {
 			/* Idle: reap TX completions and kick what the egress still holds. */
 			pcf_port_tx_burst(lc->tx, NULL, 0);
-			if (lc->wakeup)
+			if (lc->wakeup) {
+				rte_rcu_qsbr_thread_offline(lc->qsbr, lc->qsbr_id);
 				pcf_port_wait_rx(lc->rx, WAKEUP_TIMEOUT_MS);
+				rte_rcu_qsbr_thread_online(lc->qsbr, lc->qsbr_id);
+			} else {
+				rte_rcu_qsbr_quiescent(lc->qsbr, lc->qsbr_id);
+			}
 			continue;
 		}
 		n_tx = pcf_pipeline_burst(lc, rx, n, tx);
 		if (n_tx)
 			transmit(lc, tx, n_tx);
+		rte_rcu_qsbr_quiescent(lc->qsbr, lc->qsbr_id);
 	}
+	rte_rcu_qsbr_thread_offline(lc->qsbr, lc->qsbr_id);
 	return 0;
 }

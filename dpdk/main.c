@@ -1,7 +1,8 @@
 /* main.c - pcf-worker, the DPDK worker of pcf-afxdp, shaped like DPDK's examples/l2fwd: EAL
  * init, the application's options after `--`, ports opened (rte_exit on a bad configuration),
- * one datapath lcore per RX queue, the main lcore on a timer (mirror, neighbours, reports), a
- * force_quit flag set by SIGINT/SIGTERM, and an orderly stop.
+ * one datapath lcore per RX queue, the main lcore on a timer (mirror, neighbours and routes,
+ * report snapshots; a report thread sends them), a force_quit flag set by SIGINT/SIGTERM, and an
+ * orderly stop.
  *
  * Life cycle of the pcf_xskmap entries: they are written last at start (once the lcores poll
  * and the egress is up, so XDP redirects only to a worker that can forward) and deleted first
@@ -20,6 +21,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include "config.h"
 #include "counters.h"
 #include "datapath.h"
@@ -29,11 +31,12 @@
 #include "pipeline.h"
 #include "port.h"
 #include "report.h"
+#include "route.h"
 
 #define MBUFS_PER_QUEUE   4096
 #define MBUF_CACHE        256
 #define MAIN_TICK_US      10000 /* the main lcore's timer */
-#define NEIGH_REFRESH_MS  1000  /* re-read the kernel's neighbours, and after a miss at most this often: */
+#define NEIGH_REFRESH_MS  1000  /* re-read the kernel's neighbours and routes, and after a miss at most this often: */
 #define NEIGH_MISS_MS     100
 #define STOP_DRAIN_US     50000 /* after the xskmap entries are gone: the RX rings empty */
 
@@ -54,6 +57,11 @@ static struct pcf_port *rx_ports[PCF_WORKER_MAX_RX];
 static struct pcf_port *tx_ports[PCF_WORKER_MAX_RX];
 static struct pcf_l2 l2, l2_rev;                 /* out of the egress; out of --iface (--reverse) */
 static struct pcf_neigh *neigh, *neigh_rev;
+static struct pcf_routes *routes, *routes_rev;    /* with neigh, neigh_rev */
+/* The datapath lcores' quiescent states (thread id = RX socket index): the main lcore frees
+ * what it took out of the neighbour and route tables only after a grace period. */
+static struct rte_rcu_qsbr *qsbr;
+static uint32_t rule_slots;        /* the per-rule tables: pcf_rule_stats' max_entries */
 static char reverse_desc[2 * IF_NAMESIZE + 32];
 static char mirror_rx_desc[2 * IF_NAMESIZE + 64];
 static struct pcf_mirror *mirror;
@@ -160,23 +168,45 @@ static void close_ports(void)
 			pcf_port_close(tx_ports[i]);
 }
 
-static struct pcf_neigh *open_neigh(const char *ifname)
+static void setup_rcu(void)
 {
-	struct pcf_neigh *n = pcf_neigh_create(ifname);
+	size_t sz = rte_rcu_qsbr_get_memsize(n_rx);
+	unsigned int q;
+
+	qsbr = rte_zmalloc("pcf_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (!qsbr || rte_rcu_qsbr_init(qsbr, n_rx))
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to set up RCU for %u lcores: %s\n", n_rx,
+			 rte_strerror(rte_errno));
+	for (q = 0; q < n_rx; q++)
+		rte_rcu_qsbr_thread_register(qsbr, q); /* offline until its loop starts */
+}
+
+/* The kernel's neighbour entries and routes of ifname, read once now. */
+static struct pcf_neigh *open_neigh(const char *ifname, struct pcf_routes **rt)
+{
+	struct pcf_neigh *n = pcf_neigh_create(ifname, qsbr);
 
 	if (!n)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the neighbour table of %s: %s\n",
 			 ifname, rte_strerror(rte_errno));
 	if (pcf_neigh_refresh(n) < 0)
 		rte_exit(PCF_EXIT_ERROR,
-			 "pcf-worker: failed to read the kernel's neighbour entries of %s (/proc/net/arp, netlink RTM_GETNEIGH AF_INET6): %s\n",
+			 "pcf-worker: failed to read the kernel's neighbour entries of %s (netlink RTM_GETNEIGH): %s\n",
+			 ifname, strerror(errno));
+	*rt = pcf_routes_create(ifname, qsbr);
+	if (!*rt)
+		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the route table of %s: %s\n",
+			 ifname, rte_strerror(rte_errno));
+	if (pcf_routes_refresh(*rt) < 0)
+		rte_exit(PCF_EXIT_ERROR,
+			 "pcf-worker: failed to read the kernel's routes through %s (netlink RTM_GETROUTE): %s\n",
 			 ifname, strerror(errno));
 	return n;
 }
 
 /* Source: --src-mac, else the egress's address. Destination: --dst-mac; for a TAP its own
  * address (the kernel side receives what the PMD sends); else the kernel's neighbour entry of
- * --next-hop or of each packet's destination. */
+ * --next-hop or of the next hop of each packet's destination (its route's gateway, or itself). */
 static void setup_l2(void)
 {
 	l2.src = conf.have_src_mac ? conf.src_mac : tx_ports[0]->mac;
@@ -188,8 +218,9 @@ static void setup_l2(void)
 		l2.dst = conf.have_dst_mac ? conf.dst_mac : tx_ports[0]->mac;
 		return;
 	}
-	neigh = open_neigh(conf.egress);
+	neigh = open_neigh(conf.egress, &routes);
 	l2.neigh = neigh;
+	l2.routes = routes;
 }
 
 /* --reverse, out of --iface: its own address; --reverse-dst-mac, else its kernel neighbour
@@ -207,8 +238,9 @@ static void setup_l2_reverse(void)
 		l2_rev.dst = conf.reverse_dst_mac;
 		return;
 	}
-	neigh_rev = open_neigh(conf.iface);
+	neigh_rev = open_neigh(conf.iface, &routes_rev);
 	l2_rev.neigh = neigh_rev;
+	l2_rev.routes = routes_rev;
 }
 
 static void setup_mirror(void)
@@ -254,14 +286,19 @@ static void setup_lcores(void)
 		if (lc)
 			lc->stats = rte_zmalloc_socket("pcf_lcore_stats", sizeof(*lc->stats),
 						       RTE_CACHE_LINE_SIZE, socket);
-		if (!lc || !lc->stats)
-			rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to allocate the counters of lcore %u\n", lcore);
+		if (!lc || !lc->stats || pcf_rule_table_init(&lc->stats->rules, rule_slots, socket))
+			rte_exit(PCF_EXIT_ERROR,
+				 "pcf-worker: failed to allocate the counters of lcore %u (%u rule slots, %zu MiB): reserve more hugepages\n",
+				 lcore, rule_slots,
+				 ((size_t)rule_slots * (sizeof(struct pcf_rule_entry) + sizeof(uint32_t))) >> 20);
 		lc->queue = PCF_XSK_KEY(rx_port_no(q), rx_queue_no(q));
 		lc->rx = rx_ports[q];
 		lc->tx = tx_ports[q];
 		lc->l2 = q < conf.n_queues ? &l2 : &l2_rev;
 		lc->mirror = mirror;
 		lc->nat6 = &nat6;
+		lc->qsbr = qsbr;
+		lc->qsbr_id = q;
 		lc->pass_no_meta = conf.no_meta == PCF_NO_META_PASS;
 		lc->wakeup = conf.poll == PCF_POLL_WAKEUP;
 		lcores[q] = lc;
@@ -289,6 +326,27 @@ static void setup_nat6(void)
 		printf("pcf-worker: %s/%s mapped read-only: %u entries\n", conf.pin_dir, PCF_PIN_NAT6, nat6.n);
 }
 
+/* The per-rule tables are indexed by stats_slot: as many entries as pcf_rule_stats has. */
+static void setup_rule_slots(void)
+{
+	char err[PATH_MAX + 256];
+	int ret;
+
+	ret = pcf_pins_rule_slots(conf.pin_dir, &rule_slots, err, sizeof(err));
+	if (ret < 0)
+		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
+	if (ret > 0)
+		printf("pcf-worker: warning: no pinned %s in %s: per-rule counters for %u stats slots\n",
+		       PCF_PIN_RULE_STATS, conf.pin_dir, rule_slots);
+	if (rule_slots > PCF_RULE_SLOTS_MAX) {
+		printf("pcf-worker: warning: %s has %u entries: per-rule counters for the first %u slots (the rest count as rule_overflow)\n",
+		       PCF_PIN_RULE_STATS, rule_slots, PCF_RULE_SLOTS_MAX);
+		rule_slots = PCF_RULE_SLOTS_MAX;
+	}
+	printf("pcf-worker: per-rule counters by stats slot: %u slots, %zu KiB per datapath lcore\n",
+	       rule_slots, ((size_t)rule_slots * (sizeof(struct pcf_rule_entry) + sizeof(uint32_t))) >> 10);
+}
+
 /* What telemetry and the reports show. */
 static void setup_reporting(void)
 {
@@ -307,6 +365,8 @@ static void setup_reporting(void)
 					.poll_mode = pcf_poll_name(conf.poll),
 					.reverse = conf.reverse ? reverse_desc : NULL,
 					.started_at_unix_ms = clock_ms(CLOCK_REALTIME),
+					.rule_slots = rule_slots,
+					.neigh = { neigh, neigh_rev }, .routes = { routes, routes_rev },
 					.n_queues = n_rx };
 	for (q = 0; q < n_rx; q++)
 		view.queues[q] = (struct pcf_stats_queue){ lcores[q]->queue, rx_port_no(q), rx_queue_no(q),
@@ -343,7 +403,8 @@ static int register_sockets(void)
 	return 0;
 }
 
-/* The main lcore's timer: mirror copies to disk and wire, neighbour entries, reports. */
+/* The main lcore's timer: mirror copies to disk and wire, neighbour entries and routes, report
+ * snapshots. Nothing here waits on anything outside this process (the report thread does). */
 static void service_loop(void)
 {
 	uint64_t now, next_neigh = 0, last_neigh = 0;
@@ -360,15 +421,19 @@ static void service_loop(void)
 			if (now >= next_neigh || (miss && now >= last_neigh + NEIGH_MISS_MS)) {
 				for (q = 0; q < n_rx; q++)
 					lcores[q]->want_neigh = false;
-				if (neigh)
+				if (neigh) {
+					pcf_routes_refresh(routes);
 					pcf_neigh_refresh(neigh);
-				if (neigh_rev)
+				}
+				if (neigh_rev) {
+					pcf_routes_refresh(routes_rev);
 					pcf_neigh_refresh(neigh_rev);
+				}
 				last_neigh = now;
 				next_neigh = now + NEIGH_REFRESH_MS;
 			}
 		}
-		pcf_reporter_tick(&reporter, now, false);
+		pcf_reporter_tick(&reporter, now);
 		rte_delay_us_sleep(MAIN_TICK_US);
 	}
 }
@@ -380,6 +445,9 @@ static void stop_worker(void)
 	unsigned int q;
 	int ret;
 
+	/* First: once this returns no telemetry call is reading the view, the ports or the tables,
+	 * and any later one answers an error. */
+	pcf_stats_telemetry_detach();
 	for (q = 0; q < n_registered; q++) {
 		ret = pcf_afxdp_xskmap_clear(rx_ports[q], xskmap_fd);
 		if (ret)
@@ -395,12 +463,15 @@ static void stop_worker(void)
 	rte_eal_mp_wait_lcore();
 	if (mirror)
 		pcf_mirror_close(mirror); /* drains the last copies */
-	pcf_reporter_tick(&reporter, clock_ms(CLOCK_MONOTONIC), true); /* the final counters */
-	pcf_reporter_fini(&reporter);
-	pcf_stats_telemetry_detach();
+	pcf_reporter_fini(&reporter); /* the final counters, sent by the report thread (bounded wait) */
 	close_ports();
+	for (q = 0; q < n_rx; q++)
+		rte_rcu_qsbr_thread_unregister(qsbr, q);
+	pcf_routes_destroy(routes);
+	pcf_routes_destroy(routes_rev);
 	pcf_neigh_destroy(neigh);
 	pcf_neigh_destroy(neigh_rev);
+	rte_free(qsbr);
 	pcf_pins_unmap_nat6(&nat6);
 	if (xskmap_fd >= 0)
 		close(xskmap_fd);
@@ -433,12 +504,14 @@ int main(int argc, char **argv)
 						sizeof(err)))
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: --reverse: %s\n", err);
 	setup_nat6();
+	setup_rule_slots();
 
 	mp = rte_pktmbuf_pool_create("pcf_mbufs", MBUFS_PER_QUEUE * (n_rx + 1) - 1, MBUF_CACHE,
 				     0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!mp)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: failed to create the mbuf pool: %s\n", rte_strerror(rte_errno));
 	open_ports(mp);
+	setup_rcu();
 	setup_l2();
 	setup_l2_reverse();
 	setup_mirror();

@@ -133,27 +133,42 @@ static size_t nat6_map_len(uint32_t n)
 	return (bytes + page - 1) / page * page;
 }
 
+/* Opens pin_dir/name and reads its map info. Returns the fd; -2 when it is not pinned (an
+ * optional map); -1 with err set on another failure. */
+static int open_optional(const char *pin_dir, const char *name, struct bpf_map_info *info,
+			 char *path, size_t pathlen, char *err, size_t errlen)
+{
+	__u32 info_len = sizeof(*info);
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	snprintf(path, pathlen, "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -2;
+		snprintf(err, errlen, "failed to open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(fd, info, &info_len) < 0) {
+		snprintf(err, errlen, "failed to read %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int pcf_pins_map_nat6(const char *pin_dir, struct pcf_nat6_table *t, char *err, size_t errlen)
 {
-	struct bpf_map_info info = {0};
-	__u32 info_len = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
 	void *p;
 	int fd, ret = -1;
 
 	*t = (struct pcf_nat6_table){0};
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, PCF_PIN_NAT6);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "failed to open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) < 0) {
-		snprintf(err, errlen, "failed to read %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
+	fd = open_optional(pin_dir, PCF_PIN_NAT6, &info, path, sizeof(path), err, errlen);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(__u32) ||
 	    info.value_size != sizeof(struct pcf_nat6) || !(info.map_flags & BPF_F_MMAPABLE)) {
 		snprintf(err, errlen,
@@ -184,4 +199,28 @@ void pcf_pins_unmap_nat6(struct pcf_nat6_table *t)
 	if (t->entries)
 		munmap((void *)t->entries, nat6_map_len(t->n));
 	*t = (struct pcf_nat6_table){0};
+}
+
+int pcf_pins_rule_slots(const char *pin_dir, uint32_t *n, char *err, size_t errlen)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	int fd, ret = -1;
+
+	*n = PCF_DEFAULT_MAX_RULES;
+	fd = open_optional(pin_dir, PCF_PIN_RULE_STATS, &info, path, sizeof(path), err, errlen);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
+	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.key_size != sizeof(__u32) ||
+	    info.value_size != sizeof(struct pcf_counter) || info.max_entries == 0) {
+		snprintf(err, errlen,
+			 "%s is not a PERCPU_ARRAY of struct pcf_counter (type %u, key %u, value %u bytes, %u entries): a loader of another version?",
+			 path, info.type, info.key_size, info.value_size, info.max_entries);
+		goto cleanup;
+	}
+	*n = info.max_entries;
+	ret = 0;
+cleanup:
+	close(fd);
+	return ret;
 }

@@ -1,7 +1,8 @@
 /* pins.h - the worker's view of the loader's pin dir: it opens pcf_xskmap (the only map whose
  * contents it writes, its own sockets' entries), checks, through pcf_config, that the
- * program behind that pin dir is attached to the worker's RX interface, and maps pcf_nat6
- * (the IPv6 NAT addresses) read-only into its memory. */
+ * program behind that pin dir is attached to the worker's RX interface, maps pcf_nat6
+ * (the IPv6 NAT addresses) read-only into its memory, and reads the size of pcf_rule_stats
+ * (the stats_slots its per-rule counters are indexed by). */
 #ifndef PCF_PINS_H
 #define PCF_PINS_H
 
@@ -27,5 +28,11 @@ int pcf_pins_check_port(const char *pin_dir, int xskmap_fd, unsigned int port, u
  * empty); -1 with a one-line reason in err (not such a map, or mmap failed). */
 int pcf_pins_map_nat6(const char *pin_dir, struct pcf_nat6_table *t, char *err, size_t errlen);
 void pcf_pins_unmap_nat6(struct pcf_nat6_table *t);
+
+/* The max_entries of the pinned pcf_rule_stats: how many stats_slots the control plane can
+ * hand out, the size of the worker's per-rule tables. 0 with *n set; 1 when the pin dir has no
+ * pcf_rule_stats (*n = PCF_DEFAULT_MAX_RULES); -1 with a one-line reason in err (not a
+ * PERCPU_ARRAY of struct pcf_counter, or unreadable). */
+int pcf_pins_rule_slots(const char *pin_dir, uint32_t *n, char *err, size_t errlen);
 
 #endif /* PCF_PINS_H */

@@ -13,7 +13,8 @@ static inline void drop(struct pcf_lcore *lc, struct rte_mbuf *m, enum pcf_drop 
 }
 
 /* TX: the egress's address as source; as destination the fixed one, or the kernel neighbour
- * entry (of the packet's family) of the next hop. */
+ * entry (of the packet's family) of the next hop: --next-hop, else the gateway of the route of
+ * the destination (after DNAT) through the egress, else the destination itself. */
 static inline bool set_ethernet(struct pcf_lcore *lc, struct rte_mbuf *m, const struct pcf_rw_info *info)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -24,10 +25,14 @@ static inline bool set_ethernet(struct pcf_lcore *lc, struct rte_mbuf *m, const 
 		eth->dst_addr = l2->dst;
 	} else {
 		if (info->family == PCF_FAMILY_IPV6)
-			found = pcf_neigh_lookup6(l2->neigh, l2->has_next_hop6 ? l2->next_hop6 : info->dst_ip6,
+			found = pcf_neigh_lookup6(l2->neigh,
+						  l2->has_next_hop6 ? l2->next_hop6
+								    : pcf_route_next_hop6(l2->routes, info->dst_ip6),
 						  &eth->dst_addr);
 		else
-			found = pcf_neigh_lookup(l2->neigh, l2->next_hop ? l2->next_hop : info->dst_ip,
+			found = pcf_neigh_lookup(l2->neigh,
+						 l2->next_hop ? l2->next_hop
+							      : pcf_route_next_hop(l2->routes, info->dst_ip),
 						 &eth->dst_addr);
 		if (!found) {
 			lc->want_neigh = true;
@@ -107,7 +112,7 @@ uint16_t pcf_pipeline_burst(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16
 		if (act == &NO_CHANGE)
 			q->no_meta_passed++;
 		else
-			pcf_rule_count(lc->stats, act->rule_id, len);
+			pcf_rule_count(lc->stats, act->stats_slot, act->rule_id, len);
 
 		/* TX */
 		if (unlikely(!set_ethernet(lc, m, &info))) {

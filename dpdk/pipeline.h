@@ -7,7 +7,9 @@
  *   TTL     ttl_delta on the IPv4 TTL or the IPv6 hop limit; <= 0 is dropped (ttl_expired);
  *   mirror  PCF_F_MIRROR: a copy to the mirror (mirror.c);
  *   counters  per queue and stage, per rule (counters.h);
- *   TX      Ethernet addresses for the egress (the IPv4 or IPv6 neighbour); the caller transmits.
+ *   TX      Ethernet addresses for the egress: the neighbour entry of the next hop (--next-hop,
+ *           else the gateway of the destination's route, else the destination); the caller
+ *           transmits.
  * One pcf_lcore per datapath lcore, used by that lcore only. */
 #ifndef PCF_PIPELINE_H
 #define PCF_PIPELINE_H
@@ -21,6 +23,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "port.h"
+#include "route.h"
 
 /* How TX sets the Ethernet header. */
 struct pcf_l2 {
@@ -31,6 +34,7 @@ struct pcf_l2 {
 	bool has_next_hop6;           /* else an IPv6 packet's destination after DNAT */
 	uint8_t next_hop6[16];
 	const struct pcf_neigh *neigh;
+	const struct pcf_routes *routes; /* with neigh: the next hop of a destination */
 };
 
 struct pcf_lcore {
@@ -41,6 +45,8 @@ struct pcf_lcore {
 	const struct pcf_l2 *l2;
 	struct pcf_mirror *mirror;    /* NULL: PCF_F_MIRROR is ignored */
 	const struct pcf_nat6_table *nat6; /* the mmapped pcf_nat6 (entries NULL: none) */
+	struct rte_rcu_qsbr *qsbr;    /* quiescent states for the neighbour and route tables */
+	unsigned int qsbr_id;
 	bool pass_no_meta;
 	bool wakeup;                  /* --poll wakeup */
 	volatile bool want_neigh;     /* set here on a neighbour miss, cleared by the main lcore */

@@ -16,8 +16,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Between failed reports: 250 ms doubling to 1 s, so a restarted control plane hears from the
+// worker within about a second (each attempt is one connect: cheap while it is down).
 constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(4000); /* a restarted control plane hears from us within seconds */
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// The channel's own reconnect schedule, between the attempts the reports ask for.
+constexpr int kReconnectInitialMs = 100;
+constexpr int kReconnectMaxMs = 1000;
+constexpr int kMinConnectTimeoutMs = 1000; // gRPC's GRPC_ARG_MIN_RECONNECT_BACKOFF_MS
 
 void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
   m->set_worker_id(r.worker_id ? r.worker_id : "");
@@ -59,6 +65,7 @@ struct pcf_report_client {
   std::unique_ptr<pcf::v1::WorkerReport::Stub> stub;
   Clock::duration backoff = kInitialBackoff;
   Clock::time_point next_attempt{};
+  bool failing = false;  // the last call failed: the next one starts a fresh connection attempt
   uint64_t sequence = 0, ok = 0, failed = 0;
 };
 
@@ -66,10 +73,14 @@ extern "C" pcf_report_client *pcf_report_client_create(const char *target, char 
   try {
     auto c = std::make_unique<pcf_report_client>();
     grpc::ChannelArguments args;
-    // The channel's own reconnects follow the same schedule as the reports' backoff.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(kInitialBackoff.count()));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(kInitialBackoff.count()));
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(kMaxBackoff.count()));
+    // gRPC's defaults (1 s growing by 1.6 to 120 s, 20 % jitter, 20 s to connect) would leave
+    // a restarted control plane without reports for minutes. Short here, and each report after
+    // a failure resets it (below): reports then follow their own backoff alone. (Fail-fast
+    // calls on the channel's own schedule, both capped at 4 s, resumed reports 2-7 s after a
+    // restart: a call fails at once until the channel's next reconnect has succeeded.)
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectInitialMs);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinConnectTimeoutMs);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectMaxMs);
     c->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     if (!c->channel) {
       std::snprintf(err, errlen, "cannot make a gRPC channel to '%s'", target);
@@ -84,21 +95,26 @@ extern "C" pcf_report_client *pcf_report_client_create(const char *target, char 
 }
 
 extern "C" pcf_report_result pcf_report_client_send(pcf_report_client *c, const pcf_report *r,
-                                                    unsigned int timeout_ms, char *err, size_t errlen) {
+                                                    unsigned int timeout_ms, bool force, char *err,
+                                                    size_t errlen) {
   const Clock::time_point now = Clock::now();
-  if (now < c->next_attempt) return PCF_REPORT_BACKOFF;
+  if (!force && now < c->next_attempt) return PCF_REPORT_BACKOFF;
   try {
     pcf::v1::WorkerStats msg;
     pcf::v1::ReportAck ack;
     grpc::ClientContext ctx;
     Fill(*r, ++c->sequence, &msg);
+    // After a failure, connect now rather than when the channel's reconnect backoff says.
+    if (c->failing) grpc::experimental::ChannelResetConnectionBackoff(c->channel.get());
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-    // Fail fast while the control plane is down: the backoff below paces the retries, and
-    // the main lcore is not held for a whole deadline on every tick.
-    ctx.set_wait_for_ready(false);
+    // Wait for the connection within the deadline: a fail-fast call made while the channel is
+    // between two connection attempts (TRANSIENT_FAILURE) fails at once even when the control
+    // plane is back. This runs on the report thread: blocking it costs nothing else.
+    ctx.set_wait_for_ready(true);
     const grpc::Status s = c->stub->Report(&ctx, msg, &ack);
     if (s.ok()) {
       c->ok++;
+      c->failing = false;
       c->backoff = kInitialBackoff;
       c->next_attempt = Clock::time_point{};
       return PCF_REPORT_OK;
@@ -108,7 +124,8 @@ extern "C" pcf_report_result pcf_report_client_send(pcf_report_client *c, const 
     std::snprintf(err, errlen, "%s", e.what());
   }
   c->failed++;
-  c->next_attempt = now + c->backoff;
+  c->failing = true;
+  c->next_attempt = Clock::now() + c->backoff;
   c->backoff = std::min<Clock::duration>(c->backoff * 2, kMaxBackoff);
   return PCF_REPORT_FAILED;
 }

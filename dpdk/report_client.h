@@ -1,9 +1,10 @@
 /* report_client.h - the worker's client of pcf.v1.WorkerReport (proto/pcf/v1/worker.proto):
  * one C++ file (report_client.cc, gRPC C++) behind this C interface. Blocking calls with a
- * deadline, made from the main lcore on a timer, never from a datapath lcore. */
+ * deadline, made from the worker's report thread (report.h), never from an lcore. */
 #ifndef PCF_REPORT_CLIENT_H
 #define PCF_REPORT_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,10 +51,12 @@ struct pcf_report_client;
  * connect: the first report does. */
 struct pcf_report_client *pcf_report_client_create(const char *target, char *err, size_t errlen);
 
-/* Sends r unless backing off. After a failure the next attempt waits 250 ms, doubling up to
- * 30 s; a success resets it. */
+/* Sends r unless backing off (force: even then). The call waits for the channel to connect
+ * within timeout_ms (it blocks its thread up to that long). After a failure the next attempt
+ * waits 250 ms, doubling up to 1 s, and starts with a fresh connection attempt; a success
+ * resets it. */
 enum pcf_report_result pcf_report_client_send(struct pcf_report_client *c, const struct pcf_report *r,
-					      unsigned int timeout_ms, char *err, size_t errlen);
+					      unsigned int timeout_ms, bool force, char *err, size_t errlen);
 
 /* Reports sent, failed; the last sequence number used. */
 void pcf_report_client_counts(const struct pcf_report_client *c, uint64_t *ok, uint64_t *failed,

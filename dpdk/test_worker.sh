@@ -29,10 +29,20 @@
 #   M  IPv4 fragments through the real control plane: a 3000-byte UDP datagram over the MTU and
 #      a port-less REDIRECT rule (TTL -2, SNAT): every fragment, first and later, leaves the
 #      worker translated and decremented, and the server reassembles it (checksum verified);
+#   N  per-rule counters under rule churn (the control plane): 4,500 REDIRECT rules over time in
+#      batches, the newest counted exactly, nothing in rule_overflow, also in GET /stats;
+#   O  neighbour churn: 1,280 permanent neighbours added and deleted on dut1 over time, then a
+#      new next hop still gets its packets;
+#   P  off-link destinations: routes via a gateway on dut1 (IPv4 and IPv6, no --next-hop), the
+#      packets arrive at the gateway's MAC; routes deleted, the tables go;
+#   Q  SIGTERM under back-to-back telemetry queries: a clean exit 0;
+#   R  a hung report target (report_sink --hang): mirror copies reach the pcapng file and the
+#      neighbour table is re-read as if it answered; the stop's wait is bounded;
+#   S  reports resume within 2 s after the report target comes back;
 #   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
 #
-# A case that cannot run here while the rest can (K without a loader that has --port, L and M
-# without a control plane, L's NAT without IPv6 NAT in its API) prints "skip NAME: reason" and is
+# A case that cannot run here while the rest can (K without a loader that has --port, L, M, N
+# and P without a control plane, L's NAT without IPv6 NAT in its API) prints "skip NAME: reason" and is
 # counted as skipped; under CI=true a skip is a failure (as exit 77 is for the whole script).
 #
 # Run as root after `make -C xdp && make -C dpdk`. Everything it makes (namespaces, pin dir,
@@ -216,16 +226,16 @@ count6() { fields6 "$1" "${3:-udp}" | awk -F, "$2 {n++} END {print n+0}"; } # co
 send() {
 	ip netns exec "$CLIENT" timeout 60 node "$UDP" send 198.18.1.1 "$2" "$1" "$3" "${4:-2}" >/dev/null
 }
-# telemetry NAME: /pcf/stats of worker NAME as JSON
+# telemetry NAME [COMMAND]: /pcf/stats (or COMMAND, e.g. /pcf/rule,42) of worker NAME as JSON
 telemetry() {
-	python3 - "/var/run/dpdk/$LAB-$1/dpdk_telemetry.v2" <<'EOF'
+	python3 - "/var/run/dpdk/$LAB-$1/dpdk_telemetry.v2" "${2:-/pcf/stats}" <<'EOF'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.settimeout(5)
 s.connect(sys.argv[1])
 s.recv(1024)
-s.send(b"/pcf/stats")
-print(json.dumps(json.loads(s.recv(1 << 16))["/pcf/stats"]))
+s.send(sys.argv[2].encode())
+print(json.dumps(json.loads(s.recv(1 << 16))[sys.argv[2].split(",")[0]]))
 EOF
 }
 jget() { node -e 'const r = JSON.parse(process.argv[1]); console.log(eval(process.argv[2]))' "$1" "$2"; }
@@ -605,6 +615,207 @@ else
 		fail "K pcf-xdp detach --iface dut1 --port 1" "detach"
 fi
 
+# ---- O: neighbour churn: entries the kernel drops leave the worker's table ----------------------
+# Over time more distinct neighbours than the table holds at once (PCF_NEIGH_MAX 1,024 per family)
+# come and go on the egress: 5 batches of 256 permanent entries, each added, seen by the worker
+# (telemetry "neighbours"), deleted and seen gone. A next hop added afterwards still gets its
+# packets: a table that kept every address it ever saw would be full by then.
+# neigh_wait NAME CONDITION: poll telemetry until CONDITION (on r) holds, 5 s at most; sets TEL
+neigh_wait() {
+	local i
+	for i in $(seq 1 50); do
+		TEL=$(telemetry "$1")
+		[ "$(jget "$TEL" "$2" 2>/dev/null)" = true ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if worker_start neigh --egress iface:dut1 --poll wakeup --next-hop 198.18.1.200; then
+	TEL=$(telemetry neigh)
+	O_BASE=$(jget "$TEL" "r.neighbours ?? 0")
+	O_OK=1
+	for b in 0 1 2 3 4; do
+		for i in $(seq 0 255); do
+			printf 'neigh replace 198.18.%d.%d lladdr 02:00:00:00:%02x:%02x dev dut1 nud permanent\n' $((64 + b)) "$i" "$b" "$i"
+		done >"$TMP/o-add"
+		sed 's/^neigh replace \([^ ]*\) .*/neigh del \1 dev dut1/' "$TMP/o-add" >"$TMP/o-del"
+		ip -n "$DUT" -batch "$TMP/o-add" || O_OK=
+		neigh_wait neigh "r.neighbours == $O_BASE + 256" || { O_OK=; OUT="batch $b: added, the worker has $(jget "$TEL" r.neighbours) (want $((O_BASE + 256)))"; }
+		ip -n "$DUT" -batch "$TMP/o-del" || O_OK=
+		neigh_wait neigh "r.neighbours == $O_BASE" || { O_OK=; OUT="batch $b: deleted, the worker has $(jget "$TEL" r.neighbours) (want $O_BASE)"; }
+	done
+	expect "O 5 x 256 neighbours added and deleted on dut1: the worker's table follows (1,280 addresses over time)" '[ -n "$O_OK" ]'
+	S0_MAC=$(ip -n "$SERVER" -o link show s0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+	ip -n "$DUT" neigh replace 198.18.1.200 lladdr "$S0_MAC" dev dut1 nud permanent
+	neigh_wait neigh "r.neighbours == $O_BASE + 1"
+	cap_start "$TMP/o.pcap"
+	send 5000 7000 10
+	cap_stop
+	TEL=$(telemetry neigh)
+	OUT="$TEL $(fields "$TMP/o.pcap")"
+	expect "O then a new next hop (--next-hop 198.18.1.200) gets its packets: 10 arrive, no no_neighbour drop" \
+		'[ "$(count "$TMP/o.pcap" "\$3 == 7001 && \$4 == 59")" = 10 ] && [ "$(jget "$TEL" "[r.total.tx_packets, r.total.drop_no_neighbour].join()")" = 10,0 ]'
+	ip -n "$DUT" neigh del 198.18.1.200 dev dut1
+	worker_stop TERM
+else
+	fail "O worker starts with --next-hop 198.18.1.200" "$OUT"
+fi
+
+# ---- Q: SIGTERM while telemetry is being read ----------------------------------------------------
+# Three clients query /pcf/stats back to back over the telemetry socket while the worker stops:
+# the stop detaches telemetry (and waits for a call in progress) before the ports and tables
+# go away. Bounded: 10 s at most, or until the socket goes.
+tel_flood() { # NAME SECONDS: queries until the socket closes; prints "answers errors"
+	python3 - "/var/run/dpdk/$LAB-$1/dpdk_telemetry.v2" "$2" <<'EOF'
+import json, socket, sys, threading, time
+path, end = sys.argv[1], time.monotonic() + float(sys.argv[2])
+answers = errors = 0
+lock = threading.Lock()
+def client():
+    global answers, errors
+    while time.monotonic() < end:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(2)
+            s.connect(path)
+            s.recv(1024)
+            while time.monotonic() < end:
+                s.send(b"/pcf/stats")
+                r = json.loads(s.recv(1 << 16))
+                with lock:
+                    if r.get("/pcf/stats"): answers += 1
+                    else: errors += 1
+        except (OSError, ValueError):
+            with lock: errors += 1
+            time.sleep(0.01)
+            try:
+                socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).connect(path)
+            except OSError:
+                return # the worker is gone
+t = [threading.Thread(target=client) for _ in range(3)]
+for x in t: x.start()
+for x in t: x.join()
+print(answers, errors)
+EOF
+}
+if worker_start telstop --egress iface:dut1 --poll wakeup; then
+	send 5000 7000 5
+	tel_flood telstop 10 >"$TMP/q.out" &
+	QPID=$!
+	for i in $(seq 1 50); do [ "$(jget "$(telemetry telstop)" r.total.rx_packets)" = 5 ] && break; sleep 0.1; done
+	worker_stop TERM
+	wait "$QPID"
+	read -r Q_ANSWERS Q_ERRORS <"$TMP/q.out"
+	OUT="exit $WRC, $Q_ANSWERS answers, $Q_ERRORS errors; $(tail -n 3 "$TMP/telstop.log")"
+	echo "info Q telemetry during the stop: $OUT"
+	expect "Q SIGTERM under back-to-back /pcf/stats queries: exit 0, 'stopped', no crash" \
+		'[ "$WRC" = 0 ] && grep -q "pcf-worker: stopped" "$TMP/telstop.log" && ! grep -qi "segmentation\|core dumped\|panic" "$TMP/telstop.log" && [ "${Q_ANSWERS:-0}" -gt 0 ]'
+else
+	fail "Q worker starts" "$OUT"
+fi
+
+# ---- R: a report target that takes the calls and never answers -----------------------------------
+# A hung control plane (report_sink --hang, bounded: 40 s): each report waits out its deadline
+# (2 s with --report-interval-ms 4000). The report thread waits,
+# not the main lcore: mirror copies keep reaching the pcapng file as they come (a stream of one
+# PCF_F_MIRROR packet per 50 ms for 6 s; the file never stops growing for 1 s) and the
+# neighbour table keeps being read (its age never reaches 1.5 s; a new entry shows within 1.5 s).
+HANG=$TMP/hang.sock
+"$SINK" "unix:$HANG" 40 --hang >/dev/null 2>"$TMP/hang-sink.err" &
+PIDS+=("$!")
+for i in $(seq 1 50); do grep -q listening "$TMP/hang-sink.err" && break; sleep 0.1; done
+# watch NAME FILE SECONDS: every 20 ms the file's size and the worker's neighbour age; prints
+# "longest_ms_without_growth max_neighbour_age_ms" over the time the file grew
+watch_main() {
+	python3 - "/var/run/dpdk/$LAB-$1/dpdk_telemetry.v2" "$2" "$3" <<'EOF'
+import json, os, socket, sys, time
+tel, path, end = sys.argv[1], sys.argv[2], time.monotonic() + float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(2)
+s.connect(tel)
+s.recv(1024)
+size, first, last, gap, age = -1, None, None, 0, 0
+while time.monotonic() < end:
+    now = time.monotonic()
+    n = os.path.getsize(path) if os.path.exists(path) else 0
+    if n != size:
+        if size >= 0 and first is None:
+            first = now
+        if first is not None and last is not None:
+            gap = max(gap, now - last)
+        last, size = now, n
+    s.send(b"/pcf/stats")
+    age = max(age, json.loads(s.recv(1 << 16))["/pcf/stats"].get("neighbour_refresh_age_ms", 1e9))
+    time.sleep(0.02)
+print(int(gap * 1000), int(age))
+EOF
+}
+if worker_start hang --egress iface:dut1 --poll wakeup --mirror-pcap "$TMP/r-mirror.pcapng" \
+	--report "unix:$HANG" --report-interval-ms 4000; then
+	watch_main hang "$TMP/r-mirror.pcapng" 7 >"$TMP/r-watch.out" &
+	RW=$!
+	send 5002 7003 120 50
+	TEL=$(telemetry hang)
+	R_BASE=$(jget "$TEL" "r.neighbours ?? 0")
+	ip -n "$DUT" neigh replace 198.18.1.202 lladdr 02:00:00:00:00:02 dev dut1 nud permanent
+	R_SEEN=
+	for i in $(seq 1 15); do
+		[ "$(jget "$(telemetry hang)" "r.neighbours")" = $((R_BASE + 1)) ] && { R_SEEN=1; break; }
+		sleep 0.1
+	done
+	wait "$RW"
+	read -r R_GAP R_AGE <"$TMP/r-watch.out"
+	OUT="longest stall of the pcapng file ${R_GAP:-?} ms, neighbour table age up to ${R_AGE:-?} ms; $(grep 'report to' "$TMP/hang.log" | head -1)"
+	echo "info R with a hung report target: $OUT"
+	expect "R hung report target: the 120 mirror copies reach the pcapng file, which never stalls for 1 s" \
+		'[ "$(count "$TMP/r-mirror.pcapng" "\$3 == 7003")" = 120 ] && [ "${R_GAP:-99999}" -lt 1000 ]'
+	expect "R hung report target: the neighbour table is re-read every second (age < 1.5 s), a new entry shows within 1.5 s" \
+		'[ "${R_AGE:-99999}" -lt 1500 ] && [ -n "$R_SEEN" ]'
+	ip -n "$DUT" neigh del 198.18.1.202 dev dut1
+	T0=$(date +%s%N)
+	worker_stop TERM
+	R_STOP_MS=$((($(date +%s%N) - T0) / 1000000))
+	OUT="exit $WRC in $R_STOP_MS ms; $(grep 'pcf-worker: report\|last report' "$TMP/hang.log" | head -3)"
+	expect "R SIGTERM with a hung report target: exit 0 within 6 s (the last report's wait is bounded)" \
+		'[ "$WRC" = 0 ] && [ "$R_STOP_MS" -lt 6000 ]'
+else
+	fail "R worker starts with a hung report target" "$OUT"
+fi
+
+# ---- S: reports resume soon after the control plane comes back ---------------------------------
+# report_sink on a Unix socket goes away for 3 s (the backoffs reach their caps) and comes back,
+# twice: the next report reaches it within 2 s each time.
+SOCK=$TMP/s.sock
+sink_up() { # FILE: report_sink on $SOCK, bounded; waits until it listens; sets SINK_PID
+	local i
+	"$SINK" "unix:$SOCK" 60 >"$1" 2>"$1.err" &
+	SINK_PID=$!
+	PIDS+=("$SINK_PID")
+	for i in $(seq 1 100); do grep -q listening "$1.err" && return 0; sleep 0.02; done
+	return 1
+}
+if worker_start resume --egress iface:dut1 --poll wakeup --report "unix:$SOCK" --report-interval-ms 200; then
+	S_MAX=0
+	for t in 1 2; do
+		sink_up "$TMP/s-before$t.json"
+		for i in $(seq 1 100); do [ -s "$TMP/s-before$t.json" ] && break; sleep 0.05; done
+		kill -TERM "$SINK_PID"; wait "$SINK_PID" 2>/dev/null
+		sleep 3 # the outage: long enough for the report and reconnect backoffs to reach their caps
+		sink_up "$TMP/s-after$t.json"
+		T0=$(date +%s%N)
+		for i in $(seq 1 500); do [ -s "$TMP/s-after$t.json" ] && break; sleep 0.02; done
+		S_MS=$((($(date +%s%N) - T0) / 1000000))
+		[ "$S_MS" -gt "$S_MAX" ] && S_MAX=$S_MS
+		echo "info S reports resumed $S_MS ms after the report target came back (outage $t)"
+		kill -TERM "$SINK_PID"; wait "$SINK_PID" 2>/dev/null
+	done
+	OUT="$S_MAX ms; $(grep 'pcf-worker: report' "$TMP/resume.log" | tail -2)"
+	expect "S reports resume within 2 s of the control plane coming back (after a 3 s outage, twice)" '[ "$S_MAX" -lt 2000 ]'
+	worker_stop TERM
+else
+	fail "S worker starts" "$OUT"
+fi
+
 # ---- L: IPv6 through the control plane's rules --------------------------------------------
 # IPv6 rules have a precedence: they live in the classifier maps (pcf_rules, pcf_match_map,
 # pcf_shapes, pcf_ruleset), which the control plane writes (REST, as in test/lib/cp.ts), and
@@ -921,8 +1132,137 @@ else
 		OUT=$RES
 		expect "M DELETE the rule" '[ "$(cut -f1 <<<"$RES")" = 204 ]'
 	fi
-	cp_stop
 fi
+
+# ---- N: per-rule counters under rule churn ---------------------------------------------------------
+# 9 batches of 500 exact REDIRECT rules (udp 198.18.0.1:6000 -> 198.18.1.1:20000..20499) POSTed
+# to the control plane, one packet through each, then deleted in one batch-delete: 4,500
+# distinct rules over time (more than the 4,096 rules a table keyed by rule id held), the
+# control plane handing the same stats slots to each batch (lowest free first). Then one more
+# rule and 7 packets (45-byte frames): counted exactly, in telemetry and in the report the
+# control plane shows (GET /stats workers[].rules), and nothing counted as rule_overflow (the
+# per-rule counters are indexed by stats_slot; an entry restarts when its slot gets a new rule).
+# post_batch PORT N: POSTs N exact REDIRECT rules for dst ports PORT.. (8 at a time); prints their ids
+post_batch() {
+	node -e 'const [url, base, n] = [process.argv[1], +process.argv[2], +process.argv[3]];
+		const ids = []; let next = 0;
+		const one = async () => { while (next < n) { const i = next++;
+			const r = await fetch(url + "/flows", { method: "POST", headers: { "content-type": "application/json" },
+				body: JSON.stringify({ key: { src_ip: "198.18.0.1", dst_ip: "198.18.1.1", src_port: 6000, dst_port: base + i, proto: "udp" }, action: { type: "REDIRECT" } }) });
+			if (r.status !== 201) throw new Error(`POST ${base + i}: ${r.status} ${await r.text()}`);
+			ids[i] = (await r.json()).id; } };
+		Promise.all(Array.from({ length: 8 }, one)).then(() => console.log(ids.join(" "))).catch((e) => { console.error(e.message); process.exit(1); });' \
+		"$CP_URL" "$1" "$2"
+}
+# send_ports FIRST LAST [TIMES]: TIMES (1) UDP datagrams of 3 bytes from 198.18.0.1:6000 to each
+# port FIRST..LAST of 198.18.1.1
+send_ports() {
+	ip netns exec "$CLIENT" timeout 30 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 6000))
+for p in range(int(sys.argv[1]), int(sys.argv[2]) + 1):
+    for _ in range(int(sys.argv[3])):
+        s.sendto(b"pcf", ("198.18.1.1", p))' "$1" "$2" "${3:-1}"
+}
+# rx_wait NAME N: until the worker's total rx is N, 10 s at most; sets TEL
+rx_wait() {
+	local i
+	for i in $(seq 1 100); do
+		TEL=$(telemetry "$1")
+		[ "$(jget "$TEL" "r.total.rx_packets")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if [ -z "$L_OK" ]; then
+	skip_case "N per-rule counters under rule churn" "the control plane does not start here (see L)"
+elif worker_start churn --egress iface:dut1 --poll wakeup --report "unix:$TMP/cp/grpc.sock" \
+	--report-interval-ms 200 --worker-id churn; then
+	N_OK=1 N_RX=0 N_RULES=0
+	for b in $(seq 1 9); do
+		N_IDS=$(post_batch 20000 500) || { N_OK=; OUT="batch $b: POST failed"; break; }
+		send_ports 20000 20499
+		N_RX=$((N_RX + 500)) N_RULES=$((N_RULES + 500))
+		rx_wait churn $N_RX || { N_OK=; OUT="batch $b: the worker received $(jget "$TEL" r.total.rx_packets) of $N_RX"; break; }
+		RES=$(api POST /flows/batch-delete "{\"ids\": [$(tr ' ' , <<<"$N_IDS")]}")
+		[ "$(cut -f1 <<<"$RES")" = 200 ] || { N_OK=; OUT="batch $b: batch-delete: $RES"; break; }
+	done
+	expect "N 9 batches of 500 REDIRECT rules created, one packet each through the worker, deleted ($N_RULES rules)" '[ -n "$N_OK" ]'
+	post_rule '{"key": {"src_ip": "198.18.0.1", "dst_ip": "198.18.1.1", "src_port": 6000, "dst_port": 20000, "proto": "udp"}, "action": {"type": "REDIRECT"}}'
+	N_NEW=$RID
+	send_ports 20000 20000 7
+	rx_wait churn $((N_RX + 7))
+	OUT="rule $N_NEW: $(telemetry churn "/pcf/rule,$N_NEW") overflow $(jget "$TEL" "[r.rule_overflow, r.rule_restarts, r.rule_slots].join()")"
+	expect "N after $N_RULES rules: the newest (id $N_NEW) counts its 7 packets (/pcf/rule), rule_overflow 0, slots reused (rule_restarts > 0)" \
+		'[ -n "$N_NEW" ] && [ "$(jget "$(telemetry churn "/pcf/rule,$N_NEW")" "[r.packets, r.bytes].join()")" = 7,315 ] && [ "$(jget "$TEL" "[r.rule_overflow, r.rule_restarts > 0].join()")" = 0,true ]'
+	N_SEEN=
+	for i in $(seq 1 50); do
+		RES=$(api GET /stats)
+		[ "$(jget "$(cut -f2- <<<"$RES")" "(r.workers.find((w) => w.worker_id == \"churn\")?.rules.find((x) => x.rule_id == ${N_NEW:-0})?.packets ?? 0) == 7")" = true ] && { N_SEEN=1; break; }
+		sleep 0.1
+	done
+	OUT=$(cut -c1-300 <<<"$RES")
+	expect "N the control plane shows the newest rule's 7 packets in the worker's report (GET /stats)" '[ -n "$N_SEEN" ]'
+	[ -n "$N_NEW" ] && api DELETE "/flows/$N_NEW" >/dev/null
+	worker_stop TERM
+else
+	fail "N worker starts" "$OUT"
+fi
+
+# ---- P: off-link destinations through the egress's routes -----------------------------------------
+# Without --next-hop the worker sends a packet to the neighbour entry of its route's gateway:
+# routes 198.18.9.0/24 and 2001:2:0:9::/64 via the server (198.18.1.1, 2001:2:0:1::1, whose
+# entries are permanent) on dut1; packets to 198.18.9.5 and 2001:2:0:9::5 arrive at the server
+# with its MAC as destination. The worker reads the routes on its neighbour timer.
+if [ -z "$L_OK" ]; then
+	skip_case "P off-link destinations through the egress's routes" "the control plane does not start here (see L)"
+elif worker_start routes --egress iface:dut1 --poll wakeup; then
+	post_rule '{"key": {"src_ip": "198.18.0.1", "dst_ip": "198.18.9.5", "src_port": 5010, "dst_port": 7009, "proto": "udp"}, "action": {"type": "REDIRECT", "ttl_delta": -1}}'
+	P_RULE4=$RID OUT=$RES
+	post_rule '{"match": {"src": "2001:2::/64", "dst": "2001:2:0:9::/64", "proto": "udp", "dst_ports": 7009}, "precedence": 1, "action": {"type": "REDIRECT", "ttl_delta": -1}}'
+	P_RULE6=$RID OUT="$OUT $RES"
+	expect "P REDIRECT rules to 198.18.9.5 and 2001:2:0:9::/64 POSTed" '[ -n "$P_RULE4" ] && [ -n "$P_RULE6" ]'
+	P_R0=$(jget "$(telemetry routes)" "r.routes ?? 0")
+	ip -n "$DUT" route add 198.18.9.0/24 via 198.18.1.1 dev dut1 &&
+		ip -n "$DUT" -6 route add 2001:2:0:9::/64 via 2001:2:0:1::1 dev dut1 || fail "P routes added" "ip route add"
+	P_SEEN=
+	for i in $(seq 1 30); do
+		TEL=$(telemetry routes)
+		[ "$(jget "$TEL" "(r.routes ?? 0) >= $P_R0 + 4")" = true ] && { P_SEEN=1; break; }
+		sleep 0.1
+	done
+	OUT="routes $(jget "$TEL" "r.routes") (from $P_R0); $(grep 'routes of' "$TMP/routes.log" | tail -2)"
+	expect "P the worker loads the egress's routes into its LPM tables (telemetry routes: both families)" '[ -n "$P_SEEN" ]'
+	S0_MAC=$(ip -n "$SERVER" -o link show s0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+	cap_start "$TMP/p.pcap" "$SERVER" s0 "udp and (dst host 198.18.9.5 or dst host 2001:2:0:9::5)"
+	ip netns exec "$CLIENT" timeout 60 node "$UDP" send 198.18.9.5 7009 5010 10 2 >/dev/null
+	send6 2001:2:0:9::5 7009 5011 10
+	cap_stop
+	P_FRAMES=$(tshark -r "$TMP/p.pcap" -T fields -e eth.dst -e ip.dst -e ipv6.dst -e ip.ttl -e ipv6.hlim 2>/dev/null)
+	OUT="$(sort <<<"$P_FRAMES" | uniq -c | tr '\n' ';') $(telemetry routes)"
+	expect "P 10 packets to 198.18.9.5 arrive at the gateway's MAC ($S0_MAC), TTL 64-1 (the worker's, not the kernel's)" \
+		'[ "$(grep -c "^$S0_MAC	198.18.9.5		63	$" <<<"$P_FRAMES")" = 10 ]'
+	expect "P 10 packets to 2001:2:0:9::5 arrive at the gateway's MAC, hop limit 64-1" \
+		'[ "$(grep -c "^$S0_MAC		2001:2:0:9::5		63$" <<<"$P_FRAMES")" = 10 ]'
+	TEL=$(telemetry routes)
+	OUT=$TEL
+	expect "P telemetry: rx = tx = 20, no no_neighbour drop, the rules count 10 each" \
+		'[ "$(jget "$TEL" "[r.total.rx_packets, r.total.tx_packets, r.total.drop_no_neighbour, r.rule_packets[$P_RULE4], r.rule_packets[$P_RULE6]].join()")" = 20,20,0,10,10 ]'
+	ip -n "$DUT" route del 198.18.9.0/24 via 198.18.1.1 dev dut1
+	ip -n "$DUT" -6 route del 2001:2:0:9::/64 via 2001:2:0:1::1 dev dut1
+	for i in $(seq 1 30); do [ "$(jget "$(telemetry routes)" "r.routes")" = "$P_R0" ] && break; sleep 0.1; done
+	ip netns exec "$CLIENT" timeout 60 node "$UDP" send 198.18.9.5 7009 5010 5 2 >/dev/null
+	TEL=$(telemetry routes)
+	OUT=$TEL
+	expect "P routes deleted: the tables go (routes $P_R0 again) and 198.18.9.5 has no next hop (no_neighbour 5)" \
+		'[ "$(jget "$TEL" "[r.routes, r.total.drop_no_neighbour].join()")" = "$P_R0,5" ]'
+	worker_stop TERM
+	for id in $P_RULE4 $P_RULE6; do api DELETE "/flows/$id" >/dev/null; done
+else
+	fail "P worker starts" "$OUT"
+fi
+[ -n "$L_OK" ] && cp_stop
+
 # J uses rule 42 (the control plane's start deleted it from pcf_flow_map). A control plane
 # without exact rules sets pcf_ruleset.no_exact (XDP then skips pcf_flow_map); an exact entry
 # written behind its back must clear it first, as the control plane does before its first.

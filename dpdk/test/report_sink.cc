@@ -1,7 +1,8 @@
 // report_sink.cc - a tiny pcf.v1.WorkerReport server for the worker's tests (not the control
 // plane's: that is server/). Prints each report as one JSON line on stdout and answers with
-// the time it got it.
-//   report_sink ADDRESS MAX_SECONDS     e.g. report_sink 127.0.0.1:50999 60
+// the time it got it; with --hang it is a hung control plane: it takes each call and never
+// answers (the caller's deadline ends it), printing nothing.
+//   report_sink ADDRESS MAX_SECONDS [--hang]     e.g. report_sink 127.0.0.1:50999 60
 // Stops by itself after MAX_SECONDS, or on SIGTERM/SIGINT.
 #include <atomic>
 #include <chrono>
@@ -19,11 +20,16 @@
 namespace {
 
 std::atomic<bool> stop{false};
+bool hang = false;
 
 void OnSignal(int) { stop = true; }
 
 class Sink final : public pcf::v1::WorkerReport::Service {
-  grpc::Status Report(grpc::ServerContext *, const pcf::v1::WorkerStats *req, pcf::v1::ReportAck *ack) override {
+  grpc::Status Report(grpc::ServerContext *ctx, const pcf::v1::WorkerStats *req, pcf::v1::ReportAck *ack) override {
+    if (hang) {
+      while (!stop && !ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "hung on purpose");
+    }
     std::string json;
     google::protobuf::util::JsonPrintOptions opts;
     opts.always_print_primitive_fields = true;
@@ -40,10 +46,11 @@ class Sink final : public pcf::v1::WorkerReport::Service {
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: report_sink ADDRESS MAX_SECONDS\n");
+  if (argc != 3 && !(argc == 4 && std::string(argv[3]) == "--hang")) {
+    std::fprintf(stderr, "usage: report_sink ADDRESS MAX_SECONDS [--hang]\n");
     return 2;
   }
+  hang = argc == 4;
   const int max_s = std::atoi(argv[2]);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
