@@ -127,11 +127,12 @@ export class FlowService {
     this.nextDriftAt = now + this.driftCheckMs;
     this.round = null; // a round under way compared maps that are rewritten now
     try {
+      const t0 = performance.now();
       const r = this.datapath.reconcile(this.store.all());
       if (this.reconcileError) this.log.info('the maps are reconciled again');
       this.reconcileError = null;
       this.retryMs = 0;
-      this.log.info(r, 'maps reconciled with SQLite');
+      this.log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'maps reconciled with SQLite');
     } catch (err) {
       this.reconcileError = (err as Error).message;
       this.retryMs = Math.min(Math.max(1000, this.retryMs * 2), 30_000);
