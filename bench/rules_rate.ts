@@ -147,7 +147,7 @@ async function main() {
     await lab.loader('attach', '--max-rules', String(maxRules));
     cp = await ChildControlPlane.create(lab.pinDir, db.file);
     const started = process.hrtime.bigint();
-    await cp.start();
+    await cp.start(300_000);
     await until(async () => (await fetch(`${cp.url}/readyz`)).ok, 120_000, 'ready after the restart', { tolerateErrors: true });
     const readySec = seconds(started);
     const line = cp.log.split('\n').find((l) => l.includes('maps reconciled with SQLite'));

@@ -8,6 +8,9 @@ echo
 echo "== rules per second into SQLite and the map =="
 node --import tsx bench/rules_rate.ts
 echo
+echo "== GET /stats and writes under pollers, 1,000 rules and a full map =="
+node --import tsx bench/stats_cost.ts
+echo
 echo "== forwarding: kernel vs worker vs worker killed (trafgen, one run) =="
 node --import tsx bench/forwarding.ts
 echo

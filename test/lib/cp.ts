@@ -56,7 +56,8 @@ export class ChildControlPlane {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
-  async start(): Promise<void> {
+  /** Spawns it and waits until /healthz answers (timeoutMs: a start-up with many rules takes longer). */
+  async start(timeoutMs = 20_000): Promise<void> {
     // PCF_TEST_NODE_ARGS: extra node flags for the child, e.g. --cpu-prof when profiling a benchmark.
     const extra = process.env.PCF_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     this.proc = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
@@ -69,7 +70,7 @@ export class ChildControlPlane {
     });
     this.proc.stdout!.on('data', (d) => (this.log += d));
     this.proc.stderr!.on('data', (d) => (this.log += d));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.proc.exitCode !== null) throw new Error(`control plane exited ${this.proc.exitCode}: ${this.log}`);
       try {
@@ -80,7 +81,7 @@ export class ChildControlPlane {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`control plane did not start in 20 s: ${this.log}`);
+    throw new Error(`control plane did not start in ${timeoutMs / 1000} s: ${this.log}`);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
