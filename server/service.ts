@@ -11,7 +11,7 @@ import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, Un
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
 import type { Counter, Flow, FlowFilter, FlowSpec } from './model.js';
-import { FlowStore, type UpsertResult } from './store.js';
+import { FlowStore, type StoredFlow, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
@@ -69,6 +69,9 @@ export class FlowService {
   private retryAt = 0;
   private nextDriftAt = 0;
   private readonly driftState: DriftState = { checks: 0, checked_at: null, duration_ms: null, repaired: 0, last_repair: null };
+  /** SQLite's rules as the constructor read them, until start() has reconciled (no write can
+   * come in between: both run before the servers listen). */
+  private startFlows: StoredFlow[] | null = null;
   private round: DriftRound | null = null;
   private roundTimer: NodeJS.Timeout | null = null;
 
@@ -78,8 +81,10 @@ export class FlowService {
     private readonly driftCheckMs = 5000) {
     this.store = new FlowStore(db);
     this.pcc = new PccStore(db);
-    // The classifier's limits hold from the first request, maps or not.
-    this.datapath.load(this.store.all());
+    // The classifier's limits hold from the first request, maps or not. The same rows serve
+    // the start's reconcile (reading them is most of a start-up with many rules).
+    this.startFlows = this.store.all();
+    this.datapath.load(this.startFlows);
     this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
     this.events.setMaxListeners(0);
@@ -88,6 +93,7 @@ export class FlowService {
   /** Opens the maps if present and reconciles, then keeps watching the pin dir. */
   start(pollMs: number): void {
     this.syncDatapath();
+    this.startFlows = null;
     this.timer = setInterval(() => this.syncDatapath(), pollMs);
     this.timer.unref();
   }
@@ -128,7 +134,9 @@ export class FlowService {
     this.round = null; // a round under way compared maps that are rewritten now
     try {
       const t0 = performance.now();
-      const r = this.datapath.reconcile(this.store.all());
+      const flows = this.startFlows ?? this.store.all();
+      this.startFlows = null;
+      const r = this.datapath.reconcile(flows);
       if (this.reconcileError) this.log.info('the maps are reconciled again');
       this.reconcileError = null;
       this.retryMs = 0;
