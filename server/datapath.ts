@@ -55,6 +55,27 @@ function sameAction(x: native.FlowAction, y: native.FlowAction): boolean {
     x.dnatIp === y.dnatIp && x.dnatPort === y.dnatPort && Boolean(x.mirror) === Boolean(y.mirror);
 }
 
+/**
+ * SQLite's rules as a reconcile needs them: the exact ones as the map entries they become
+ * (three small objects each, not a rule's dozen), the ones with a precedence whole.
+ */
+export interface RuleSnapshot {
+  exact: native.FlowEntry[];
+  classifier: StoredFlow[];
+  count: number;
+}
+
+/** A snapshot of `flows`, read once (a generator from FlowStore.each, or an array). */
+export function snapshotOf(flows: Iterable<StoredFlow>): RuleSnapshot {
+  const snap: RuleSnapshot = { exact: [], classifier: [], count: 0 };
+  for (const f of flows) {
+    snap.count++;
+    if (isExact(f)) snap.exact.push({ key: toNativeKey(f.spec.key!), action: actionOf(f) });
+    else snap.classifier.push(f);
+  }
+  return snap;
+}
+
 /** What a drift check found (Datapath.drift); all zero: the maps hold exactly SQLite's rules. */
 export interface Drift {
   exact_missing: number;
@@ -201,8 +222,8 @@ export class Datapath {
   }
 
   /** The picture of the classifier from SQLite, while the maps are absent (limits hold anyway). */
-  load(flows: StoredFlow[]): void {
-    this.classifier.load(flows, actionOf, null);
+  load(snap: RuleSnapshot): void {
+    this.classifier.load(snap.classifier, actionOf, null);
   }
 
   /**
@@ -290,10 +311,10 @@ export class Datapath {
    * different ones in; the classifier maps rebuilt in one commit. A rule whose entry was
    * missing or different has unknown counts: its slot is zeroed.
    */
-  reconcile(flows: StoredFlow[]): { added: number; removed: number; kept: number; classified: number; generation: number | null } {
+  reconcile(snap: RuleSnapshot): { added: number; removed: number; kept: number; classified: number; generation: number | null } {
     if (!this.maps) return { added: 0, removed: 0, kept: 0, classified: 0, generation: null };
-    const exact = flows.filter(isExact);
-    const want = new Map(exact.map((f) => [nativeKeyString(toNativeKey(f.spec.key!)), f]));
+    const exact = snap.exact;
+    const want = new Map(exact.map((e) => [nativeKeyString(e.key), e]));
     let have: native.FlowEntry[];
     try {
       have = this.maps.flows.listFlows();
@@ -311,18 +332,17 @@ export class Datapath {
     }
     const put: native.FlowEntry[] = [];
     const resetSlots: number[] = [];
-    for (const [k, f] of want) {
-      const action = actionOf(f);
+    for (const [k, e] of want) {
       const cur = seen.get(k);
-      if (cur && sameAction(cur, action)) continue;
-      put.push({ key: toNativeKey(f.spec.key!), action });
-      if (!cur || cur.statsSlot !== f.slot || cur.ruleId !== f.flow.id) resetSlots.push(f.slot);
+      if (cur && sameAction(cur, e.action)) continue;
+      put.push(e);
+      if (!cur || cur.statsSlot !== e.action.statsSlot || cur.ruleId !== e.action.ruleId) resetSlots.push(e.action.statsSlot);
     }
 
     // The classifier: one commit to the picture of SQLite, keeping the shape ids in use.
     const rs = this.maps.ruleSet;
     const live = rs.liveSlots();
-    const plan = this.classifier.load(flows, actionOf, { shapes: rs.readShapes(), buckets: rs.listBuckets(), liveSlots: live });
+    const plan = this.classifier.load(snap.classifier, actionOf, { shapes: rs.readShapes(), buckets: rs.listBuckets(), liveSlots: live });
     const wasLive = new Set(live);
     for (const r of plan.rules) if (r.next && !wasLive.has(r.slot)) resetSlots.push(r.slot);
 
@@ -333,9 +353,9 @@ export class Datapath {
     this.noExact = null;
     if (put.length) this.syncNoExact(this.maps, false);
     if (put.length) this.maps.flows.upsertFlows(put);
-    for (const f of flows) {
+    for (const f of snap.classifier) {
       const n = f.spec.action.nat;
-      if (inClassifier(f.spec) && f.spec.match.family === 6 && n) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+      if (f.spec.match.family === 6 && n) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
     }
     const generation = rs.commit(plan);
     rs.cleanup(plan.cleanup);
@@ -344,7 +364,7 @@ export class Datapath {
     this.syncNoExact(this.maps, exact.length === 0);
 
     this.lastReconcileAt = new Date().toISOString();
-    this.counted = { inMap: exact.length + this.classifier.rules, inDb: flows.length };
+    this.counted = { inMap: exact.length + this.classifier.rules, inDb: snap.count };
     return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };
   }
 

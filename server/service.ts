@@ -5,13 +5,13 @@
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Datapath, DatapathState, Drift } from './datapath.js';
+import { snapshotOf, type Datapath, type DatapathState, type Drift, type RuleSnapshot } from './datapath.js';
 import { DRIFT_PAUSE, DriftRound } from './drift.js';
 import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
 import type { Counter, Flow, FlowFilter, FlowSpec } from './model.js';
-import { FlowStore, type StoredFlow, type UpsertResult } from './store.js';
+import { FlowStore, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec } from './validate.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
@@ -71,7 +71,7 @@ export class FlowService {
   private readonly driftState: DriftState = { checks: 0, checked_at: null, duration_ms: null, repaired: 0, last_repair: null };
   /** SQLite's rules as the constructor read them, until start() has reconciled (no write can
    * come in between: both run before the servers listen). */
-  private startFlows: StoredFlow[] | null = null;
+  private startRules: RuleSnapshot | null = null;
   private round: DriftRound | null = null;
   private roundTimer: NodeJS.Timeout | null = null;
 
@@ -83,8 +83,8 @@ export class FlowService {
     this.pcc = new PccStore(db);
     // The classifier's limits hold from the first request, maps or not. The same rows serve
     // the start's reconcile (reading them is most of a start-up with many rules).
-    this.startFlows = this.store.all();
-    this.datapath.load(this.startFlows);
+    this.startRules = snapshotOf(this.store.each());
+    this.datapath.load(this.startRules);
     this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
     this.events.setMaxListeners(0);
@@ -93,7 +93,7 @@ export class FlowService {
   /** Opens the maps if present and reconciles, then keeps watching the pin dir. */
   start(pollMs: number): void {
     this.syncDatapath();
-    this.startFlows = null;
+    this.startRules = null;
     this.timer = setInterval(() => this.syncDatapath(), pollMs);
     this.timer.unref();
   }
@@ -134,9 +134,9 @@ export class FlowService {
     this.round = null; // a round under way compared maps that are rewritten now
     try {
       const t0 = performance.now();
-      const flows = this.startFlows ?? this.store.all();
-      this.startFlows = null;
-      const r = this.datapath.reconcile(flows);
+      const snap = this.startRules ?? snapshotOf(this.store.each());
+      this.startRules = null;
+      const r = this.datapath.reconcile(snap);
       if (this.reconcileError) this.log.info('the maps are reconciled again');
       this.reconcileError = null;
       this.retryMs = 0;
