@@ -354,16 +354,10 @@ Napi::Value FlowMap::LookupFlow(const Napi::CallbackInfo &info)
 	return FlowActionToJs(env, names, a, map_.Path());
 }
 
-Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
+/* Dumped keys and values (DumpMap, ScanMap) as [{key, action}]. */
+static Napi::Array EntriesToJs(Napi::Env env, const std::vector<uint8_t> &keys,
+			       const std::vector<uint8_t> &values, const std::string &path)
 {
-	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "listFlows");
-	std::vector<uint8_t> keys, values;
-	const char *call = nullptr;
-	int err = DumpMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action),
-			  map_.Info().max_entries, &keys, &values, &call);
-	if (err)
-		ThrowSys(env, err, "listFlows", call, map_.Path());
 	size_t n = keys.size() / sizeof(struct pcf_flow_key);
 	FlowNames names(env);
 	Napi::Array out = Napi::Array::New(env, n);
@@ -375,10 +369,23 @@ Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
 		memcpy(&a, values.data() + i * sizeof(a), sizeof(a));
 		Napi::Object entry = Napi::Object::New(env);
 		entry.Set(names.key, FlowKeyToJs(env, names, k));
-		entry.Set(names.action, FlowActionToJs(env, names, a, map_.Path()));
+		entry.Set(names.action, FlowActionToJs(env, names, a, path));
 		out.Set(i, entry);
 	}
 	return out;
+}
+
+Napi::Value FlowMap::ListFlows(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fd = map_.Fd(env, "listFlows");
+	std::vector<uint8_t> keys, values;
+	const char *call = nullptr;
+	int err = DumpMap(fd, sizeof(struct pcf_flow_key), sizeof(struct pcf_flow_action),
+			  map_.Info().max_entries, &keys, &values, &call);
+	if (err)
+		ThrowSys(env, err, "listFlows", call, map_.Path());
+	return EntriesToJs(env, keys, values, map_.Path());
 }
 
 Napi::Value FlowMap::ListFlowKeys(const Napi::CallbackInfo &info)
@@ -422,22 +429,8 @@ Napi::Value FlowMap::ScanFlows(const Napi::CallbackInfo &info)
 			  &keys, &values, &done, &call);
 	if (err)
 		ThrowSys(env, err, "scanFlows", call ? call : "scanFlows", map_.Path());
-	size_t n = keys.size() / sizeof(struct pcf_flow_key);
-	FlowNames names(env);
-	Napi::Array entries = Napi::Array::New(env, n);
-	for (size_t i = 0; i < n; i++) {
-		Napi::HandleScope scope(env);
-		struct pcf_flow_key k;
-		struct pcf_flow_action a;
-		memcpy(&k, keys.data() + i * sizeof(k), sizeof(k));
-		memcpy(&a, values.data() + i * sizeof(a), sizeof(a));
-		Napi::Object entry = Napi::Object::New(env);
-		entry.Set(names.key, FlowKeyToJs(env, names, k));
-		entry.Set(names.action, FlowActionToJs(env, names, a, map_.Path()));
-		entries.Set(i, entry);
-	}
 	Napi::Object out = Napi::Object::New(env);
-	out.Set("entries", entries);
+	out.Set("entries", EntriesToJs(env, keys, values, map_.Path()));
 	out.Set("cursor", done ? env.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(env, cursor.data(), cursor.size())));
 	return out;
 }
