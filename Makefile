@@ -37,13 +37,19 @@ node_modules/.pcf-stamp: package.json package-lock.json
 build: deps
 	$(MAKE) -C xdp
 	$(MAKE) -C dpdk
-	@$(MAKE) --no-print-directory $(NATIVE_ADDON) server/generated/openapi.ts
+	@$(MAKE) --no-print-directory $(NATIVE_ADDON) server/generated/openapi.ts server/generated/proto/pcf.ts
 
 $(NATIVE_ADDON): native/binding.gyp $(wildcard native/src/*) include/pcf_common.h node_modules/.pcf-stamp
 	cd native && npx --no-install node-gyp rebuild
 
 server/generated/openapi.ts: openapi.yaml node_modules/.pcf-stamp
 	npx --no-install openapi-typescript openapi.yaml -o $@
+
+# The gRPC messages' types (proto-loader-gen-types with api/proto.ts's loader options: package.json
+# gen:proto), one file per message under pcf/v1/; pcf.ts is the package. Any .proto change redoes them all.
+server/generated/proto/pcf.ts: $(wildcard proto/pcf/v1/*.proto) package.json node_modules/.pcf-stamp
+	rm -rf server/generated/proto
+	npm run --silent gen:proto
 
 typecheck: build
 	npx --no-install tsc --noEmit

@@ -27,6 +27,7 @@ import { call, grpcClient, startInProcess, tempDb } from '../test/lib/cp.js';
 import { datapathUnavailable, LOADER, ROOT } from '../test/lib/env.js';
 import { hex, udp4, udp6 } from '../test/lib/packets.js';
 import { mulberry32 } from '../test/lib/prng.js';
+import { median } from '../test/lib/samples.js';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
@@ -355,11 +356,7 @@ interface SetDef {
   shapes: number;
 }
 
-const med = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const stat = (xs: number[]) => ({ median: +med(xs).toFixed(3), min: +Math.min(...xs).toFixed(3), max: +Math.max(...xs).toFixed(3), samples: xs.map((x) => +x.toFixed(3)) });
+const stat = (xs: number[]) => ({ median: +median(xs).toFixed(3), min: +Math.min(...xs).toFixed(3), max: +Math.max(...xs).toFixed(3), samples: xs.map((x) => +x.toFixed(3)) });
 type Stat = ReturnType<typeof stat>;
 
 function check(cond: boolean, what: string): void {
@@ -672,7 +669,7 @@ async function main() {
   const before = buildBefore();
   if ('error' in before) log(`the program before the classifier could not be built: ${before.error}`);
   inNs(LOADER, ['attach', '--iface', IF_PCF, '--pin-dir', PIN]);
-  const xdpMode = JSON.parse(inNs(LOADER, ['status', '--iface', IF_PCF, '--pin-dir', PIN, '--json'])).ports?.[0]?.mode ?? 'unknown';
+  const xdpMode = JSON.parse(inNs(LOADER, ['status', '--iface', IF_PCF, '--pin-dir', PIN, '--json'])).attachments?.[0]?.mode ?? 'unknown';
   inNs(LOADER, ['detach', '--iface', IF_PCF, '--pin-dir', PIN, '--purge']);
 
   const sets: SetDef[] = [];

@@ -11,11 +11,12 @@
 //   node --import tsx bench/rules_rate.ts [--rest N] [--batch N] [--max N] [--json]
 import fs from 'node:fs';
 import path from 'node:path';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import * as native from '../native/index.js';
-import { loadPcfPackage } from '../server/grpc.js';
+import { loadPcfPackage } from '../api/proto.js';
 import { call, ChildControlPlane, grpcClient, tempDb, type PcfClient } from '../test/lib/cp.js';
 import { datapathUnavailable } from '../test/lib/env.js';
+import { timedRequest } from '../test/lib/http.js';
 import { Lab } from '../test/lib/lab.js';
 import { until } from '../test/lib/until.js';
 
@@ -35,19 +36,7 @@ const rule = (n: number, type: string) => ({
   action: { type },
 });
 
-function http(agent: Agent, port: number, method: string, urlPath: string, body?: string): Promise<{ status: number; ms: number; text: string }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const req = request({ host: '127.0.0.1', port, path: urlPath, method, agent, headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - t0) / 1e6, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const http = timedRequest;
 
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 

@@ -4,8 +4,10 @@
 // full map. Per size: GET /stats latency alone; POST /flows latency with 8 clients polling
 // GET /stats; 32 mixed clients (writes, reads by id, pages, stats) for a bounded time.
 //   node --import tsx bench/stats_cost.ts [--full N] [--seconds S] [--json]
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { call, ChildControlPlane, grpcClient, tempDb } from '../test/lib/cp.js';
+import { timedRequest } from '../test/lib/http.js';
+import { percentile } from '../test/lib/samples.js';
 import { datapathUnavailable } from '../test/lib/env.js';
 import { Lab } from '../test/lib/lab.js';
 import { udp4 } from '../test/lib/packets.js';
@@ -24,24 +26,7 @@ const SIZES = [1_000, FULL];
 const srcOf = (n: number) => `198.19.${(n >> 8) & 255}.${n & 255}`;
 const rule = (n: number) => ({ key: { src_ip: srcOf(n), dst_ip: '198.18.1.1', src_port: 1000, dst_port: 9000, proto: 17 }, action: { type: 'PASS' } });
 
-function http(agent: Agent, port: number, method: string, path: string, body?: string): Promise<{ status: number; ms: number; bytes: number }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const req = request({ host: '127.0.0.1', port, path, method, agent, headers }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2) : NaN;
-};
+const pct = (xs: number[], p: number) => +percentile(xs, p).toFixed(2);
 const summary = (xs: number[]) => ({ n: xs.length, p50_ms: pct(xs, 50), p99_ms: pct(xs, 99), max_ms: pct(xs, 100) });
 
 /** Runs workers until the deadline; each returns one latency sample per call. */
@@ -59,7 +44,7 @@ async function measure(cp: ChildControlPlane, ids: number[]) {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const port = cp.httpPort;
   const ok = async (method: string, path: string, want: number, body?: string) => {
-    const r = await http(agent, port, method, path, body);
+    const r = await timedRequest(agent, port, method, path, body);
     if (r.status !== want) throw new Error(`${method} ${path} answered ${r.status}, expected ${want}`);
     return r;
   };
@@ -73,7 +58,7 @@ async function measure(cp: ChildControlPlane, ids: number[]) {
     bytes = r.bytes;
   }
   // POST /flows with 8 clients polling GET /stats (their own rules, created then updated).
-  await http(agent, port, 'POST', '/flows', JSON.stringify(rule(500_000))); // 201, then 200 at the next size
+  await timedRequest(agent, port, 'POST', '/flows', JSON.stringify(rule(500_000))); // 201, then 200 at the next size
   const writer = async () => (await ok('POST', '/flows', 200, JSON.stringify(rule(500_000)))).ms;
   const polled = await loadFor(SECONDS, [writer, ...Array.from({ length: 8 }, () => async () => (await ok('GET', '/stats', 200)).ms)]);
   // 32 mixed clients: 12 writing (updates), 8 reading one rule, 8 reading pages, 4 polling stats.
@@ -84,11 +69,7 @@ async function measure(cp: ChildControlPlane, ids: number[]) {
     ...Array.from({ length: 8 }, () => async () => (await ok('GET', `/flows?limit=100&cursor=${ids[k++ % rules]}`, 200)).ms),
     ...Array.from({ length: 4 }, () => async () => (await ok('GET', '/stats', 200)).ms),
   ]);
-  const drift = JSON.parse(await new Promise<string>((resolve, reject) => request({ host: '127.0.0.1', port, path: '/stats', agent }, (res) => {
-    let t = '';
-    res.on('data', (d) => (t += d));
-    res.on('end', () => resolve(t));
-  }).on('error', reject).end())).datapath.drift;
+  const drift = JSON.parse((await timedRequest(agent, port, 'GET', '/stats')).text).datapath.drift;
   agent.destroy();
   return {
     rules, stats_bytes: bytes, drift_check_ms: drift.duration_ms as number | null, drift_checks: drift.checks as number,

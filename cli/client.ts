@@ -11,6 +11,7 @@ export type Stats = components['schemas']['Stats'];
 export type Worker = components['schemas']['Worker'];
 export type ActionType = components['schemas']['ActionType'];
 export type PccRule = components['schemas']['PccRule'];
+export type PccRuleSpec = components['schemas']['PccRuleSpec'];
 
 export interface FlowFilter {
   src_ip?: string;

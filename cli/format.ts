@@ -1,20 +1,14 @@
 // format.ts - how pcfctl shows rules, stats and watch events to people. --json bypasses all
 // of this and prints the API's own JSON.
-import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
-import { PROTO_NAMES } from '../server/model.js';
-
-/** 58 -> 'icmpv6', 132 -> 'sctp': the names a match's protocol may be given by. */
-const MATCH_PROTO_NAMES = Object.fromEntries(Object.entries(MATCH_PROTOS).map(([n, v]) => [v, n]));
+import { protocolName } from '../api/protocols.js';
 import type { Flow, FlowAction, FlowEvent, FlowKey, PccRule, Stats } from './client.js';
 import { count, keyValues, table } from './table.js';
-
-const protoName = (p: FlowKey['proto']) => (typeof p === 'number' ? PROTO_NAMES[p] ?? String(p) : p);
 
 /** "198.18.0.1:1234 -> 198.18.1.1:80 udp"; ICMP has no ports: "198.18.0.1 -> 198.18.1.1 icmp". */
 export function renderKey(k: FlowKey): string {
   const noPorts = k.proto === 1 || k.proto === 'icmp';
   const end = (ip: string, port: number) => (noPorts ? ip : `${ip}:${port}`);
-  return `${end(k.src_ip, k.src_port)} -> ${end(k.dst_ip, k.dst_port)} ${protoName(k.proto)}`;
+  return `${end(k.src_ip, k.src_port)} -> ${end(k.dst_ip, k.dst_port)} ${protocolName(k.proto)}`;
 }
 
 /** A rule's match: its key when it is one exact 5-tuple, else "198.18.0.0/16 -> any:2000-2999 udp". */
@@ -26,7 +20,7 @@ export function renderRule(f: Pick<Flow, 'key' | 'match' | 'precedence'>): strin
     const addr = p ?? 'any';
     return ports === undefined ? addr : `${addr.includes(':') ? `[${addr}]` : addr}:${ports}`;
   };
-  const proto = m.proto === undefined ? 'any' : MATCH_PROTO_NAMES[Number(m.proto)] ?? String(m.proto);
+  const proto = m.proto === undefined ? 'any' : protocolName(m.proto);
   return `${end(m.src, m.src_ports)} -> ${end(m.dst, m.dst_ports)} ${proto}${prec}`;
 }
 
@@ -109,7 +103,8 @@ function datapathSection(s: Stats): string {
     ['classifier', s.classifier ? `${count(s.classifier.rules)} rules with a precedence, ${s.classifier.shapes}/${s.classifier.max_shapes} shapes, fullest bucket ${s.classifier.fullest_bucket}/${s.classifier.max_rules_per_bucket}, generation ${orDash(s.classifier.generation)}` : '-'],
     ['default action', orDash(d.default_action)],
     ['rx queues', orDash(d.rx_queues)],
-    ['ports', d.ports.length ? d.ports.map((p) => `${p.port}: ifindex ${p.ifindex}, ${p.rx_queues} rx queue(s), default ${p.default_action}`).join('; ') : '-'],
+    // An interface's place in the pin dir (pcf-xdp attach --attachment N), not an L4 port.
+    ['attachments', d.attachments.length ? d.attachments.map((a) => `${a.attachment}: ifindex ${a.ifindex}, ${a.rx_queues} rx queue(s), default ${a.default_action}`).join('; ') : '-'],
     ['last reconcile', orDash(d.last_reconcile_at)],
   ];
   if (d.error) pairs.push(['error', d.error]);
@@ -149,12 +144,12 @@ function workersSection(s: Stats): string {
     return queues.map((q) => {
       const c = q?.counters;
       const drops = c ? Object.entries(c.drops).filter(([, n]) => n > 0).map(([why, n]) => `${why}=${count(n)}`).join(' ') : '';
-      return [w.worker_id, `${w.iface}->${w.egress}`, `${w.xdp_mode}/${w.poll_mode}`, state, q ? String(q.queue_id) : '-',
+      return [w.worker_id, `${w.iface}->${w.egress}`, `${w.xdp_mode}/${w.poll_mode}`, state, q ? String(q.attachment) : '-', q ? String(q.queue) : '-',
         count(c?.rx_packets), count(c?.tx_packets), count(c?.nat), count(c?.ttl_expired), count(c?.mirrored), drops || '-'];
     });
   });
   return table(
-    [{ header: 'WORKER' }, { header: 'PATH' }, { header: 'MODE' }, { header: 'STATE' }, right('QUEUE'), right('RX'), right('TX'),
+    [{ header: 'WORKER' }, { header: 'PATH' }, { header: 'MODE' }, { header: 'STATE' }, right('ATTACHMENT'), right('QUEUE'), right('RX'), right('TX'),
       right('NAT'), right('TTL_EXPIRED'), right('MIRRORED'), { header: 'DROPS' }],
     rows,
   );

@@ -1,17 +1,30 @@
 // grpc.ts - pcfctl over pcf.v1.PcfControl, with the server's own proto loader (one set of
-// loader options: server/grpc.ts PROTO_OPTIONS). Messages are converted to the REST shapes
-// for display; --json prints the message as decoded.
+// loader options: api/proto.ts PROTO_OPTIONS) and the messages' generated types. Messages are
+// converted to the REST shapes for display; --json prints the message as decoded.
 import * as grpc from '@grpc/grpc-js';
-import { reportFromMessage } from '../server/workers.js';
-import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../server/grpc.js';
-import { PROTO_NAMES as MATCH_PROTOS } from '../server/match.js';
-import { PROTO_NUMBERS } from '../server/model.js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../api/proto.js';
+import { KEY_PROTOCOLS, MATCH_PROTOCOLS } from '../api/protocols.js';
+import { countersFromMessage } from '../api/worker_report.js';
+import type { Flow__Output } from '../server/generated/proto/pcf/v1/Flow.js';
+import type { FlowDirection } from '../server/generated/proto/pcf/v1/FlowDirection.js';
+import type { FlowEvent__Output } from '../server/generated/proto/pcf/v1/FlowEvent.js';
+import type { PccRule__Output } from '../server/generated/proto/pcf/v1/PccRule.js';
+import type { PcfControlClient, PcfControlDefinition } from '../server/generated/proto/pcf/v1/PcfControl.js';
+import type { PortRange__Output } from '../server/generated/proto/pcf/v1/PortRange.js';
+import type { Stats__Output } from '../server/generated/proto/pcf/v1/Stats.js';
+import type { UpsertFlowRequest } from '../server/generated/proto/pcf/v1/UpsertFlowRequest.js';
 import {
   CliError, EXIT, NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity,
-  type Flow, type PccRule, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
+  type Flow, type FlowKey, type PccRule, type PccRuleSpec, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
-type Msg = Record<string, any>;
+/** PcfControl's unary methods, with the message each takes and the one it answers. */
+type Unary = Exclude<keyof PcfControlDefinition, 'WatchFlows'>;
+type RequestOf<M extends Unary> = PcfControlDefinition[M] extends MethodDefinition<infer Req, any, any, any> ? Req : never;
+type ResponseOf<M extends Unary> = PcfControlDefinition[M] extends MethodDefinition<any, any, any, infer Res> ? Res : never;
+/** One of a unary method's overloads: TypeScript cannot pick one for a method chosen by a type parameter. */
+type UnaryFn<M extends Unary> = (req: RequestOf<M>, meta: grpc.Metadata, opts: grpc.CallOptions, cb: grpc.requestCallback<ResponseOf<M>>) => grpc.ClientUnaryCall;
 
 /** "host:port" as grpc-js dials it; the port defaults to 50051. */
 export function grpcTarget(addr: string): string {
@@ -28,8 +41,11 @@ export function statusLines(code: number, details: string): string[] {
   return fieldCodes.includes(code) ? lines : lines.map((l) => `${l} (gRPC ${grpc.status[code] ?? code})`);
 }
 
-const dropNulls = (o: Msg): Msg => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
-const isObject = (v: unknown): v is Msg => typeof v === 'object' && v !== null && !Array.isArray(v);
+const dropNulls = <T extends object>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
+/** A JSON object as the user wrote it (a file or a flag), before the server has checked it. */
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A FlowSpec as REST takes it to a FlowSpec message: proto names to numbers (the message has
@@ -38,19 +54,19 @@ const isObject = (v: unknown): v is Msg => typeof v === 'object' && v !== null &
  */
 export function specToMessage(raw: unknown, where: string): unknown {
   if (!isObject(raw)) return raw;
-  const out: Msg = { ...raw };
+  const out: Json = { ...raw };
   if (isObject(raw.key)) {
     const p = raw.key.proto;
     let proto = p;
     if (typeof p === 'string') {
-      proto = /^\d+$/.test(p) ? Number(p) : PROTO_NUMBERS[p.toLowerCase()];
+      proto = /^\d+$/.test(p) ? Number(p) : KEY_PROTOCOLS[p.toLowerCase()];
       if (proto === undefined) throw usageError(`${where}key.proto: ${JSON.stringify(p)} is not tcp, udp, icmp or a protocol number`);
     }
     out.key = { ...raw.key, proto };
   }
   if (isObject(raw.match)) {
     const m = raw.match;
-    const proto = typeof m.proto === 'string' ? (/^\d+$/.test(m.proto) ? Number(m.proto) : MATCH_PROTOS[m.proto.toLowerCase()] ?? m.proto) : m.proto;
+    const proto = typeof m.proto === 'string' ? (/^\d+$/.test(m.proto) ? Number(m.proto) : MATCH_PROTOCOLS[m.proto.toLowerCase()] ?? m.proto) : m.proto;
     // "lo-hi" or a number to a PortRange; anything else goes as written for the server to refuse.
     const ports = (p: unknown) => {
       if (typeof p === 'number') return { first: p, last: p };
@@ -65,21 +81,21 @@ export function specToMessage(raw: unknown, where: string): unknown {
   return out;
 }
 
-export function flowFromMessage(m: Msg): Flow {
-  const k: Msg = m.key ?? {};
-  const a: Msg = m.action ?? {};
-  const n: Msg | undefined = a.nat;
-  const mm: Msg = m.match ?? {};
-  const ports = (r: Msg | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? r.first ?? 0 : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
+export function flowFromMessage(m: Flow__Output): Flow {
+  const k = m.key ?? {};
+  const a = m.action ?? {};
+  const n = a.nat;
+  const mm = m.match ?? {};
+  const ports = (r: PortRange__Output | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? r.first ?? 0 : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
   return {
     id: m.id ?? 0,
-    ...(m.key ? { key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 } } : {}),
+    ...(m.key ? { key: { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: (k.proto ?? 0) as FlowKey['proto'] } } : {}),
     match: dropNulls({ src: mm.src, dst: mm.dst, src_ports: ports(mm.src_ports), dst_ports: ports(mm.dst_ports), proto: mm.proto }),
     precedence: m.precedence ?? null,
     ...(m.pcc_rule_id ? { pcc_rule_id: m.pcc_rule_id } : {}),
     ...(m.flow_description ? { flow_description: m.flow_description, flow_direction: directionOf(m.flow_direction) } : {}),
     action: {
-      type: a.type ?? 'ACTION_TYPE_UNSPECIFIED',
+      type: (a.type ?? 'ACTION_TYPE_UNSPECIFIED') as Flow['action']['type'], // shown as sent
       ttl_delta: a.ttl_delta ?? null,
       nat: n ? { snat_ip: n.snat_ip ?? null, snat_port: n.snat_port ?? null, dnat_ip: n.dnat_ip ?? null, dnat_port: n.dnat_port ?? null } : null,
       mark: a.mark ?? null,
@@ -93,27 +109,27 @@ export function flowFromMessage(m: Msg): Flow {
   };
 }
 
-const directionToMessage = (d: unknown) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d);
+const directionToMessage = (d: unknown) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d) as FlowDirection;
 const directionOf = (d: unknown) => (!d || d === 'FLOW_DIRECTION_UNSPECIFIED' ? 'UNSPECIFIED' : d) as PccRule['flow_infos'][number]['flow_direction'];
 
-function pccFromMessage(m: Msg): PccRule {
-  const counter = (c: Msg | undefined) => (c ? { packets: c.packets ?? 0, bytes: c.bytes ?? 0 } : undefined);
+function pccFromMessage(m: PccRule__Output): PccRule {
+  const counter = (c: { packets?: number; bytes?: number } | undefined) => (c ? { packets: c.packets ?? 0, bytes: c.bytes ?? 0 } : undefined);
   return {
     pcc_rule_id: m.pcc_rule_id ?? '', precedence: m.precedence ?? 0, ue_ip: m.ue_ip ?? null,
     action: flowFromMessage({ action: m.action }).action,
-    flow_infos: ((m.flow_infos ?? []) as Msg[]).map((f) => ({
+    flow_infos: (m.flow_infos ?? []).map((f) => ({
       flow_description: f.flow_description ?? '', flow_direction: directionOf(f.flow_direction),
-      flows: ((f.flows ?? []) as Msg[]).map(flowFromMessage), ...(f.counters ? { counters: counter(f.counters) } : {}),
+      flows: (f.flows ?? []).map(flowFromMessage), ...(f.counters ? { counters: counter(f.counters) } : {}),
     })),
     ...(m.counters ? { counters: counter(m.counters) } : {}),
     revision: m.revision ?? 0, created_at: m.created_at ?? '', updated_at: m.updated_at ?? '',
   };
 }
 
-function statsFromMessage(m: Msg, withRules: boolean): Stats {
-  const d: Msg = m.datapath ?? {};
+function statsFromMessage(m: Stats__Output, withRules: boolean): Stats {
+  const d = m.datapath ?? {};
   const xdp: Stats['xdp'] = {};
-  for (const [name, c] of Object.entries((m.xdp ?? {}) as Record<string, Msg>)) xdp[name] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
+  for (const [name, c] of Object.entries(m.xdp ?? {})) xdp[name] = { packets: c.packets ?? 0, bytes: c.bytes ?? 0 };
   return {
     read_at: m.read_at ?? '',
     revision: m.revision ?? 0,
@@ -126,7 +142,7 @@ function statsFromMessage(m: Msg, withRules: boolean): Stats {
       map_id: d.map_id ?? null,
       default_action: d.default_action ?? null,
       rx_queues: d.rx_queues ?? null,
-      ports: ((d.ports ?? []) as Msg[]).map((p) => ({ port: p.port ?? 0, ifindex: p.ifindex ?? 0, rx_queues: p.rx_queues ?? 0, default_action: p.default_action ?? '' })),
+      attachments: (d.attachments ?? []).map((a) => ({ attachment: a.attachment ?? 0, ifindex: a.ifindex ?? 0, rx_queues: a.rx_queues ?? 0, default_action: a.default_action ?? '' })),
       last_reconcile_at: d.last_reconcile_at ?? null,
       error: d.error ?? null,
     },
@@ -136,35 +152,33 @@ function statsFromMessage(m: Msg, withRules: boolean): Stats {
       max_rules_per_bucket: m.classifier?.max_rules_per_bucket ?? 0, generation: m.classifier?.generation ?? null,
     },
     xdp,
-    rules: !withRules ? undefined : ((m.rules ?? []) as Msg[]).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
-    workers: ((m.workers ?? []) as Msg[]).map((w) => {
-      const { started_at_unix_ms: _unused, ...r } = reportFromMessage(w);
-      return { ...r, started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false };
-    }),
+    rules: !withRules ? undefined : (m.rules ?? []).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
+    workers: (m.workers ?? []).map((w) => ({
+      ...countersFromMessage(w), started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false,
+    })),
   };
 }
 
-export function eventFromMessage(m: Msg): FlowEvent {
-  return { revision: m.revision ?? 0, kind: m.kind, id: m.id ?? 0, flow: flowFromMessage(m.flow ?? {}) };
+export function eventFromMessage(m: FlowEvent__Output): FlowEvent {
+  return { revision: m.revision ?? 0, kind: m.kind as FlowEvent['kind'], id: m.id ?? 0, flow: flowFromMessage(m.flow ?? {}) };
 }
 
 export class GrpcClient implements PcfClient {
   readonly target: string;
-  private readonly client: grpc.Client & Record<string, any>;
+  private readonly client: PcfControlClient;
 
   private readonly meta = new grpc.Metadata();
 
   constructor(addr: string, private readonly timeoutMs: number, sec: ClientSecurity = NO_SECURITY) {
     const hostPort = grpcTarget(addr);
     this.target = `${hostPort} (gRPC${sec.tls ? ', TLS' : ''})`;
-    const pkg = loadPcfPackage() as any;
-    const Ctor = pkg.pcf.v1.PcfControl as grpc.ServiceClientConstructor;
+    const Ctor = loadPcfPackage().pcf.v1.PcfControl;
     if (sec.token) this.meta.set('authorization', `Bearer ${sec.token}`);
     const creds = sec.tls ? grpc.credentials.createSsl(sec.ca, sec.key, sec.cert) : grpc.credentials.createInsecure();
     this.client = new Ctor(hostPort, creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    }) as grpc.Client & Record<string, any>;
+    });
   }
 
   private error(code: number, details: string): CliError {
@@ -179,20 +193,21 @@ export class GrpcClient implements PcfClient {
     return new RefusedError(lines, fields);
   }
 
-  private unary(method: string, req: Msg): Promise<Msg> {
+  private unary<M extends Unary>(method: M, req: RequestOf<M>): Promise<ResponseOf<M>> {
+    const fn = (this.client as unknown as Record<M, UnaryFn<M>>)[method];
     return new Promise((resolve, reject) => {
-      this.client[method](req, this.meta, { deadline: Date.now() + this.timeoutMs }, (err: grpc.ServiceError | null, res: Msg) =>
-        err ? reject(this.error(err.code, err.details)) : resolve(res));
+      fn.call(this.client, req, this.meta, { deadline: Date.now() + this.timeoutMs }, (err, res) =>
+        err ? reject(this.error(err.code, err.details)) : resolve(res!));
     });
   }
 
   async upsert(spec: unknown) {
-    const m = (await this.unary('UpsertFlow', specToMessage(spec, '') as Msg));
+    const m = await this.unary('UpsertFlow', specToMessage(spec, '') as UpsertFlowRequest);
     return { flow: flowFromMessage(m.flow ?? {}), created: m.created ?? false, raw: m };
   }
 
   async upsertMany(specs: unknown[]): Promise<WithRaw<UpsertManyResult>> {
-    const m = await this.unary('BatchUpsertFlows', { flows: specs.map((s, i) => specToMessage(s, `flows[${i}].`)) });
+    const m = await this.unary('BatchUpsertFlows', { flows: specs.map((s, i) => specToMessage(s, `flows[${i}].`) as UpsertFlowRequest) });
     return { created: m.created ?? 0, updated: m.updated ?? 0, ids: m.ids ?? [], revision: m.revision ?? 0, raw: m };
   }
 
@@ -200,12 +215,12 @@ export class GrpcClient implements PcfClient {
     const p = filter.proto;
     const req = dropNulls({
       ...filter,
-      proto: typeof p === 'string' ? (/^\d+$/.test(p) ? Number(p) : PROTO_NUMBERS[p.toLowerCase()]) : p,
+      proto: typeof p === 'string' ? (/^\d+$/.test(p) ? Number(p) : KEY_PROTOCOLS[p.toLowerCase()]) : p,
       limit,
       cursor,
     });
     const m = await this.unary('ListFlows', req);
-    return { flows: ((m.flows ?? []) as Msg[]).map(flowFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
+    return { flows: (m.flows ?? []).map(flowFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
   }
 
   async get(id: number) {
@@ -228,11 +243,12 @@ export class GrpcClient implements PcfClient {
   }
 
   async upsertPcc(id: string, spec: unknown) {
-    const s = (spec ?? {}) as Msg;
+    // As written (the server checks it), with PccRuleSpec's field names.
+    const s = (spec ?? {}) as Partial<PccRuleSpec>;
     const req = dropNulls({
       pcc_rule_id: id, precedence: s.precedence, ue_ip: s.ue_ip,
-      action: (specToMessage({ action: s.action }, '') as Msg).action,
-      flow_infos: ((s.flow_infos ?? []) as Msg[]).map((f) => ({ flow_description: f.flow_description, flow_direction: directionToMessage(f.flow_direction) })),
+      action: (specToMessage({ action: s.action }, '') as UpsertFlowRequest).action,
+      flow_infos: (s.flow_infos ?? []).map((f) => ({ flow_description: f.flow_description, flow_direction: directionToMessage(f.flow_direction) })),
     });
     const m = await this.unary('UpsertPccRule', req);
     return { rule: pccFromMessage(m.pcc_rule ?? {}), created: m.created ?? false, raw: m };
@@ -245,7 +261,7 @@ export class GrpcClient implements PcfClient {
 
   async listPcc(limit: number | undefined, cursor: string | undefined) {
     const m = await this.unary('ListPccRules', dropNulls({ limit, cursor }));
-    return { rules: ((m.pcc_rules ?? []) as Msg[]).map(pccFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
+    return { rules: (m.pcc_rules ?? []).map(pccFromMessage), next_cursor: m.next_cursor ?? null, raw: m };
   }
 
   async deletePcc(id: string) {
@@ -253,11 +269,11 @@ export class GrpcClient implements PcfClient {
   }
 
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */
-  watch(from: number | undefined, onEvent: (e: FlowEvent, raw: Msg) => void): Watch {
-    const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }, this.meta) as grpc.ClientReadableStream<Msg>;
+  watch(from: number | undefined, onEvent: (e: FlowEvent, raw: FlowEvent__Output) => void): Watch {
+    const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }, this.meta);
     let cancelled = false;
     const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (m: Msg) => onEvent(eventFromMessage(m), m));
+      call.on('data', (m: FlowEvent__Output) => onEvent(eventFromMessage(m), m));
       call.on('error', () => {}); // the 'status' event that follows decides
       call.on('status', (s: grpc.StatusObject) => {
         if (cancelled && (s.code === grpc.status.OK || s.code === grpc.status.CANCELLED)) resolve();

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # pcf-loader - the XDP loader container's entrypoint.
 #
-#   run          (default) attach pcf_xdp to PCF_IFACE (port 0) and PCF_REVERSE_IFACE (port 1,
-#                optional), pin under PCF_PIN_DIR, stay up; on SIGTERM act as the on-stop policy says
-#   healthcheck  pcf-xdp status of port 0 (exit 0 when the program is attached)
+#   run          (default) attach pcf_xdp to PCF_IFACE (attachment 0) and PCF_REVERSE_IFACE
+#                (attachment 1, optional), pin under PCF_PIN_DIR, stay up; on SIGTERM act as the
+#                on-stop policy says
+#   healthcheck  pcf-xdp status of attachment 0 (exit 0 when the program is attached)
 #   keep         (docker-compose exec xdp pcf-loader keep) the running loader leaves XDP, the
 #                maps and their rules in place when it stops: before an upgrade or a rollback,
 #                the next loader's attach swaps the program inside the pinned links
 #   on-stop P    the same for any policy P: purge | detach | keep
-#   replace      pcf-xdp replace on every port: this image's program into the pinned links
-#   cleanup      (docker-compose run --rm xdp cleanup) detach every port and remove the pins now,
+#   replace      pcf-xdp replace on every attachment: this image's program into the pinned links
+#   cleanup      (docker-compose run --rm xdp cleanup) detach every attachment, remove the pins now,
 #                e.g. after a loader was killed with SIGKILL
 #   status|attach|detach ...   pcf-xdp with these arguments, in PCF_NETNS
 #
 # Environment: PCF_IFACE (required), PCF_REVERSE_IFACE, PCF_PIN_DIR (/sys/fs/bpf/pcf),
-# PCF_NETNS (lab: the namespace of the interfaces), PCF_XDP_ARGS (more attach options, e.g.
-# --max-rules 65536), PCF_XDP_ON_STOP (purge | detach | keep; default purge).
+# PCF_NETNS (lab: the namespace of the interfaces), PCF_MAX_RULES (the rule maps' size when
+# they are created; the loader's default is 1,048,576), PCF_XDP_ARGS (more attach options),
+# PCF_XDP_ON_STOP (purge | detach | keep; default purge).
 set -uo pipefail
 source /usr/local/lib/pcf/common.sh
 
@@ -23,7 +25,7 @@ STATE=/run/pcf-loader
 : "${PCF_XDP_ON_STOP:=purge}"
 xdp() { in_netns pcf-xdp "$@"; }
 
-ports() {   # "iface port" lines
+attachments() {   # "iface attachment" lines (the interface's place in the pin dir)
   [ -n "${PCF_IFACE:-}" ] || die "PCF_IFACE is not set" 2
   echo "$PCF_IFACE 0"
   if [ -n "${PCF_REVERSE_IFACE:-}" ]; then echo "$PCF_REVERSE_IFACE 1"; fi
@@ -36,8 +38,8 @@ stop() {
   case $policy in
     keep) echo "pcf-loader: XDP and the pins stay in $PCF_PIN_DIR" ;;
     detach | purge)
-      # Port 1 first: port 0's --purge removes the maps only when no other port is attached.
-      if [ -n "${PCF_REVERSE_IFACE:-}" ]; then xdp detach --iface "$PCF_REVERSE_IFACE" --port 1 --pin-dir "$PCF_PIN_DIR" || true; fi
+      # Attachment 1 first: attachment 0's --purge removes the maps only when no other is in use.
+      if [ -n "${PCF_REVERSE_IFACE:-}" ]; then xdp detach --iface "$PCF_REVERSE_IFACE" --attachment 1 --pin-dir "$PCF_PIN_DIR" || true; fi
       if [ "$policy" = purge ]; then
         xdp detach --iface "$PCF_IFACE" --pin-dir "$PCF_PIN_DIR" --purge || true
         rmdir "$PCF_PIN_DIR" 2>/dev/null || true
@@ -59,16 +61,16 @@ case $cmd in
     mkdir -p "$STATE"
     rm -f "$STATE/on-stop"
     trap stop TERM INT
-    while read -r iface port; do
+    while read -r iface attachment; do
       # shellcheck disable=SC2086
-      xdp attach --iface "$iface" --port "$port" --pin-dir "$PCF_PIN_DIR" ${PCF_XDP_ARGS:-} ||
-        { rc=$?; echo "pcf-loader: attach $iface (port $port) failed, exit $rc" >&2; stop_rc=$rc; break; }
-    done < <(ports)
+      xdp attach --iface "$iface" --attachment "$attachment" --pin-dir "$PCF_PIN_DIR" ${PCF_MAX_RULES:+--max-rules "$PCF_MAX_RULES"} ${PCF_XDP_ARGS:-} ||
+        { rc=$?; echo "pcf-loader: attach $iface (attachment $attachment) failed, exit $rc" >&2; stop_rc=$rc; break; }
+    done < <(attachments)
     if [ -n "${stop_rc:-}" ]; then
       # Leave nothing half-attached behind, then fail (the restart policy tries again).
       PCF_XDP_ON_STOP=purge; trap - TERM INT; (stop) ; exit "$stop_rc"
     fi
-    echo "pcf-loader: ready ($(ports | tr '\n' ' ')pins $PCF_PIN_DIR${PCF_NETNS:+, netns $PCF_NETNS})"
+    echo "pcf-loader: ready ($(attachments | tr '\n' ' ')pins $PCF_PIN_DIR${PCF_NETNS:+, netns $PCF_NETNS})"
     touch "$STATE/ready"
     sleep infinity &
     wait $!
@@ -92,9 +94,9 @@ case $cmd in
     stop ;;
   replace)
     check_bpffs; check_netns
-    while read -r iface port; do
-      xdp replace --iface "$iface" --port "$port" --pin-dir "$PCF_PIN_DIR" "$@" || exit
-    done < <(ports)
+    while read -r iface attachment; do
+      xdp replace --iface "$iface" --attachment "$attachment" --pin-dir "$PCF_PIN_DIR" "$@" || exit
+    done < <(attachments)
     ;;
   status | attach | detach)
     check_bpffs; check_netns

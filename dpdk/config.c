@@ -21,16 +21,17 @@ static const char USAGE[] =
 	"usage: pcf-worker [EAL options] -- --iface IF --egress iface:NAME|tap[:NAME] [options]\n"
 	"  --iface IF                 RX interface (pcf-xdp attached there)\n"
 	"  --pin-dir D                the loader's pin dir (default " PCF_DEFAULT_PIN_DIR ")\n"
-	"  --port N                   IF's port in the pin dir (pcf-xdp attach --port N; default 0):\n"
-	"                             its sockets go to pcf_xskmap[N * 64 + queue]\n"
+	"  --attachment N             IF's attachment in the pin dir (pcf-xdp attach --attachment N;\n"
+	"                             default 0): its sockets go to pcf_xskmap[N * 64 + queue]\n"
 	"  --queues N                 RX queues 0..N-1, one worker lcore each (default: all of IF's)\n"
 	"  --egress iface:NAME        transmit out NAME over AF_XDP\n"
 	"  --egress tap[:NAME]        transmit into the kernel stack through a TAP (default " PCF_DEFAULT_TAP ")\n"
 	"  --reverse                  with --egress iface:NAME: also receive on NAME's queues (its\n"
-	"                             XDP program attached as --reverse-port) and transmit those\n"
+	"                             XDP program attached as --reverse-attachment) and transmit those\n"
 	"                             packets out of IF: one socket and one lcore per (interface,\n"
 	"                             queue), 2 x N worker lcores\n"
-	"  --reverse-port N           NAME's port in the pin dir (default 1)\n"
+	"  --reverse-attachment N     NAME's attachment in the pin dir (default 1)\n"
+	"  (--port and --reverse-port: the old names of --attachment and --reverse-attachment)\n"
 	"  --reverse-dst-mac MAC      destination MAC out of IF (default: IF's kernel neighbour entry)\n"
 	"  --reverse-next-hop IP      the neighbour on IF to send to (default: each packet's destination);\n"
 	"                             once per family: an IPv4 one for IPv4 packets, an IPv6 one for IPv6\n"
@@ -51,8 +52,8 @@ static const char USAGE[] =
 enum {
 	OPT_IFACE = 256, OPT_PIN_DIR, OPT_QUEUES, OPT_EGRESS, OPT_DST_MAC, OPT_SRC_MAC,
 	OPT_NEXT_HOP, OPT_POLL, OPT_ZERO_COPY, OPT_NO_META, OPT_MIRROR_PCAP, OPT_MIRROR_IFACE,
-	OPT_REPORT, OPT_REPORT_INTERVAL, OPT_WORKER_ID, OPT_HELP, OPT_PORT, OPT_REVERSE,
-	OPT_REVERSE_PORT, OPT_REVERSE_DST_MAC, OPT_REVERSE_NEXT_HOP,
+	OPT_REPORT, OPT_REPORT_INTERVAL, OPT_WORKER_ID, OPT_HELP, OPT_ATTACHMENT, OPT_REVERSE,
+	OPT_REVERSE_ATTACHMENT, OPT_REVERSE_DST_MAC, OPT_REVERSE_NEXT_HOP,
 };
 
 static const struct option OPTIONS[] = {
@@ -72,9 +73,11 @@ static const struct option OPTIONS[] = {
 	{ "report-interval-ms", required_argument, NULL, OPT_REPORT_INTERVAL },
 	{ "worker-id", required_argument, NULL, OPT_WORKER_ID },
 	{ "help", no_argument, NULL, OPT_HELP },
-	{ "port", required_argument, NULL, OPT_PORT },
+	{ "attachment", required_argument, NULL, OPT_ATTACHMENT },
+	{ "port", required_argument, NULL, OPT_ATTACHMENT }, /* the old name of --attachment */
 	{ "reverse", no_argument, NULL, OPT_REVERSE },
-	{ "reverse-port", required_argument, NULL, OPT_REVERSE_PORT },
+	{ "reverse-attachment", required_argument, NULL, OPT_REVERSE_ATTACHMENT },
+	{ "reverse-port", required_argument, NULL, OPT_REVERSE_ATTACHMENT }, /* old name */
 	{ "reverse-dst-mac", required_argument, NULL, OPT_REVERSE_DST_MAC },
 	{ "reverse-next-hop", required_argument, NULL, OPT_REVERSE_NEXT_HOP },
 	{ NULL, 0, NULL, 0 },
@@ -186,11 +189,11 @@ static void default_worker_id(struct pcf_worker_conf *c)
 
 void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 {
-	bool have_reverse_port = false;
+	bool have_reverse_attachment = false;
 	int opt;
 
 	memset(c, 0, sizeof(*c));
-	c->reverse_port = 1;
+	c->reverse_attachment = 1;
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", PCF_DEFAULT_PIN_DIR);
 	c->report_interval_ms = 1000;
 	c->egress_kind = -1;
@@ -249,15 +252,17 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 		case OPT_WORKER_ID:
 			copy_name(c->worker_id, sizeof(c->worker_id), optarg, "--worker-id");
 			break;
-		case OPT_PORT:
-			c->port = (unsigned int)parse_uint(optarg, "--port", 0, PCF_MAX_PORTS - 1);
+		case OPT_ATTACHMENT:
+			c->attachment = (unsigned int)parse_uint(optarg, "--attachment", 0,
+								 PCF_MAX_ATTACHMENTS - 1);
 			break;
 		case OPT_REVERSE:
 			c->reverse = true;
 			break;
-		case OPT_REVERSE_PORT:
-			c->reverse_port = (unsigned int)parse_uint(optarg, "--reverse-port", 0, PCF_MAX_PORTS - 1);
-			have_reverse_port = true;
+		case OPT_REVERSE_ATTACHMENT:
+			c->reverse_attachment = (unsigned int)parse_uint(optarg, "--reverse-attachment", 0,
+									 PCF_MAX_ATTACHMENTS - 1);
+			have_reverse_attachment = true;
 			break;
 		case OPT_REVERSE_DST_MAC:
 			if (rte_ether_unformat_addr(optarg, &c->reverse_dst_mac))
@@ -288,14 +293,14 @@ void pcf_conf_parse(int argc, char **argv, struct pcf_worker_conf *c)
 			    c->egress);
 	if (c->egress_kind == PCF_EGRESS_TAP && (c->next_hop || c->have_next_hop6))
 		usage_error("--next-hop has no meaning with --egress tap: the kernel routes the packet\n");
-	if (!c->reverse && (have_reverse_port || c->have_reverse_dst_mac || c->reverse_next_hop ||
+	if (!c->reverse && (have_reverse_attachment || c->have_reverse_dst_mac || c->reverse_next_hop ||
 			    c->have_reverse_next_hop6))
-		usage_error("--reverse-port, --reverse-dst-mac and --reverse-next-hop need --reverse\n");
+		usage_error("--reverse-attachment, --reverse-dst-mac and --reverse-next-hop need --reverse\n");
 	if (c->reverse && c->egress_kind != PCF_EGRESS_IFACE)
 		usage_error("--reverse needs --egress iface:NAME (it receives on NAME's queues)\n");
-	if (c->reverse && c->reverse_port == c->port)
-		usage_error("--reverse-port %u is --port %u: each interface needs a port of its own\n",
-			    c->reverse_port, c->port);
+	if (c->reverse && c->reverse_attachment == c->attachment)
+		usage_error("--reverse-attachment %u is --attachment %u: each interface needs an attachment of its own\n",
+			    c->reverse_attachment, c->attachment);
 	if (!c->worker_id[0])
 		default_worker_id(c);
 }

@@ -30,7 +30,7 @@ enum pcf_no_meta { PCF_NO_META_DROP, PCF_NO_META_PASS };
 struct pcf_worker_conf {
 	char iface[IF_NAMESIZE];
 	unsigned int ifindex;
-	unsigned int port;              /* --port: IF's port number in the pin dir (pcf_xskmap keys) */
+	unsigned int attachment;        /* --attachment: IF's place in the pin dir (pcf_xskmap keys) */
 	char pin_dir[PATH_MAX];
 	unsigned int n_queues;          /* after pcf_conf_check: the queues used, 0..n-1 (both
 					 * interfaces with --reverse) */
@@ -38,11 +38,11 @@ struct pcf_worker_conf {
 	char egress[IF_NAMESIZE];       /* the egress interface, or the TAP's name */
 	char egress_desc[IF_NAMESIZE + 8]; /* "iface:dut1" / "tap:pcf-tap0", as reported */
 	unsigned int egress_ifindex;    /* after pcf_conf_check, with --egress iface: */
-	/* --reverse: the egress's queues receive too (its XDP program attached as reverse_port)
-	 * and those packets leave through IF; Ethernet addresses from IF's neighbour table or
-	 * --reverse-dst-mac / --reverse-next-hop. */
+	/* --reverse: the egress's queues receive too (its XDP program attached as
+	 * reverse_attachment) and those packets leave through IF; Ethernet addresses from IF's
+	 * neighbour table or --reverse-dst-mac / --reverse-next-hop. */
 	bool reverse;
-	unsigned int reverse_port;
+	unsigned int reverse_attachment;
 	bool have_reverse_dst_mac;
 	struct rte_ether_addr reverse_dst_mac;
 	uint32_t reverse_next_hop;      /* network order; 0: each packet's destination */

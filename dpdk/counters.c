@@ -268,7 +268,7 @@ static void tel_fill_stats(const struct pcf_stats_view *v, struct rte_tel_data *
 		snprintf(key, sizeof(key), "queue_%u", v->queues[i].queue_id);
 		qd = counters_dict(&c);
 		if (qd) {
-			rte_tel_data_add_dict_u64(qd, "port", v->queues[i].port);
+			rte_tel_data_add_dict_u64(qd, "attachment", v->queues[i].attachment);
 			rte_tel_data_add_dict_u64(qd, "queue", v->queues[i].queue);
 		}
 		add_container(d, key, qd);

@@ -118,15 +118,18 @@ void pcf_rule_table_free(struct pcf_rule_table *t);
 /* Datapath lcores at most: one per RX queue of --iface, and as many on the egress (--reverse). */
 #define PCF_WORKER_MAX_RX (2 * PCF_MAX_QUEUES)
 
-/* What the readers see: every RX queue with its counters and ports, and who this worker is.
- * queue_id is the queue's key in pcf_xskmap, PCF_XSK_KEY(port, queue): the queue number itself
- * for port 0 (telemetry queue_<queue_id>, QueueStats.queue_id of the report). */
+/* What the readers see: every RX queue with its counters and I/O handles (pcf_port), and who
+ * this worker is. A queue is named by its interface's attachment (its place in the pin dir,
+ * pcf-xdp attach --attachment N) and its queue number on that interface: the report's
+ * QueueStats.attachment and .queue, telemetry's "attachment" and "queue". queue_id is its key
+ * in pcf_xskmap, PCF_XSK_KEY(attachment, queue): the telemetry key queue_<queue_id> and the
+ * report's deprecated QueueStats.queue_id. */
 struct pcf_stats_queue {
 	uint32_t queue_id;
-	uint32_t port;
+	uint32_t attachment;
 	uint32_t queue;
 	const struct pcf_lcore_stats *stats;
-	const struct pcf_port *rx; /* its port drops join the queue's drops */
+	const struct pcf_port *rx; /* the I/O handles (port.h): their drops join the queue's */
 	const struct pcf_port *tx;
 };
 
@@ -136,7 +139,7 @@ struct pcf_stats_view {
 	const char *egress;
 	const char *xdp_mode;
 	const char *poll_mode;
-	const char *reverse;          /* --reverse: "<egress> port <n> -> <iface>"; NULL without */
+	const char *reverse;          /* --reverse: "<egress> attachment <n> -> <iface>"; NULL without */
 	uint64_t started_at_unix_ms;
 	uint32_t rule_slots;          /* entries of each lcore's per-rule table */
 	/* The main lcore's tables, for their sizes: [0] of the egress, [1] of --iface (--reverse);
@@ -153,7 +156,7 @@ struct pcf_rule_total {
 	uint64_t bytes;
 };
 
-/* A consistent-enough copy of one queue's counters, the port's drops filled in. */
+/* A consistent-enough copy of one queue's counters, its I/O handles' drops filled in. */
 void pcf_stats_read_queue(const struct pcf_stats_queue *q, struct pcf_queue_counters *out);
 
 /* The per-rule counters summed over all queues, by rule_id ascending; returns how many (at

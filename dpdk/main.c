@@ -1,5 +1,6 @@
 /* main.c - pcf-worker, the DPDK worker of pcf-afxdp, shaped like DPDK's examples/l2fwd: EAL
- * init, the application's options after `--`, ports opened (rte_exit on a bad configuration),
+ * init, the application's options after `--`, ports (I/O handles, port.h) opened (rte_exit on
+ * a bad configuration),
  * one datapath lcore per RX queue, the main lcore on a timer (mirror, neighbours and routes,
  * report snapshots; a report thread sends them), a force_quit flag set by SIGINT/SIGTERM, and an
  * orderly stop.
@@ -45,8 +46,10 @@ static volatile bool force_quit;
 /* The worker's state: static, as the telemetry thread reads the view until rte_eal_cleanup. */
 static struct pcf_worker_conf conf;
 static struct pcf_stats_view view;
-/* One datapath lcore per RX socket, index i: i < n_queues is queue i of --iface (port
- * conf.port), with --reverse n_queues + q is queue q of the egress (port conf.reverse_port).
+/* One datapath lcore per RX socket, index i: i < n_queues is queue i of --iface (attachment
+ * conf.attachment in the pin dir), with --reverse n_queues + q is queue q of the egress
+ * (attachment conf.reverse_attachment). rx_ports/tx_ports are the worker's I/O handles
+ * (struct pcf_port, port.h), not attachments.
  * tx_ports[i] is where lcore i transmits: the egress's queue q for --iface's queue q and, with
  * --reverse, --iface's queue q for the egress's queue q. With --reverse every socket does RX
  * and TX: its RX half belongs to the lcore that receives on it, its TX half (TX ring, completion
@@ -126,7 +129,7 @@ static void open_ports(struct rte_mempool *mp)
 	for (q = 0; q < conf.n_queues; q++) {
 		const struct pcf_afxdp_conf c = { .ifname = conf.iface, .queue = q, .rx = true,
 						  .tx = conf.reverse, .zc = conf.zc, .mp = mp,
-						  .xsk_key = PCF_XSK_KEY(conf.port, q) };
+						  .xsk_key = PCF_XSK_KEY(conf.attachment, q) };
 
 		rx_ports[q] = open_afxdp(&c);
 	}
@@ -135,7 +138,7 @@ static void open_ports(struct rte_mempool *mp)
 		for (q = 0; q < conf.n_queues; q++) {
 			const struct pcf_afxdp_conf c = { .ifname = conf.egress, .queue = q, .rx = true,
 							  .tx = true, .zc = conf.zc, .mp = mp,
-							  .xsk_key = PCF_XSK_KEY(conf.reverse_port, q) };
+							  .xsk_key = PCF_XSK_KEY(conf.reverse_attachment, q) };
 
 			rx_ports[conf.n_queues + q] = open_afxdp(&c);
 			tx_ports[q] = rx_ports[conf.n_queues + q];
@@ -251,7 +254,7 @@ static void setup_mirror(void)
 		return;
 	if (conf.reverse)
 		snprintf(mirror_rx_desc, sizeof(mirror_rx_desc),
-			 "%s and %s (--reverse; queue = port * %u + queue)", conf.iface, conf.egress,
+			 "%s and %s (--reverse; queue = attachment * %u + queue)", conf.iface, conf.egress,
 			 PCF_MAX_QUEUES);
 	else
 		snprintf(mirror_rx_desc, sizeof(mirror_rx_desc), "%s", conf.iface);
@@ -260,9 +263,10 @@ static void setup_mirror(void)
 		rte_exit(PCF_EXIT_ERROR, "pcf-worker: %s\n", err);
 }
 
-static unsigned int rx_port_no(unsigned int i)
+/* The attachment (place in the pin dir) of RX socket i's interface. */
+static unsigned int rx_attachment_no(unsigned int i)
 {
-	return i < conf.n_queues ? conf.port : conf.reverse_port;
+	return i < conf.n_queues ? conf.attachment : conf.reverse_attachment;
 }
 
 static unsigned int rx_queue_no(unsigned int i)
@@ -291,7 +295,7 @@ static void setup_lcores(void)
 				 "pcf-worker: failed to allocate the counters of lcore %u (%u rule slots, %zu MiB): reserve more hugepages\n",
 				 lcore, rule_slots,
 				 ((size_t)rule_slots * (sizeof(struct pcf_rule_entry) + sizeof(uint32_t))) >> 20);
-		lc->queue = PCF_XSK_KEY(rx_port_no(q), rx_queue_no(q));
+		lc->queue = PCF_XSK_KEY(rx_attachment_no(q), rx_queue_no(q));
 		lc->rx = rx_ports[q];
 		lc->tx = tx_ports[q];
 		lc->l2 = q < conf.n_queues ? &l2 : &l2_rev;
@@ -302,42 +306,31 @@ static void setup_lcores(void)
 		lc->pass_no_meta = conf.no_meta == PCF_NO_META_PASS;
 		lc->wakeup = conf.poll == PCF_POLL_WAKEUP;
 		lcores[q] = lc;
-		printf("pcf-worker: %s -> %s on lcore %u: port %u, pcf_xskmap[%u], AF_XDP %s%s%s\n",
-		       rx_ports[q]->name, tx_ports[q]->name, lcore, rx_port_no(q), lc->queue,
+		printf("pcf-worker: %s -> %s on lcore %u: attachment %u, pcf_xskmap[%u], AF_XDP %s%s%s\n",
+		       rx_ports[q]->name, tx_ports[q]->name, lcore, rx_attachment_no(q), lc->queue,
 		       rx_ports[q]->mode, rx_ports[q]->mode_note[0] ? ", " : "", rx_ports[q]->mode_note);
 		q++;
 	}
 }
 
-/* pcf_nat6: IPv6 NAT addresses by stats_slot. Without it (a loader that predates IPv6 NAT) the
- * worker runs, and IPv6 packets of NAT rules are dropped as nat6_missing. */
+/* pcf_nat6: IPv6 NAT addresses by stats_slot (an IPv6 packet of a NAT rule whose slot is
+ * beyond it is dropped as nat6_missing). */
 static void setup_nat6(void)
 {
 	char err[PATH_MAX + 256];
-	int ret;
 
-	ret = pcf_pins_map_nat6(conf.pin_dir, &nat6, err, sizeof(err));
-	if (ret < 0)
+	if (pcf_pins_map_nat6(conf.pin_dir, &nat6, err, sizeof(err)))
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
-	if (ret > 0)
-		printf("pcf-worker: warning: no pinned %s in %s: IPv6 packets of NAT rules are dropped (nat6_missing)\n",
-		       PCF_PIN_NAT6, conf.pin_dir);
-	else
-		printf("pcf-worker: %s/%s mapped read-only: %u entries\n", conf.pin_dir, PCF_PIN_NAT6, nat6.n);
+	printf("pcf-worker: %s/%s mapped read-only: %u entries\n", conf.pin_dir, PCF_PIN_NAT6, nat6.n);
 }
 
 /* The per-rule tables are indexed by stats_slot: as many entries as pcf_rule_stats has. */
 static void setup_rule_slots(void)
 {
 	char err[PATH_MAX + 256];
-	int ret;
 
-	ret = pcf_pins_rule_slots(conf.pin_dir, &rule_slots, err, sizeof(err));
-	if (ret < 0)
+	if (pcf_pins_rule_slots(conf.pin_dir, &rule_slots, err, sizeof(err)))
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
-	if (ret > 0)
-		printf("pcf-worker: warning: no pinned %s in %s: per-rule counters for %u stats slots\n",
-		       PCF_PIN_RULE_STATS, conf.pin_dir, rule_slots);
 	if (rule_slots > PCF_RULE_SLOTS_MAX) {
 		printf("pcf-worker: warning: %s has %u entries: per-rule counters for the first %u slots (the rest count as rule_overflow)\n",
 		       PCF_PIN_RULE_STATS, rule_slots, PCF_RULE_SLOTS_MAX);
@@ -358,8 +351,8 @@ static void setup_reporting(void)
 		if (strcmp(rx_ports[q]->mode, mode))
 			mode = "mixed";
 	if (conf.reverse)
-		snprintf(reverse_desc, sizeof(reverse_desc), "%s port %u -> %s", conf.egress,
-			 conf.reverse_port, conf.iface);
+		snprintf(reverse_desc, sizeof(reverse_desc), "%s attachment %u -> %s", conf.egress,
+			 conf.reverse_attachment, conf.iface);
 	view = (struct pcf_stats_view){ .worker_id = conf.worker_id, .iface = conf.iface,
 					.egress = conf.egress_desc, .xdp_mode = mode,
 					.poll_mode = pcf_poll_name(conf.poll),
@@ -369,7 +362,7 @@ static void setup_reporting(void)
 					.neigh = { neigh, neigh_rev }, .routes = { routes, routes_rev },
 					.n_queues = n_rx };
 	for (q = 0; q < n_rx; q++)
-		view.queues[q] = (struct pcf_stats_queue){ lcores[q]->queue, rx_port_no(q), rx_queue_no(q),
+		view.queues[q] = (struct pcf_stats_queue){ lcores[q]->queue, rx_attachment_no(q), rx_queue_no(q),
 							   lcores[q]->stats, rx_ports[q], tx_ports[q] };
 	if (pcf_stats_telemetry_register(&view))
 		printf("pcf-worker: warning: telemetry command /pcf/stats not registered\n");
@@ -495,13 +488,13 @@ int main(int argc, char **argv)
 	pcf_conf_parse(argc, argv, &conf);
 	pcf_conf_check(&conf);
 	n_rx = conf.reverse ? 2 * conf.n_queues : conf.n_queues;
-	xskmap_fd = pcf_pins_open_xskmap(conf.pin_dir, conf.port, conf.ifindex, conf.iface,
+	xskmap_fd = pcf_pins_open_xskmap(conf.pin_dir, conf.attachment, conf.ifindex, conf.iface,
 					 conf.n_queues, err, sizeof(err));
 	if (xskmap_fd < 0)
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: %s\n", err);
-	if (conf.reverse && pcf_pins_check_port(conf.pin_dir, xskmap_fd, conf.reverse_port,
-						conf.egress_ifindex, conf.egress, conf.n_queues, err,
-						sizeof(err)))
+	if (conf.reverse && pcf_pins_check_attachment(conf.pin_dir, xskmap_fd, conf.reverse_attachment,
+						      conf.egress_ifindex, conf.egress, conf.n_queues, err,
+						      sizeof(err)))
 		rte_exit(PCF_EXIT_PIN, "pcf-worker: --reverse: %s\n", err);
 	setup_nat6();
 	setup_rule_slots();

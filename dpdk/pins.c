@@ -23,63 +23,64 @@ static bool bpffs_hidden(void)
 	return statfs("/sys/fs/bpf", &st) < 0 || st.f_type != BPF_FS_MAGIC;
 }
 
-/* pcf_config[port] says which interface the program behind this pin dir is attached to as
- * that port. For port 0 a pin dir without it, or with ifindex 0 (an older loader), is not
- * refused; other ports are strict. */
-static int check_config(const char *pin_dir, unsigned int port, unsigned int ifindex,
+/* pcf_config[attachment] says which interface the program behind this pin dir is attached to
+ * as that attachment (pcf-xdp writes it on attach, zeroes it on detach). */
+static int check_config(const char *pin_dir, unsigned int attachment, unsigned int ifindex,
 			const char *ifname, char *err, size_t errlen)
 {
 	struct pcf_config cfg = {0};
 	char path[PATH_MAX];
-	__u32 key = port;
-	int fd, ret = 0;
-	bool found;
+	__u32 key = attachment;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, PCF_PIN_CONFIG);
 	fd = bpf_obj_get(path);
-	found = fd >= 0 && bpf_map_lookup_elem(fd, &key, &cfg) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (found && cfg.ifindex && cfg.ifindex != ifindex) {
-		snprintf(err, errlen,
-			 "the XDP program of pin dir %s (port %u) is attached to ifindex %u, not to %s (ifindex %u): wrong --pin-dir, --iface or --port",
-			 pin_dir, port, cfg.ifindex, ifname, ifindex);
-		ret = -1;
-	} else if (port != 0 && (!found || !cfg.ifindex)) {
-		snprintf(err, errlen,
-			 "no XDP program is attached as port %u in pin dir %s (pcf_config[%u] %s): pcf-xdp attach --iface %s --port %u --pin-dir %s",
-			 port, pin_dir, port, found ? "is empty" : "does not exist", ifname, port, pin_dir);
-		ret = -1;
+	if (fd < 0) {
+		snprintf(err, errlen, "failed to open %s: %s", path, strerror(errno));
+		return -1;
 	}
-	return ret;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		snprintf(err, errlen, "failed to read %s[%u]: %s", path, attachment, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!cfg.ifindex) {
+		snprintf(err, errlen,
+			 "no XDP program is attached as attachment %u in pin dir %s (pcf_config[%u] is empty): pcf-xdp attach --iface %s --attachment %u --pin-dir %s",
+			 attachment, pin_dir, attachment, ifname, attachment, pin_dir);
+		return -1;
+	}
+	if (cfg.ifindex != ifindex) {
+		snprintf(err, errlen,
+			 "the XDP program of pin dir %s (attachment %u) is attached to ifindex %u, not to %s (ifindex %u): wrong --pin-dir, --iface or --attachment",
+			 pin_dir, attachment, cfg.ifindex, ifname, ifindex);
+		return -1;
+	}
+	return 0;
 }
 
-int pcf_pins_check_port(const char *pin_dir, int xskmap_fd, unsigned int port, unsigned int ifindex,
-			const char *ifname, uint32_t n_queues, char *err, size_t errlen)
+int pcf_pins_check_attachment(const char *pin_dir, int xskmap_fd, unsigned int attachment,
+			      unsigned int ifindex, const char *ifname, uint32_t n_queues, char *err,
+			      size_t errlen)
 {
 	struct bpf_map_info info = {0};
 	__u32 info_len = sizeof(info);
-	uint32_t need = PCF_XSK_KEY(port, n_queues - 1) + 1;
+	uint32_t need = PCF_XSK_KEY(attachment, n_queues - 1) + 1;
 
 	if (bpf_obj_get_info_by_fd(xskmap_fd, &info, &info_len) < 0) {
 		snprintf(err, errlen, "failed to read %s/%s: %s", pin_dir, PCF_PIN_XSKMAP, strerror(errno));
 		return -1;
 	}
 	if (info.max_entries < need) {
-		if (port == 0)
-			snprintf(err, errlen, "%s/%s has %u entries, fewer than the %u queues asked for",
-				 pin_dir, PCF_PIN_XSKMAP, info.max_entries, n_queues);
-		else
-			snprintf(err, errlen,
-				 "%s/%s has %u entries, port %u needs keys up to %u (port * %u + queue): the loader of this pin dir knows no ports; attach with a pcf-xdp that has --port (pcf-xdp attach --iface %s --port %u)",
-				 pin_dir, PCF_PIN_XSKMAP, info.max_entries, port, need - 1, PCF_MAX_QUEUES,
-				 ifname, port);
+		snprintf(err, errlen, "%s/%s has %u entries, attachment %u queue %u needs key %u",
+			 pin_dir, PCF_PIN_XSKMAP, info.max_entries, attachment, n_queues - 1, need - 1);
 		return -1;
 	}
-	return check_config(pin_dir, port, ifindex, ifname, err, errlen);
+	return check_config(pin_dir, attachment, ifindex, ifname, err, errlen);
 }
 
-int pcf_pins_open_xskmap(const char *pin_dir, unsigned int port, unsigned int ifindex,
+int pcf_pins_open_xskmap(const char *pin_dir, unsigned int attachment, unsigned int ifindex,
 			 const char *ifname, uint32_t n_queues, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {0};
@@ -113,7 +114,7 @@ int pcf_pins_open_xskmap(const char *pin_dir, unsigned int port, unsigned int if
 		snprintf(err, errlen, "%s is not an XSKMAP (map type %u)", path, info.type);
 		goto fail;
 	}
-	if (pcf_pins_check_port(pin_dir, fd, port, ifindex, ifname, n_queues, err, errlen))
+	if (pcf_pins_check_attachment(pin_dir, fd, attachment, ifindex, ifname, n_queues, err, errlen))
 		goto fail;
 	return fd;
 
@@ -133,10 +134,9 @@ static size_t nat6_map_len(uint32_t n)
 	return (bytes + page - 1) / page * page;
 }
 
-/* Opens pin_dir/name and reads its map info. Returns the fd; -2 when it is not pinned (an
- * optional map); -1 with err set on another failure. */
-static int open_optional(const char *pin_dir, const char *name, struct bpf_map_info *info,
-			 char *path, size_t pathlen, char *err, size_t errlen)
+/* Opens pin_dir/name and reads its map info. Returns the fd, or -1 with err set. */
+static int open_map(const char *pin_dir, const char *name, struct bpf_map_info *info,
+		    char *path, size_t pathlen, char *err, size_t errlen)
 {
 	__u32 info_len = sizeof(*info);
 	int fd;
@@ -145,8 +145,6 @@ static int open_optional(const char *pin_dir, const char *name, struct bpf_map_i
 	snprintf(path, pathlen, "%s/%s", pin_dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return -2;
 		snprintf(err, errlen, "failed to open %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -166,9 +164,9 @@ int pcf_pins_map_nat6(const char *pin_dir, struct pcf_nat6_table *t, char *err, 
 	int fd, ret = -1;
 
 	*t = (struct pcf_nat6_table){0};
-	fd = open_optional(pin_dir, PCF_PIN_NAT6, &info, path, sizeof(path), err, errlen);
+	fd = open_map(pin_dir, PCF_PIN_NAT6, &info, path, sizeof(path), err, errlen);
 	if (fd < 0)
-		return fd == -2 ? 1 : -1;
+		return -1;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(__u32) ||
 	    info.value_size != sizeof(struct pcf_nat6) || !(info.map_flags & BPF_F_MMAPABLE)) {
 		snprintf(err, errlen,
@@ -207,10 +205,9 @@ int pcf_pins_rule_slots(const char *pin_dir, uint32_t *n, char *err, size_t errl
 	char path[PATH_MAX];
 	int fd, ret = -1;
 
-	*n = PCF_DEFAULT_MAX_RULES;
-	fd = open_optional(pin_dir, PCF_PIN_RULE_STATS, &info, path, sizeof(path), err, errlen);
+	fd = open_map(pin_dir, PCF_PIN_RULE_STATS, &info, path, sizeof(path), err, errlen);
 	if (fd < 0)
-		return fd == -2 ? 1 : -1;
+		return -1;
 	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.key_size != sizeof(__u32) ||
 	    info.value_size != sizeof(struct pcf_counter) || info.max_entries == 0) {
 		snprintf(err, errlen,

@@ -1,5 +1,7 @@
 /* port.h - packet I/O of the worker, behind one small interface: receive a burst into rte_mbufs,
- * transmit a burst of rte_mbufs, wait for packets, read the port's own counters, close.
+ * transmit a burst of rte_mbufs, wait for packets, read the port's own counters, close. A port
+ * here is an I/O handle in DPDK's sense; an interface's place in the pin dir is its attachment
+ * (pcf_common.h), and neither is an L4 port.
  *
  * Implementations:
  *   port_afxdp.c  an AF_XDP socket per queue, opened with libxdp's xsk API and registered in
@@ -99,7 +101,7 @@ enum pcf_zc_mode { PCF_ZC_AUTO, PCF_ZC_ON, PCF_ZC_OFF };
 struct pcf_afxdp_conf {
 	const char *ifname;
 	uint32_t queue;
-	uint32_t xsk_key;         /* rx: its key in pcf_xskmap, PCF_XSK_KEY(port, queue) */
+	uint32_t xsk_key;         /* rx: its key in pcf_xskmap, PCF_XSK_KEY(attachment, queue) */
 	bool rx;                  /* an RX ring (and a fill ring kept full) */
 	bool tx;                  /* a TX ring (and a completion ring) */
 	enum pcf_zc_mode zc;      /* auto: zero-copy, else copy */

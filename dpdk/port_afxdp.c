@@ -38,7 +38,7 @@ struct afxdp_port {
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
 	int fd;
-	uint32_t xsk_key;             /* its key in pcf_xskmap: PCF_XSK_KEY(port, queue) */
+	uint32_t xsk_key;             /* its key in pcf_xskmap: PCF_XSK_KEY(attachment, queue) */
 	/* RX half */
 	struct xsk_ring_prod fq __rte_cache_aligned;
 	struct xsk_ring_cons rx;

@@ -54,6 +54,7 @@ static void snapshot(struct pcf_reporter *r, struct pcf_report_buf *b, bool fina
 			b->drops[i][d] = (struct pcf_report_counter){ pcf_drop_names[d], qc.drops[d] };
 		b->q[i] = (struct pcf_report_queue){
 			.queue_id = v->queues[i].queue_id,
+			.attachment = v->queues[i].attachment, .queue = v->queues[i].queue,
 			.rx_packets = qc.rx_packets, .rx_bytes = qc.rx_bytes,
 			.tx_packets = qc.tx_packets, .tx_bytes = qc.tx_bytes,
 			.nat = qc.nat, .ttl_expired = qc.ttl_expired, .mirrored = qc.mirrored,

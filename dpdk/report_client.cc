@@ -37,7 +37,14 @@ void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
   for (unsigned i = 0; i < r.n_queues; i++) {
     const pcf_report_queue &q = r.queues[i];
     pcf::v1::QueueStats *qs = m->add_queues();
+    // QueueStats.queue_id is deprecated (attachment and queue say it) but still filled for
+    // one release, for control planes that read only it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     qs->set_queue_id(q.queue_id);
+#pragma GCC diagnostic pop
+    qs->set_attachment(q.attachment);
+    qs->set_queue(q.queue);
     pcf::v1::StageCounters *c = qs->mutable_counters();
     c->set_rx_packets(q.rx_packets);
     c->set_rx_bytes(q.rx_bytes);

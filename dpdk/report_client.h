@@ -17,8 +17,11 @@ struct pcf_report_counter {
 	uint64_t value;
 };
 
+/* attachment: the RX interface's place in the pin dir; queue: its RX queue; queue_id:
+ * PCF_XSK_KEY(attachment, queue), still sent (deprecated in QueueStats). */
 struct pcf_report_queue {
 	uint32_t queue_id;
+	uint32_t attachment, queue;
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t nat, ttl_expired, mirrored, rx_ipv6, frag_later;
 	const struct pcf_report_counter *drops;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_worker.sh - end-to-end tests of build/pcf-worker in a lab of its own (scripts/lab.sh,
 # PCF_LAB=pw<pid>-<random>): the XDP program attached to dut0 by build/pcf-xdp, REDIRECT rules
-# written into the pinned pcf_flow_map with bpftool, the worker run in the DUT namespace with
+# written into the pinned pcf_flow_map through the addon (test/tools/maps.ts: no struct of
+# pcf_common.h is packed here), the worker run in the DUT namespace with
 # nsenter (ip netns exec would hide bpffs), bounded UDP from the client (test/tools/udp.mjs),
 # captures at the server checked with tshark:
 #   A  forwarding: DNAT + TTL (TTL sent-5, dport 7001, valid IP and UDP checksums), TTL expiry,
@@ -16,10 +17,9 @@
 #   G  busy polling forwards and spins;
 #   H  Ethernet addresses: --next-hop without a neighbour entry (no_neighbour), --dst/--src-mac;
 #   I  bad configurations: exit code and message of each;
-#   K  --reverse: TCP through REDIRECT rules with NAT both ways (DNAT on dut0 as port 0, SNAT of
-#      the replies on dut1 as port 1), echoed whole, counters of both directions, idle CPU,
-#      SIGTERM deletes both ports' entries, no connection without the worker (needs a pcf-xdp
-#      with --port; else only its refusals are checked);
+#   K  --reverse: TCP through REDIRECT rules with NAT both ways (DNAT on dut0 as attachment 0,
+#      SNAT of the replies on dut1 as attachment 1), echoed whole, counters of both directions,
+#      idle CPU, SIGTERM deletes both attachments' entries, no connection without the worker;
 #   L  IPv6 through the real control plane (server/main.ts, rules with a precedence POSTed over
 #      REST; IPv6 NAT addresses go to pcf_nat6, which the worker mmaps): hop limit, SNAT + DNAT
 #      of addresses and ports (the receiver sees the translated source), mirror, a port-less
@@ -41,13 +41,13 @@
 #   S  reports resume within 2 s after the report target comes back;
 #   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
 #
-# A case that cannot run here while the rest can (K without a loader that has --port, L, M, N
-# and P without a control plane, L's NAT without IPv6 NAT in its API) prints "skip NAME: reason" and is
-# counted as skipped; under CI=true a skip is a failure (as exit 77 is for the whole script).
+# A case that cannot run here while the rest can (L, M, N and P without a control plane, L's
+# NAT without IPv6 NAT in its API) prints "skip NAME: reason" and is counted as skipped; under
+# CI=true a skip is a failure (as exit 77 is for the whole script).
 #
-# Run as root after `make -C xdp && make -C dpdk`. Everything it makes (namespaces, pin dir,
-# /var/run/dpdk/<prefix>, processes, /tmp files, hugepages it had to reserve) is removed on
-# exit, failure included. Exit: 0 all passed, 1 a failure, 77 cannot run here (reason printed).
+# Run as root after `make build` (the loader, the worker, and the addon for test/tools/maps.ts).
+# Everything it makes (namespaces, pin dir, /var/run/dpdk/<prefix>, processes, /tmp files,
+# hugepages it had to reserve) is removed on exit, failure included. Exit: 0 all passed, 1 a failure, 77 cannot run here (reason printed).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,14 +58,15 @@ SINK=$BUILD/report_sink
 NOMETA=$BUILD/test_nometa.bpf.o
 UDP=$ROOT/test/tools/udp.mjs
 TCP=$ROOT/test/tools/tcp.mjs
+ADDON=$ROOT/native/build/Release/pcf_native.node
 
 skip() { echo "test_worker.sh: $*: skipped"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root"
 for t in ip nsenter bpftool tcpdump tshark node python3 timeout ethtool taskset; do
 	command -v "$t" >/dev/null || skip "needs $t"
 done
-for f in "$WORKER" "$LOADER" "$SINK" "$NOMETA" "$UDP" "$TCP"; do
-	[ -e "$f" ] || skip "missing $f (run make -C xdp && make -C dpdk)"
+for f in "$WORKER" "$LOADER" "$SINK" "$NOMETA" "$UDP" "$TCP" "$ADDON"; do
+	[ -e "$f" ] || skip "missing $f (run make build)"
 done
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
 	mount -t bpf bpf /sys/fs/bpf 2>/dev/null || skip "no bpffs at /sys/fs/bpf and cannot mount it"
@@ -77,19 +78,15 @@ PIN=/sys/fs/bpf/$LAB
 TMP=$(mktemp -d "/tmp/$LAB.XXXX")
 PIDS=()
 HP_ORIG=
-# K needs a loader that attaches an interface as a port of the pin dir (pcf-xdp attach --port N)
-PORTS_OK=
-"$LOADER" --help 2>&1 | grep -q -- '--port' && PORTS_OK=1
 
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	[ -n "$PORTS_OK" ] &&
-		nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --port 1 --pin-dir "$PIN" >/dev/null 2>&1
+	nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --attachment 1 --pin-dir "$PIN" >/dev/null 2>&1
 	nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut0 --pin-dir "$PIN" --purge >/dev/null 2>&1
 	PCF_LAB=$LAB "$ROOT/scripts/lab.sh" down >/dev/null 2>&1
-	rm -rf "$PIN" "$PIN-empty" "$TMP" /var/run/dpdk/"$LAB"-*
+	rm -rf "$PIN" "$PIN-empty" "$PIN-xsk" "$TMP" /var/run/dpdk/"$LAB"-*
 	[ -n "$HP_ORIG" ] && echo "$HP_ORIG" >/proc/sys/vm/nr_hugepages
 }
 trap cleanup EXIT
@@ -114,7 +111,7 @@ expect() { # NAME 'CONDITION' (evaluated); on failure $OUT is shown as the reaso
 }
 
 # ---- hugepages: --in-memory takes them from the pool (two workers run at once in H) ------
-HP_NEED=96 # 2 MiB pages; one worker takes about 21
+HP_NEED=160 # 2 MiB pages; one worker takes about 35 at 1,048,576 rules (21 + the per-rule table)
 hp_free() { awk '/^HugePages_Free/ {print $2}' /proc/meminfo; }
 if [ "$(hp_free)" -lt $HP_NEED ]; then
 	HP_ORIG=$(cat /proc/sys/vm/nr_hugepages)
@@ -130,26 +127,32 @@ ip -n "$DUT" link add mir0 type veth peer name mir1 && ip -n "$DUT" link set mir
 	ip -n "$DUT" link set mir1 up || skip "cannot add the mirror veth"
 
 # ---- helpers ----------------------------------------------------------------------------
-hex_be16() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
-hex_le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
-hex_ip() { local IFS=.; set -- $1; printf '%02x %02x %02x %02x' "$1" "$2" "$3" "$4"; }
-# rule SPORT DPORT RULE_ID TYPE TTL_DELTA FLAGS SNAT_IP SNAT_PORT DNAT_IP DNAT_PORT
-#   key: udp 198.18.0.1:SPORT -> 198.18.1.1:DPORT; stats slot = rule id; queue any; mark 0
-rule() {
-	bpftool map update pinned "$PIN/pcf_flow_map" \
-		key hex $(hex_ip 198.18.0.1) $(hex_ip 198.18.1.1) $(hex_be16 "$1") $(hex_be16 "$2") 11 00 00 00 \
-		value hex $(hex_le32 "$3") $(hex_le32 "$3") $(printf '%02x %02x %02x' "$4" $(($5 & 255)) "$6") ff \
-		00 00 00 00 $(hex_ip "$7") $(hex_ip "$9") $(hex_be16 "$8") $(hex_be16 "${10}")
+# The maps are read and written through the addon (test/tools/maps.ts), as the control plane
+# does: this script packs no struct of pcf_common.h.
+maps() { (cd "$ROOT" && node --import tsx test/tools/maps.ts "$PIN" "$@"); }
+SNAT=1 DNAT=2 MIRROR=8 # the FLAGS of rule_k, as in pcf_common.h's PCF_F_*
+# nat_side FLAGS FLAG NAME IP PORT: ',"<NAME>Ip":..,"<NAME>Port":..' when FLAGS has FLAG
+# (0.0.0.0 / 0: null, the packet's own is kept)
+nat_side() {
+	(($1 & $2)) || return 0
+	local ip=null port=null
+	[ "$4" != 0.0.0.0 ] && ip="\"$4\""
+	[ "$5" != 0 ] && port=$5
+	printf ',"%sIp":%s,"%sPort":%s' "$3" "$ip" "$3" "$port"
 }
-REDIRECT=2 SNAT=1 DNAT=2 MIRROR=8
 # rule_k PROTO SRC SPORT DST DPORT RULE_ID TTL_DELTA FLAGS SNAT_IP SNAT_PORT DNAT_IP DNAT_PORT:
-#   a REDIRECT rule with any key (stats slot = rule id; queue any; mark 0)
+#   a REDIRECT rule with any key (stats slot = rule id; queue any; no mark); FLAGS: SNAT, DNAT,
+#   MIRROR
 rule_k() {
-	bpftool map update pinned "$PIN/pcf_flow_map" \
-		key hex $(hex_ip "$2") $(hex_ip "$4") $(hex_be16 "$3") $(hex_be16 "$5") $(printf '%02x' "$1") 00 00 00 \
-		value hex $(hex_le32 "$6") $(hex_le32 "$6") $(printf '%02x %02x %02x' $REDIRECT $(($7 & 255)) "$8") ff \
-		00 00 00 00 $(hex_ip "$9") $(hex_ip "${11}") $(hex_be16 "${10}") $(hex_be16 "${12}")
+	local mirror=false
+	(($8 & MIRROR)) && mirror=true
+	maps put-flow "$(printf '{"srcIp":"%s","dstIp":"%s","srcPort":%u,"dstPort":%u,"proto":%u}' "$2" "$4" "$3" "$5" "$1")" \
+		"$(printf '{"ruleId":%u,"statsSlot":%u,"type":"REDIRECT","ttlDelta":%d,"mirror":%s%s%s}' "$6" "$6" "$7" "$mirror" \
+			"$(nat_side "$8" $SNAT snat "$9" "${10}")" "$(nat_side "$8" $DNAT dnat "${11}" "${12}")")"
 }
+# rule SPORT DPORT RULE_ID TTL_DELTA FLAGS SNAT_IP SNAT_PORT DNAT_IP DNAT_PORT:
+#   rule_k of udp 198.18.0.1:SPORT -> 198.18.1.1:DPORT
+rule() { rule_k 17 198.18.0.1 "$1" 198.18.1.1 "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9"; }
 
 # worker_start NAME ARGS...: a worker with file prefix $LAB-NAME and log $TMP/NAME.log,
 # waits for its "ready" line; sets WPID (and OUT to the log on failure). LCORES: EAL lcores.
@@ -239,12 +242,8 @@ print(json.dumps(json.loads(s.recv(1 << 16))[sys.argv[2].split(",")[0]]))
 EOF
 }
 jget() { node -e 'const r = JSON.parse(process.argv[1]); console.log(eval(process.argv[2]))' "$1" "$2"; }
-# xdp_count IDX: packets of pcf_stats[IDX] over all CPUs (3 act_redirect, 4 redirect_fallback)
-xdp_count() {
-	bpftool map lookup pinned "$PIN/pcf_stats" key "$1" 0 0 0 -j |
-		node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () =>
-			console.log(JSON.parse(s).formatted.values.reduce((a, v) => a + v.value.packets, 0)))'
-}
+# xdp_count NAME: packets of the XDP counter NAME (pcf_stats) over all CPUs, e.g. redirect_fallback
+xdp_count() { maps xdp-packets "$1"; }
 
 # The control plane (L), as `make up` runs it: server/main.ts with its own SQLite file, on free
 # loopback ports of this namespace. cp_start sets CP_URL (and OUT to the log on failure).
@@ -284,10 +283,10 @@ post_rule() {
 }
 
 # ---- rules ------------------------------------------------------------------------------
-rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 &&      # DNAT port, TTL -5
-rule 5001 7002 43 $REDIRECT -64 0 0.0.0.0 0 0.0.0.0 0 &&               # TTL 64 - 64: expired
-rule 5002 7003 44 $REDIRECT 0 $((SNAT | MIRROR)) 198.18.1.254 40000 0.0.0.0 0 || # SNAT + mirror
-	skip "cannot write rules into $PIN/pcf_flow_map"
+rule 5000 7000 42 -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 &&      # DNAT port, TTL -5
+rule 5001 7002 43 -64 0 0.0.0.0 0 0.0.0.0 0 &&               # TTL 64 - 64: expired
+rule 5002 7003 44 0 $((SNAT | MIRROR)) 198.18.1.254 40000 0.0.0.0 0 || # SNAT + mirror
+	skip "cannot write rules into $PIN/pcf_flow_map (test/tools/maps.ts)"
 
 # ---- A: forwarding, counters, mirror, report, idle CPU ----------------------------------
 SINK_ADDR=127.0.0.1:50051 # in the DUT namespace: its loopback is the lab's own
@@ -356,9 +355,11 @@ expect "A gRPC report: counters equal the packets sent" \
 	'[ "$(jget "$REPORT" "const c = r.queues[0].counters; [c.rx_packets, c.tx_packets, c.nat, c.ttl_expired, c.mirrored, c.drops.ttl_expired, c.drops.no_meta].join()")" = 30,25,25,5,5,5,0 ]'
 expect "A gRPC report: identity, per-rule counters, sequence" \
 	'[ "$(jget "$REPORT" "[r.worker_id, r.iface, r.egress, r.xdp_mode, r.poll_mode, r.pid > 0, r.rules.find((x) => x.rule_id == 42).packets, r.sequence > 1].join()")" = "test-worker,dut0,iface:dut1,copy,wakeup,true,20,true" ]'
+expect "A gRPC report: the queue as its attachment and queue (0, 0), queue_id still filled" \
+	'[ "$(jget "$REPORT" "const q = r.queues[0]; [r.queues.length, q.attachment, q.queue, q.queue_id].join()")" = 1,0,0,0 ]'
 
 # ---- B: SIGKILL mid-flow: the kernel takes over -----------------------------------------
-FALLBACK0=$(xdp_count 4)
+FALLBACK0=$(xdp_count redirect_fallback)
 cap_start "$TMP/b.pcap"
 send 5000 7000 200 10 &
 SENDER=$!
@@ -371,7 +372,7 @@ sleep 0.8
 } 2>/dev/null
 WORKER_PKTS=$(count "$TMP/b.pcap" '$3 == 7001 && $4 == 59 && $5 == 1 && $6 == 1')
 KERNEL_PKTS=$(count "$TMP/b.pcap" '$3 == 7000 && $4 == 63 && $5 == 1 && $6 == 1')
-FALLBACK=$(($(xdp_count 4) - FALLBACK0))
+FALLBACK=$(($(xdp_count redirect_fallback) - FALLBACK0))
 OUT="worker path $WORKER_PKTS, kernel path $KERNEL_PKTS, redirect_fallback $FALLBACK of 200"
 echo "info SIGKILL mid-flow: $OUT"
 expect "B before the kill: through the worker (TTL 59, dport 7001)" '[ "$WORKER_PKTS" -gt 0 ]'
@@ -499,6 +500,11 @@ expect "I no pin dir: exit 3, 'no pin dir'" '[ "$RC" = 3 ] && grep -q "no pin di
 mkdir -p "$PIN-empty"
 bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN-empty" --egress iface:dut1
 expect "I no pinned pcf_xskmap: exit 3, 'no pinned pcf_xskmap'" '[ "$RC" = 3 ] && grep -q "no pinned pcf_xskmap" <<<"$OUT"'
+# A pin dir with a pcf_xskmap and no pcf_config (no pcf-xdp of this tree makes one; bpftool
+# creates the map, nothing is packed) is refused, as any pin dir without the loader's maps.
+mkdir -p "$PIN-xsk" && bpftool map create "$PIN-xsk/pcf_xskmap" type xskmap key 4 value 4 entries 256 name pcf_xskmap
+bad bad "${W[@]}" -- --iface dut0 --pin-dir "$PIN-xsk" --egress iface:dut1
+expect "I a pin dir without pcf_config: exit 3, names it" '[ "$RC" = 3 ] && grep -q "failed to open $PIN-xsk/pcf_config" <<<"$OUT"'
 bad bad ip netns exec "$DUT" "$WORKER" --in-memory --no-pci -l 0,1 --file-prefix "$LAB-bad" -- \
 	--iface dut0 --pin-dir "$PIN" --egress iface:dut1
 expect "I under ip netns exec (bpffs hidden): exit 3, says to use nsenter" '[ "$RC" = 3 ] && grep -q "nsenter" <<<"$OUT"'
@@ -537,83 +543,80 @@ expect "I a bad EAL option: exit 2" '[ "$RC" = 2 ] && grep -q "invalid EAL argum
 
 # ---- K: --reverse: TCP through REDIRECT rules with NAT in both directions ---------------------
 # The client connects from 198.18.0.1:30001 to the virtual 198.18.1.2:8080 (routed via its
-# default gateway, dut0). Rule A (dut0, port 0) DNATs to the server 198.18.1.1:9090; the
-# server's replies arrive on dut1, where rule B (port 1) SNATs them back to 198.18.1.2:8080, and
+# default gateway, dut0). Rule A (dut0, attachment 0) DNATs to the server 198.18.1.1:9090; the
+# server's replies arrive on dut1, where rule B (attachment 1) SNATs them back to 198.18.1.2:8080, and
 # the worker sends them out of dut0. One socket per (interface, queue), one lcore each.
 RW=(nsenter --net="/run/netns/$DUT" "$WORKER" --in-memory --no-pci --file-prefix "$LAB-bad")
 bad bad "${RW[@]}" -l 0,1 -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --reverse
 expect "K --reverse with one worker lcore for two queues: exit 5" '[ "$RC" = 5 ] && grep -q "2 worker lcores" <<<"$OUT"'
 bad bad "${RW[@]}" --lcores 0@0,1@0,2@1 -- --iface dut0 --pin-dir "$PIN" --egress tap --reverse
 expect "K --reverse with --egress tap: exit 2" '[ "$RC" = 2 ] && grep -q "reverse needs --egress iface" <<<"$OUT"'
-bad bad "${RW[@]}" --lcores 0@0,1@0,2@1 -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --reverse-port 1
-expect "K --reverse-port without --reverse: exit 2" '[ "$RC" = 2 ] && grep -q "need --reverse" <<<"$OUT"'
+bad bad "${RW[@]}" --lcores 0@0,1@0,2@1 -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --reverse-attachment 1
+expect "K --reverse-attachment without --reverse: exit 2" '[ "$RC" = 2 ] && grep -q "need --reverse" <<<"$OUT"'
 bad bad "${RW[@]}" --lcores 0@0,1@0,2@1 -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --reverse
-if [ -z "$PORTS_OK" ]; then
-	expect "K --reverse on a pin dir whose loader knows no ports: exit 3, says so" \
-		'[ "$RC" = 3 ] && grep -q "knows no ports" <<<"$OUT"'
-	skip_case "K --reverse datapath" "$LOADER has no --port (the xdp/ change for several ports is not in this tree yet)"
+expect "K --reverse before dut1 is attached as attachment 1: exit 3, says what to attach" \
+	'[ "$RC" = 3 ] && grep -q "no XDP program is attached as attachment 1" <<<"$OUT"'
+# --port and --reverse-port: the old names of --attachment and --reverse-attachment, still taken
+bad bad "${RW[@]}" --lcores 0@0,1@0,2@1 -- --iface dut0 --pin-dir "$PIN" --egress iface:dut1 --reverse --port 1 --reverse-port 1
+expect "K --reverse-attachment = --attachment (by their old names): exit 2" '[ "$RC" = 2 ] && grep -q "reverse-attachment 1 is --attachment 1: each interface needs an attachment of its own" <<<"$OUT"'
+if nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut1 --attachment 1 --pin-dir "$PIN" >"$TMP/k-attach.log" 2>&1; then
+	ok "K pcf-xdp attach --iface dut1 --attachment 1 on the same pin dir"
 else
-	expect "K --reverse before dut1 is attached as port 1: exit 3, says what to attach" \
-		'[ "$RC" = 3 ] && grep -q "no XDP program is attached as port 1" <<<"$OUT"'
-	if nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut1 --port 1 --pin-dir "$PIN" >"$TMP/k-attach.log" 2>&1; then
-		ok "K pcf-xdp attach --iface dut1 --port 1 on the same pin dir"
-	else
-		fail "K pcf-xdp attach --iface dut1 --port 1" "$(cat "$TMP/k-attach.log")"
-	fi
-	TCPP=6 UDPP=17
-	rule_k $TCPP 198.18.0.1 30001 198.18.1.2 8080 50 -1 $DNAT 0.0.0.0 0 198.18.1.1 9090 && # A
-	rule_k $TCPP 198.18.1.1 9090 198.18.0.1 30001 51 -1 $SNAT 198.18.1.2 8080 0.0.0.0 0 && # B
-	rule_k $TCPP 198.18.0.1 30002 198.18.1.2 8080 52 -1 $DNAT 0.0.0.0 0 198.18.1.1 9090 && # A, 2nd port
-	rule_k $TCPP 198.18.1.1 9090 198.18.0.1 30002 53 -1 $SNAT 198.18.1.2 8080 0.0.0.0 0 && # B, 2nd port
-	rule_k $UDPP 198.18.1.1 9091 198.18.0.1 30003 54 -1 0 0.0.0.0 0 0.0.0.0 0 || # port 1, UDP
-		fail "K rules A and B written" "bpftool map update"
-	ip netns exec "$SERVER" timeout 60 node "$TCP" serve 9090 50000 2>"$TMP/k-serve.err" &
-	PIDS+=("$!")
-	for i in $(seq 1 50); do grep -q ready "$TMP/k-serve.err" && break; sleep 0.1; done
-	LCORES=(--lcores '0@0,1@0,2@1') # main, dut0 queue 0, dut1 queue 0 on two CPUs: wakeup mode
-	if worker_start reverse --egress iface:dut1 --reverse --poll wakeup; then
-		OUT=$(cat "$TMP/reverse.log")
-		expect "K one socket and lcore per (interface, queue): dut0 -> dut1 and dut1 -> dut0" \
-			'grep -q "dut0 queue 0 -> dut1 queue 0 on lcore 1: port 0, pcf_xskmap\[0\]" <<<"$OUT" && grep -q "dut1 queue 0 -> dut0 queue 0 on lcore 2: port 1, pcf_xskmap\[64\]" <<<"$OUT"'
-		T0=$(cpu_ticks "$WPID"); sleep 5; T1=$(cpu_ticks "$WPID")
-		IDLE_PCT=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", 100 * t / hz / 5}')
-		echo "info idle CPU in wakeup mode with --reverse (2 datapath lcores): $IDLE_PCT% of one core"
-		OUT="$IDLE_PCT%"
-		expect "K idle CPU with --reverse in wakeup mode is near zero (< 5% of a core)" 'awk -v p="$IDLE_PCT" "BEGIN {exit !(p < 5)}"'
-		RES=$(ip netns exec "$CLIENT" timeout 30 node "$TCP" connect 198.18.1.2 8080 30001 10000 10000)
-		OUT=$RES
-		expect "K TCP 198.18.0.1:30001 -> 198.18.1.2:8080 through the worker: 10000 bytes echoed whole" \
-			'[ "$(jget "$RES" "[r.ok, r.echoed].join()")" = true,10000 ]'
-		TEL=$(telemetry reverse)
-		OUT=$TEL
-		expect "K counters of both directions: queue_0 (dut0, port 0) and queue_64 (dut1, port 1) rx = tx = nat" \
-			'[ "$(jget "$TEL" "const a = r.queue_0, b = r.queue_64; [a.port, b.port, b.queue, a.rx_packets > 5, a.rx_packets == a.tx_packets && a.rx_packets == a.nat, b.rx_packets > 5, b.rx_packets == b.tx_packets && b.rx_packets == b.nat].join()")" = 0,1,0,true,true,true,true ]'
-		expect "K per-rule counters: A (50) and B (51), no drops" \
-			'[ "$(jget "$TEL" "[r.rule_packets[50] == r.queue_0.rx_packets, r.rule_packets[51] == r.queue_64.rx_packets, Object.keys(r.total).filter((k) => k.startsWith(\"drop_\")).reduce((s, k) => s + r.total[k], 0), r.reverse].join()")" = "true,true,0,dut1 port 1 -> dut0" ]'
-		worker_stop TERM
-		OUT=$(tail -n 4 "$TMP/reverse.log")
-		expect "K SIGTERM: exit 0, both ports' pcf_xskmap entries deleted (0 and 64)" \
-			'[ "$WRC" = 0 ] && grep -q "deleted pcf_xskmap entries: 0 64" <<<"$OUT"'
-		# No socket at either key now: REDIRECT falls back to the kernel on both interfaces.
-		FALLBACK0=$(xdp_count 4)
-		send 5000 7000 5 # rule 42 on dut0 (port 0)
-		ip netns exec "$SERVER" timeout 60 node "$UDP" send 198.18.0.1 30003 9091 5 2 >/dev/null # rule 54 on dut1 (port 1)
-		FALLBACK=$(($(xdp_count 4) - FALLBACK0))
-		OUT="redirect_fallback $FALLBACK"
-		expect "K after SIGTERM both ports fall back to the kernel (redirect_fallback 10)" '[ "$FALLBACK" = 10 ]'
-		# Without the worker the kernel forwards the SYN unNATed to 198.18.1.2, which nobody
-		# owns: no ARP answer on dut1, no connection (EHOSTUNREACH after the ARP probes, or timeout).
-		RES=$(ip netns exec "$CLIENT" timeout 30 node "$TCP" connect 198.18.1.2 8080 30002 10000 5000)
-		OUT=$RES
-		echo "info K without the worker: $RES"
-		expect "K without the worker the connection cannot be made" '[ "$(jget "$RES" "r.ok")" = false ]'
-	else
-		fail "K worker starts with --reverse" "$OUT"
-	fi
-	LCORES=(-l 0,1)
-	nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --port 1 --pin-dir "$PIN" >/dev/null ||
-		fail "K pcf-xdp detach --iface dut1 --port 1" "detach"
+	fail "K pcf-xdp attach --iface dut1 --attachment 1" "$(cat "$TMP/k-attach.log")"
 fi
+TCPP=6 UDPP=17
+rule_k $TCPP 198.18.0.1 30001 198.18.1.2 8080 50 -1 $DNAT 0.0.0.0 0 198.18.1.1 9090 && # A
+rule_k $TCPP 198.18.1.1 9090 198.18.0.1 30001 51 -1 $SNAT 198.18.1.2 8080 0.0.0.0 0 && # B
+rule_k $TCPP 198.18.0.1 30002 198.18.1.2 8080 52 -1 $DNAT 0.0.0.0 0 198.18.1.1 9090 && # A, 2nd port
+rule_k $TCPP 198.18.1.1 9090 198.18.0.1 30002 53 -1 $SNAT 198.18.1.2 8080 0.0.0.0 0 && # B, 2nd port
+rule_k $UDPP 198.18.1.1 9091 198.18.0.1 30003 54 -1 0 0.0.0.0 0 0.0.0.0 0 || # attachment 1, UDP
+	fail "K rules A and B written" "test/tools/maps.ts put-flow"
+ip netns exec "$SERVER" timeout 60 node "$TCP" serve 9090 50000 2>"$TMP/k-serve.err" &
+PIDS+=("$!")
+for i in $(seq 1 50); do grep -q ready "$TMP/k-serve.err" && break; sleep 0.1; done
+LCORES=(--lcores '0@0,1@0,2@1') # main, dut0 queue 0, dut1 queue 0 on two CPUs: wakeup mode
+if worker_start reverse --egress iface:dut1 --reverse --poll wakeup; then
+	OUT=$(cat "$TMP/reverse.log")
+	expect "K one socket and lcore per (interface, queue): dut0 -> dut1 and dut1 -> dut0" \
+		'grep -q "dut0 queue 0 -> dut1 queue 0 on lcore 1: attachment 0, pcf_xskmap\[0\]" <<<"$OUT" && grep -q "dut1 queue 0 -> dut0 queue 0 on lcore 2: attachment 1, pcf_xskmap\[64\]" <<<"$OUT"'
+	T0=$(cpu_ticks "$WPID"); sleep 5; T1=$(cpu_ticks "$WPID")
+	IDLE_PCT=$(awk -v t=$((T1 - T0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", 100 * t / hz / 5}')
+	echo "info idle CPU in wakeup mode with --reverse (2 datapath lcores): $IDLE_PCT% of one core"
+	OUT="$IDLE_PCT%"
+	expect "K idle CPU with --reverse in wakeup mode is near zero (< 5% of a core)" 'awk -v p="$IDLE_PCT" "BEGIN {exit !(p < 5)}"'
+	RES=$(ip netns exec "$CLIENT" timeout 30 node "$TCP" connect 198.18.1.2 8080 30001 10000 10000)
+	OUT=$RES
+	expect "K TCP 198.18.0.1:30001 -> 198.18.1.2:8080 through the worker: 10000 bytes echoed whole" \
+		'[ "$(jget "$RES" "[r.ok, r.echoed].join()")" = true,10000 ]'
+	TEL=$(telemetry reverse)
+	OUT=$TEL
+	expect "K counters of both directions: queue_0 (dut0, attachment 0) and queue_64 (dut1, attachment 1 queue 0) rx = tx = nat" \
+		'[ "$(jget "$TEL" "const a = r.queue_0, b = r.queue_64; [a.attachment, b.attachment, b.queue, a.rx_packets > 5, a.rx_packets == a.tx_packets && a.rx_packets == a.nat, b.rx_packets > 5, b.rx_packets == b.tx_packets && b.rx_packets == b.nat].join()")" = 0,1,0,true,true,true,true ]'
+	expect "K per-rule counters: A (50) and B (51), no drops" \
+		'[ "$(jget "$TEL" "[r.rule_packets[50] == r.queue_0.rx_packets, r.rule_packets[51] == r.queue_64.rx_packets, Object.keys(r.total).filter((k) => k.startsWith(\"drop_\")).reduce((s, k) => s + r.total[k], 0), r.reverse].join()")" = "true,true,0,dut1 attachment 1 -> dut0" ]'
+	worker_stop TERM
+	OUT=$(tail -n 4 "$TMP/reverse.log")
+	expect "K SIGTERM: exit 0, both attachments' pcf_xskmap entries deleted (0 and 64)" \
+		'[ "$WRC" = 0 ] && grep -q "deleted pcf_xskmap entries: 0 64" <<<"$OUT"'
+	# No socket at either key now: REDIRECT falls back to the kernel on both interfaces.
+	FALLBACK0=$(xdp_count redirect_fallback)
+	send 5000 7000 5 # rule 42 on dut0 (attachment 0)
+	ip netns exec "$SERVER" timeout 60 node "$UDP" send 198.18.0.1 30003 9091 5 2 >/dev/null # rule 54 on dut1 (attachment 1)
+	FALLBACK=$(($(xdp_count redirect_fallback) - FALLBACK0))
+	OUT="redirect_fallback $FALLBACK"
+	expect "K after SIGTERM both attachments fall back to the kernel (redirect_fallback 10)" '[ "$FALLBACK" = 10 ]'
+	# Without the worker the kernel forwards the SYN unNATed to 198.18.1.2, which nobody
+	# owns: no ARP answer on dut1, no connection (EHOSTUNREACH after the ARP probes, or timeout).
+	RES=$(ip netns exec "$CLIENT" timeout 30 node "$TCP" connect 198.18.1.2 8080 30002 10000 5000)
+	OUT=$RES
+	echo "info K without the worker: $RES"
+	expect "K without the worker the connection cannot be made" '[ "$(jget "$RES" "r.ok")" = false ]'
+else
+	fail "K worker starts with --reverse" "$OUT"
+fi
+LCORES=(-l 0,1)
+nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --attachment 1 --pin-dir "$PIN" >/dev/null ||
+	fail "K pcf-xdp detach --iface dut1 --attachment 1" "detach"
 
 # ---- O: neighbour churn: entries the kernel drops leave the worker's table ----------------------
 # Over time more distinct neighbours than the table holds at once (PCF_NEIGH_MAX 1,024 per family)
@@ -840,24 +843,10 @@ recv_stop() {
 	for p in "${RPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	RPIDS=()
 }
-# rule_slot ID: the stats_slot of rule ID, from pcf_rules (a half with its live body)
-rule_slot() {
-	local k
-	for k in $(seq 0 31); do
-		bpftool map lookup pinned "$PIN/pcf_rules" key $k 0 0 0 -j 2>/dev/null |
-			node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-				const v = JSON.parse(s).formatted.value.half.map((h) => h.body).find((b) => b.live && b.action.rule_id == process.argv[1]);
-				if (v) console.log(v.action.stats_slot); })' "$1" |
-			grep . && return 0
-	done
-	return 1
-}
-# nat6_entry SLOT: "snat_ip dnat_ip" of pcf_nat6[SLOT] (bpftool, formatted by its BTF)
-nat6_entry() {
-	bpftool map lookup pinned "$PIN/pcf_nat6" key hex $(hex_le32 "$1") -j |
-		python3 -c 'import ipaddress, json, sys; v = json.load(sys.stdin)["formatted"]["value"]
-print(ipaddress.IPv6Address(bytes(v["snat_ip"])), ipaddress.IPv6Address(bytes(v["dnat_ip"])))'
-}
+# rule_slot ID: the stats_slot of the live rule with a precedence ID (pcf_rules)
+rule_slot() { maps rule-slot "$1"; }
+# nat6_entry SLOT: "snat_ip dnat_ip" of pcf_nat6[SLOT]
+nat6_entry() { jget "$(maps nat6 "$1")" '[r.snatIp, r.dnatIp].join(" ")'; }
 
 L_OK=
 if cp_start; then
@@ -968,7 +957,7 @@ if [ -n "$L_OK" ]; then
 		'[ "$(jget "$TEL" "[r.rule_packets[$L_HOP], r.rule_packets[$L_TCP] == $L_TCPN, r.rule_packets[${L_NAT:-0}] ?? 0, r.rule_packets[${L_FRAG:-0}] ?? 0].join()")" = "10,true,$((NAT6_OK ? 10 : 0)),$L_FRAGS" ]'
 
 	# SIGKILL mid-flow: the kernel drops the socket's xskmap entry, REDIRECT falls back (XDP_PASS)
-	FALLBACK0=$(xdp_count 4)
+	FALLBACK0=$(xdp_count redirect_fallback)
 	cap_start "$TMP/l-kill.pcap" "$SERVER" s0 ip6
 	send6 $S6 7000 5000 200 10 &
 	SENDER=$!
@@ -981,7 +970,7 @@ if [ -n "$L_OK" ]; then
 	} 2>/dev/null
 	WORKER_PKTS=$(count6 "$TMP/l-kill.pcap" '$4 == 7000 && $5 == 62 && $6 == 1')
 	KERNEL_PKTS=$(count6 "$TMP/l-kill.pcap" '$4 == 7000 && $5 == 63 && $6 == 1')
-	FALLBACK=$(($(xdp_count 4) - FALLBACK0))
+	FALLBACK=$(($(xdp_count redirect_fallback) - FALLBACK0))
 	OUT="worker path $WORKER_PKTS, kernel path $KERNEL_PKTS, redirect_fallback $FALLBACK of 200"
 	echo "info L IPv6 SIGKILL mid-flow: $OUT"
 	expect "L IPv6 before the kill: through the worker (hop limit 62)" '[ "$WORKER_PKTS" -gt 0 ]'
@@ -1027,14 +1016,12 @@ if [ -n "$L_OK" ]; then
 	fi
 
 	# --reverse: TCP with NAT in both directions over IPv6. The client connects from
-	# [2001:2::1]:30011 to the virtual [2001:2:0:1::2]:8081; rule A6 (seen on dut0, port 0) DNATs
-	# to [2001:2:0:1::1]:9090, rule B6 (on dut1, port 1) SNATs the replies back. (Not 8080: the
+	# [2001:2::1]:30011 to the virtual [2001:2:0:1::2]:8081; rule A6 (seen on dut0, attachment 0)
+	# DNATs to [2001:2:0:1::1]:9090, rule B6 (on dut1, attachment 1) SNATs the replies back. (Not 8080: the
 	# TCP rule above has the same precedence and is older, so it would take the SYN.)
-	if [ -z "$PORTS_OK" ]; then
-		skip_case "L --reverse over IPv6" "$LOADER has no --port"
-	elif [ -n "$NAT6_OK" ]; then
-		nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut1 --port 1 --pin-dir "$PIN" >"$TMP/l-attach.log" 2>&1 ||
-			fail "L pcf-xdp attach --iface dut1 --port 1" "$(cat "$TMP/l-attach.log")"
+	if [ -n "$NAT6_OK" ]; then
+		nsenter --net="/run/netns/$DUT" "$LOADER" attach --iface dut1 --attachment 1 --pin-dir "$PIN" >"$TMP/l-attach.log" 2>&1 ||
+			fail "L pcf-xdp attach --iface dut1 --attachment 1" "$(cat "$TMP/l-attach.log")"
 		post_rule '{"match": {"src": "2001:2::1/128", "dst": "2001:2:0:1::2/128", "proto": "tcp", "src_ports": 30011, "dst_ports": 8081}, "precedence": 1, "action": {"type": "REDIRECT", "ttl_delta": -1, "nat": {"dnat_ip": "2001:2:0:1::1", "dnat_port": 9090}}}'
 		L_A6=$RID OUT=$RES
 		post_rule '{"match": {"src": "2001:2:0:1::1/128", "dst": "2001:2::1/128", "proto": "tcp", "src_ports": 9090, "dst_ports": 30011}, "precedence": 1, "action": {"type": "REDIRECT", "ttl_delta": -1, "nat": {"snat_ip": "2001:2:0:1::2", "snat_port": 8081}}}'
@@ -1068,8 +1055,8 @@ if [ -n "$L_OK" ]; then
 			fail "L worker starts with --reverse" "$OUT"
 		fi
 		LCORES=(-l 0,1)
-		nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --port 1 --pin-dir "$PIN" >/dev/null ||
-			fail "L pcf-xdp detach --iface dut1 --port 1" "detach"
+		nsenter --net="/run/netns/$DUT" "$LOADER" detach --iface dut1 --attachment 1 --pin-dir "$PIN" >/dev/null ||
+			fail "L pcf-xdp detach --iface dut1 --attachment 1" "detach"
 	fi
 fi
 
@@ -1266,16 +1253,8 @@ fi
 # J uses rule 42 (the control plane's start deleted it from pcf_flow_map). A control plane
 # without exact rules sets pcf_ruleset.no_exact (XDP then skips pcf_flow_map); an exact entry
 # written behind its back must clear it first, as the control plane does before its first.
-# exact_lookup_on: pcf_ruleset[0].no_exact (bytes 24..27) = 0, the rest as it is
-exact_lookup_on() {
-	local v
-	v=$(bpftool map lookup pinned "$PIN/pcf_ruleset" key 0 0 0 0 -j |
-		python3 -c 'import json, sys; v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
-print(" ".join("%02x" % b for b in v[:24] + [0] * 4 + v[28:]))') &&
-		bpftool map update pinned "$PIN/pcf_ruleset" key 0 0 0 0 value hex $v
-}
-exact_lookup_on && rule 5000 7000 42 $REDIRECT -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 ||
-	fail "L rule 42 written again for J (pcf_ruleset.no_exact cleared first)" "bpftool"
+maps no-exact false && rule 5000 7000 42 -5 $DNAT 0.0.0.0 0 198.18.1.1 7001 ||
+	fail "L rule 42 written again for J (pcf_ruleset.no_exact cleared first)" "test/tools/maps.ts"
 
 # ---- J: two RX queues, one datapath lcore each --------------------------------------------
 # veth takes the RX queue from the sender's TX queue, which XPS picks from the sending CPU.

@@ -14,8 +14,8 @@
 #define PCF_PIN_FLOW_MAP   "pcf_flow_map"   /* HASH  pcf_flow_key -> pcf_flow_action   */
 #define PCF_PIN_STATS      "pcf_stats"      /* PERCPU_ARRAY  enum pcf_counter_idx -> pcf_counter */
 #define PCF_PIN_RULE_STATS "pcf_rule_stats" /* PERCPU_ARRAY  stats_slot -> pcf_counter */
-#define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP PCF_XSK_KEY(port, rx queue) -> AF_XDP socket */
-#define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[PCF_MAX_PORTS] struct pcf_config, by port */
+#define PCF_PIN_XSKMAP     "pcf_xskmap"     /* XSKMAP PCF_XSK_KEY(attachment, rx queue) -> AF_XDP socket */
+#define PCF_PIN_CONFIG     "pcf_config"     /* ARRAY[PCF_MAX_ATTACHMENTS] struct pcf_config, by attachment */
 /* The classifier of rules with a precedence (prefixes, port ranges, any protocol, IPv6):
  * tuple-space search over at most PCF_MAX_SHAPES shapes, behind a per-CPU flow cache, with
  * every change published by one write of pcf_ruleset.gen (xdp/README.md: Classifier). */
@@ -28,7 +28,9 @@
 #define PCF_PIN_NAT6       "pcf_nat6"       /* ARRAY (mmapable) stats_slot -> struct pcf_nat6 */
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
-#define PCF_DEFAULT_MAX_RULES 131072
+/* Rules (exact and with a precedence) per pin dir: 2^20, so a million fit by default. Maps
+ * sized by it take about 330 MiB of kernel memory on 2 CPUs (README.md, Memory). */
+#define PCF_DEFAULT_MAX_RULES 1048576
 #define PCF_MAX_QUEUES 64               /* RX queues per interface; queue_id must be below it */
 #define PCF_DEFAULT_FLOW_CACHE 65536    /* tuples in each flow cache (the values are per CPU) */
 #define PCF_MAX_SHAPES 32               /* distinct match shapes of rules with a precedence */
@@ -36,12 +38,16 @@
 #define PCF_BUCKET_SLOTS (2 * PCF_BUCKET_RULES) /* room for a commit's old and new members at once */
 #define PCF_SLOT_NONE 0xffffffffu       /* pcf_cache_entry.slot: no rule matched */
 
-/* One pin dir (one set of rule maps) serves up to PCF_MAX_PORTS interfaces, each with its own
- * XDP attachment and "port" number (0 for the first): in the lab dut0 is port 0 and dut1,
- * which carries the replies of NATed flows, port 1. A socket of the worker for queue q of
- * port p sits at PCF_XSK_KEY(p, q): AF_XDP only takes frames of its own device and queue. */
-#define PCF_MAX_PORTS 4
-#define PCF_XSK_KEY(port, queue) ((port) * PCF_MAX_QUEUES + (queue))
+/* One pin dir (one set of rule maps) serves up to PCF_MAX_ATTACHMENTS interfaces. An
+ * interface's place in the pin dir is its "attachment" number (0 for the first; pcf-xdp
+ * attach --attachment N): its own program instance, links xdp_link_N/tc_link_N, its
+ * pcf_config[N] entry and its range of pcf_xskmap keys. Not an L4 port, and not the worker's
+ * I/O handle (a DPDK-style port, dpdk/port.h). In the lab dut0 is attachment 0 and dut1,
+ * which carries the replies of NATed flows, attachment 1. A socket of the worker for queue q
+ * of attachment a sits at PCF_XSK_KEY(a, q): AF_XDP only takes frames of its own device and
+ * queue. */
+#define PCF_MAX_ATTACHMENTS 4
+#define PCF_XSK_KEY(attachment, queue) ((attachment) * PCF_MAX_QUEUES + (queue))
 
 /* The 5-tuple. Ports are 0 for ICMP and for protocols without ports. 16 bytes, no holes. */
 struct pcf_flow_key {
@@ -103,8 +109,8 @@ struct pcf_xdp_meta {
 	__u32 magic;      /* last, so it sits right in front of the frame: data - 4 */
 };
 
-/* Runtime knobs of one port, pcf_config[port]; ifindex 0 = no interface at that port. Written
- * by the loader only. */
+/* Runtime knobs of one attachment, pcf_config[attachment]; ifindex 0 = no interface at that
+ * attachment. Written by the loader only. */
 struct pcf_config {
 	__u32 default_action;   /* enum pcf_action_type for packets that match no rule (PASS) */
 	__u32 n_rx_queues;      /* RX queues of the attached interface; bounds queue_id */
@@ -113,7 +119,7 @@ struct pcf_config {
 };
 
 enum pcf_frag_action {
-	PCF_FRAG_AS_DEFAULT = 0, /* the port's default_action (zero: what older loaders wrote) */
+	PCF_FRAG_AS_DEFAULT = 0, /* the attachment's default_action */
 	PCF_FRAG_PASS = 1,
 	PCF_FRAG_DROP = 2,
 };
@@ -242,11 +248,11 @@ struct pcf_counter {
  * number, in: native/src/addon.cc (exports the names), server/ (GET /stats keys).
  * Every packet counts RX and exactly one outcome:
  *   ACT_*, REDIRECT_FALLBACK, QUEUE_MISMATCH  matched a rule;
- *   MISS_*          matched no rule (the port's default action);
+ *   MISS_*          matched no rule (the attachment's default action);
  *   PASS_UNPARSED / DROP_UNPARSED  not classified, with exactly one RSN_* reason: non-IP
  *                   always passes (the node stays reachable: ARP, LLDP); malformed IP and
  *                   later fragments that no port-less rule matches take the default action
- *                   (fragments: the port's frag_action).
+ *                   (fragments: the attachment's frag_action).
  * On top: RX_IPV6, FRAG_FIRST, FRAG_LATER (classified fragments), CACHE_HIT/CACHE_MISS
  * (searches of rules with a precedence), META_FAIL (metadata refused; the verdict stands). */
 #define PCF_COUNTER_TABLE(X)                                                       \

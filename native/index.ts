@@ -81,8 +81,8 @@ export interface Counter {
 }
 
 export interface PcfConfig {
-  /** The port (pcf_config index): one per interface the pin dir serves. */
-  port: number;
+  /** The attachment (pcf_config index): the interface's place in the pin dir, one per interface it serves. */
+  attachment: number;
   /** Action for packets that match no rule. */
   defaultAction: ActionType;
   nRxQueues: number;
@@ -182,12 +182,12 @@ export interface StatsMap extends PinnedMap {
   readCounters(): Record<string, Counter>;
 }
 
-/** pcf_config: ARRAY[1] struct pcf_config (opened read-only; the loader writes it). */
+/** pcf_config: ARRAY[PCF_MAX_ATTACHMENTS] struct pcf_config (opened read-only; the loader writes it). */
 export interface ConfigMap extends PinnedMap {
-  /** pcf_config[port] (default port 0); ifindex 0: no interface at that port. */
-  readConfig(port?: number): PcfConfig;
-  /** Every port with an interface attached, in port order. */
-  readPorts(): PcfConfig[];
+  /** pcf_config[attachment] (default attachment 0); ifindex 0: no interface at that attachment. */
+  readConfig(attachment?: number): PcfConfig;
+  /** Every attachment with an interface, in attachment order. */
+  readAttachments(): PcfConfig[];
 }
 
 /** A masked key of pcf_match_map: the bucket of one shape, address pair and protocol. */
@@ -261,6 +261,8 @@ export interface RuleSet {
   readShapes(): ShapeEntry[];
   /** pcf_nat6[slot]: the IPv6 NAT addresses of a REDIRECT rule (null: keep the packet's). */
   setNat6(slot: number, snatIp: string | null, dnatIp: string | null): void;
+  /** pcf_nat6[slot] as the worker reads it (null: an all-zero address, the packet's own is kept). */
+  readNat6(slot: number): { snatIp: string | null; dnatIp: string | null };
   /** true: pcf_flow_map is empty and XDP skips its lookup; false: XDP looks (the default). */
   setNoExact(noExact: boolean): void;
   /** The version of the rule at slot that the published generation sees, or null. */

@@ -23,8 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
-import { grpcClient, startInProcess, tempDb, type PcfClient } from '../test/lib/cp.js';
-import { PROTO_OPTIONS } from '../server/grpc.js';
+import { byName, grpcClient, startInProcess, tempDb, type PcfClient } from '../test/lib/cp.js';
+import { PROTO_DIR, PROTO_FILES, PROTO_OPTIONS } from '../api/proto.js';
 
 export interface FuzzReport {
   rest: { requests: number; by_status: Record<string, number>; findings: string[] };
@@ -43,8 +43,6 @@ export interface FuzzOptions {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OPENAPI_FILE = path.join(ROOT, 'openapi.yaml');
-const PROTO_ROOT = path.join(ROOT, 'proto');
-const PROTO_FILES = ['pcf/v1/pcf.proto', 'pcf/v1/worker.proto'];
 const HOST = '127.0.0.1';
 const DEFAULT_TIME_LIMIT_MS = 5 * 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -1030,7 +1028,7 @@ class ProtoModel {
   readonly def: protoLoader.PackageDefinition;
   readonly methods: MethodDesc[];
   constructor() {
-    this.def = protoLoader.loadSync(PROTO_FILES, { ...PROTO_OPTIONS, includeDirs: [PROTO_ROOT] });
+    this.def = protoLoader.loadSync(PROTO_FILES, { ...PROTO_OPTIONS, includeDirs: [PROTO_DIR] });
     const svc = this.def['pcf.v1.PcfControl'] as unknown as Record<string, any>;
     this.methods = Object.entries(svc).map(([name, m]) => ({
       name, path: m.path, requestType: m.requestType.type.name, responseStream: !!m.responseStream,
@@ -1215,7 +1213,7 @@ interface CallResult { code: number; details: string; data?: any; events?: numbe
 
 function unary(client: PcfClient, method: string, req: unknown): Promise<CallResult> {
   return new Promise((resolve) => {
-    client[method](req, { deadline: Date.now() + REQUEST_TIMEOUT_MS }, (err: grpc.ServiceError | null, res: unknown) =>
+    byName(client)[method](req, { deadline: Date.now() + REQUEST_TIMEOUT_MS }, (err: grpc.ServiceError | null, res: unknown) =>
       resolve(err ? { code: err.code, details: err.details ?? err.message } : { code: 0, details: '', data: res }));
   });
 }
@@ -1541,7 +1539,7 @@ async function fuzzGrpc(port: number, httpBase: string, n: number, seed: number,
         if (m.responseStream) {
           // Watches run beside the other calls (at most 16 at once), each cancelled after a short while.
           const ms = r.int(20, 300);
-          const stream = req ? client[m.name](req, { deadline: Date.now() + REQUEST_TIMEOUT_MS }) : rawClient.makeServerStreamRequest(m.path, (b: Buffer) => b, (b: Buffer) => b, buf!, { deadline: Date.now() + REQUEST_TIMEOUT_MS });
+          const stream = req ? byName(client)[m.name](req, { deadline: Date.now() + REQUEST_TIMEOUT_MS }) : rawClient.makeServerStreamRequest(m.path, (b: Buffer) => b, (b: Buffer) => b, buf!, { deadline: Date.now() + REQUEST_TIMEOUT_MS });
           watches.push(watch(stream, ms).then((res) => {
             const name = CODE_NAME[res.code] ?? String(res.code);
             count(name);

@@ -24,6 +24,7 @@ import * as native from '../native/index.js';
 import { call, ChildControlPlane, grpcClient, startInProcess, tempDb, type PcfClient } from '../test/lib/cp.js';
 import { ROOT } from '../test/lib/env.js';
 import { mulberry32 } from '../test/lib/prng.js';
+import { percentile } from '../test/lib/samples.js';
 import { CLIENT_IP, Lab, SERVER_IP } from '../test/lib/lab.js';
 import { udpReceiver, udpSend } from '../test/lib/traffic.js';
 import { Worker } from '../test/lib/worker.js';
@@ -185,10 +186,9 @@ async function workerKill(n: number): Promise<void> {
     await lab.destroy();
     fs.rmSync(db.dir, { recursive: true, force: true });
   }
-  const sorted = [...gaps].sort((a, b) => a - b);
   rows.push({
     part: 'worker-kill', trials: n,
-    figure: `packets lost per kill ${Math.min(...lost)}-${Math.max(...lost)}; outage (longest run lost, 1 ms apart) median ${sorted[sorted.length >> 1]} ms, max ${sorted[sorted.length - 1]} ms`,
+    figure: `packets lost per kill ${Math.min(...lost)}-${Math.max(...lost)}; outage (longest run lost, 1 ms apart) median ${percentile(gaps, 50)} ms, max ${percentile(gaps, 100)} ms`,
     target: 'reported (REDIRECT falls back to the kernel)', ok: true, detail: { lost, gaps },
   });
 }
@@ -352,9 +352,8 @@ async function soak(seconds: number): Promise<void> {
     // them, ~30 MiB live), so one sample against another measures the GC's phase, not a leak.
     const warm = samples.slice(Math.floor(samples.length * 0.2));
     const w = Math.max(1, Math.floor(warm.length / 5));
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const base = median(warm.slice(0, w));
-    const last = median(warm.slice(-w));
+    const base = percentile(warm.slice(0, w), 50);
+    const last = percentile(warm.slice(-w), 50);
     const peak = Math.max(...warm);
     const growth = (last - base) / base;
     const errors = cp.log.split('\n').filter((l) => /"level":(50|60)/.test(l));

@@ -24,7 +24,7 @@ ensure_bpffs() {
 : "${PCF_WORKER:=1}"
 if [ -z "${PCF_IFACE:-}" ]; then
   : "${PCF_WORKER_EGRESS:=iface:dut1}" "${PCF_WORKER_POLL:=wakeup}"
-  # dut1 is port 1 of the same pin dir: XDP there too, so the worker gets NATed flows' replies.
+  # dut1 is attachment 1 of the same pin dir: XDP there too, so the worker gets NATed flows' replies.
   : "${PCF_REVERSE_IFACE:=dut1}"
 else
   : "${PCF_WORKER_EGRESS:=tap}" "${PCF_WORKER_POLL:=busy}"
@@ -92,9 +92,10 @@ stop_pid() {
   rm -f "$STATE_DIR/$name.pid"
 }
 
-# The worker takes its memory from hugepages (EAL --in-memory): reserve some when short.
+# The worker takes its memory from hugepages (EAL --in-memory): reserve some when short
+# (256 MiB: one queue with a million rules takes about 75 MiB, routes 66 MiB per family).
 ensure_hugepages() {
-  local need=64 free
+  local need=128 free
   free=$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)
   if [ "$free" -lt "$need" ]; then
     echo $(( $(cat /proc/sys/vm/nr_hugepages) + need - free )) >/proc/sys/vm/nr_hugepages

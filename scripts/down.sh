@@ -11,7 +11,7 @@ stop_pid control
 
 if [ -n "${PCF_IFACE:-}" ] || ip netns list | grep -qw "^$PCF_LAB-dut"; then
   if [ -n "${PCF_REVERSE_IFACE:-}" ]; then
-    $(dut_exec) build/pcf-xdp detach --iface "$PCF_REVERSE_IFACE" --port 1 --pin-dir "$PCF_PIN_DIR" || true
+    $(dut_exec) build/pcf-xdp detach --iface "$PCF_REVERSE_IFACE" --attachment 1 --pin-dir "$PCF_PIN_DIR" || true
   fi
   $(dut_exec) build/pcf-xdp detach --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" --purge || true
 fi

@@ -10,9 +10,11 @@ ensure_bpffs "$PCF_PIN_DIR"
 if [ -z "${PCF_IFACE:-}" ]; then
   scripts/lab.sh up
 fi
-$(dut_exec) build/pcf-xdp attach --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR"
+# PCF_MAX_RULES sizes the rule maps when they are created (the loader's default: 1,048,576).
+max_rules=(${PCF_MAX_RULES:+--max-rules "$PCF_MAX_RULES"})
+$(dut_exec) build/pcf-xdp attach --iface "$(dut_iface)" --pin-dir "$PCF_PIN_DIR" "${max_rules[@]}"
 if [ -n "${PCF_REVERSE_IFACE:-}" ]; then
-  $(dut_exec) build/pcf-xdp attach --iface "$PCF_REVERSE_IFACE" --port 1 --pin-dir "$PCF_PIN_DIR"
+  $(dut_exec) build/pcf-xdp attach --iface "$PCF_REVERSE_IFACE" --attachment 1 --pin-dir "$PCF_PIN_DIR" "${max_rules[@]}"
 fi
 
 mkdir -p "$STATE_DIR"

@@ -150,7 +150,7 @@ export class Classifier {
     const sig = shapeOf(f.spec.match);
     const ss = sigString(sig);
     let shape = this.shapes.get(ss);
-    const prec = f.spec.precedence ?? 0, id = f.flow.id;
+    const prec = f.spec.precedence ?? 0, id = f.id;
     if (!shape) {
       const sid = this.freeId(this.takenIds());
       if (sid === undefined || this.shapes.size >= MAX_SHAPES)
@@ -237,10 +237,10 @@ export class Classifier {
             const m = was, [p0] = [m.precedence];
             m.precedence = prec;
             this.undo.push(() => { m.precedence = p0; });
-            if (better(prec, f.flow.id, m.shape)) {
+            if (better(prec, f.id, m.shape)) {
               const s = m.shape, [sp, si] = [s.minPrecedence, s.minRuleId];
               s.minPrecedence = prec;
-              s.minRuleId = f.flow.id;
+              s.minRuleId = f.id;
               this.undo.push(() => { s.minPrecedence = sp; s.minRuleId = si; });
             }
           }
@@ -318,7 +318,7 @@ export class Classifier {
         // Keep the id the maps use for this shape.
         const id = known.get(ss)!;
         this.quarantined = this.quarantined.filter((q) => q !== id);
-        this.shapes.set(ss, { ...shapeOf(f.spec.match), id, sig: ss, slots: new Set(), minPrecedence: f.spec.precedence ?? 0, minRuleId: f.flow.id });
+        this.shapes.set(ss, { ...shapeOf(f.spec.match), id, sig: ss, slots: new Set(), minPrecedence: f.spec.precedence ?? 0, minRuleId: f.id });
       }
       this.add(f, 'flows');
       rules.push({ slot: f.slot, next: bodyOf(f, actionOf(f)) });

@@ -7,7 +7,7 @@ import * as native from '../native/index.js';
 import { bodyOf, bucketKeyString, Classifier, inClassifier } from './classifier.js';
 import { UnavailableError } from './errors.js';
 import type { Counter, FlowKey, FlowSpec } from './model.js';
-import type { StoredFlow } from './store.js';
+import type { ExactExtras, ExactRow, StoredFlow } from './store.js';
 
 export interface DatapathState {
   present: boolean;
@@ -16,7 +16,8 @@ export interface DatapathState {
   map_capacity: number | null;
   default_action: string | null;
   rx_queues: number | null;
-  ports: { port: number; ifindex: number; rx_queues: number; default_action: string }[];
+  /** Each interface the pin dir serves, by its attachment (its place in the pin dir, pcf_config[attachment]). */
+  attachments: { attachment: number; ifindex: number; rx_queues: number; default_action: string }[];
   last_reconcile_at: string | null;
   error: string | null;
 }
@@ -41,7 +42,7 @@ function toNativeAction(id: number, slot: number, a: FlowSpec['action']): native
   };
 }
 
-const actionOf = (f: StoredFlow) => toNativeAction(f.flow.id, f.slot, f.spec.action);
+const actionOf = (f: StoredFlow) => toNativeAction(f.id, f.slot, f.spec.action);
 /** The exact rules (pcf_flow_map) among rules: IPv4 5-tuples without a precedence. */
 const isExact = (f: StoredFlow) => !inClassifier(f.spec);
 
@@ -56,24 +57,27 @@ function sameAction(x: native.FlowAction, y: native.FlowAction): boolean {
 }
 
 /**
- * SQLite's rules as a reconcile needs them: the exact ones as the map entries they become
- * (three small objects each, not a rule's dozen), the ones with a precedence whole.
+ * SQLite's rules as a reconcile needs them: the ones with a precedence whole (the classifier
+ * pictures them), the exact ones as rows read in chunks when the reconcile walks them (a
+ * million rule objects at start-up would be most of its time, in V8's collector).
  */
 export interface RuleSnapshot {
-  exact: native.FlowEntry[];
   classifier: StoredFlow[];
+  exact: () => Iterable<ExactRow[]>;
   count: number;
 }
 
-/** A snapshot of `flows`, read once (a generator from FlowStore.each, or an array). */
-export function snapshotOf(flows: Iterable<StoredFlow>): RuleSnapshot {
-  const snap: RuleSnapshot = { exact: [], classifier: [], count: 0 };
-  for (const f of flows) {
-    snap.count++;
-    if (isExact(f)) snap.exact.push({ key: toNativeKey(f.spec.key!), action: actionOf(f) });
-    else snap.classifier.push(f);
-  }
-  return snap;
+const hostOf = (prefix: string) => prefix.slice(0, prefix.indexOf('/'));
+
+/** The pcf_flow_map entry of an exact rule's row. */
+function entryOf(r: ExactRow): native.FlowEntry {
+  const x = r[8] === null ? null : (JSON.parse(r[8]) as ExactExtras);
+  return {
+    key: { srcIp: hostOf(r[2]), dstIp: hostOf(r[3]), srcPort: r[4] ?? 0, dstPort: r[5] ?? 0, proto: r[6] },
+    action: x === null
+      ? { ruleId: r[0], statsSlot: r[1], type: r[7], ttlDelta: 0, mark: null, queueId: null, mirror: false, snatIp: null, snatPort: null, dnatIp: null, dnatPort: null }
+      : { ruleId: r[0], statsSlot: r[1], type: r[7], ttlDelta: x[0] ?? 0, mark: x[1], queueId: x[2], mirror: x[3] === 1, snatIp: x[4], snatPort: x[5], dnatIp: x[6], dnatPort: x[7] },
+  };
 }
 
 /** What a drift check found (Datapath.drift); all zero: the maps hold exactly SQLite's rules. */
@@ -109,8 +113,8 @@ export class Datapath {
   private mapId: number | null = null;
   private lastReconcileAt: string | null = null;
   private lastError: string | null = null;
-  /** pcf_config of every attached port (interface), port order. */
-  private ports: native.PcfConfig[] = [];
+  /** pcf_config of every attachment in use (an interface), in attachment order. */
+  private attachments: native.PcfConfig[] = [];
   /** A cleanup after publishing failed: the next refresh reconciles. */
   private dirty = false;
   /** The rules with a precedence as the classifier maps hold them (or will, once present). */
@@ -153,14 +157,14 @@ export class Datapath {
    * (the write path must not pay a syscall for it).
    */
   get rxQueues(): number | null {
-    return this.ports.length ? Math.min(...this.ports.map((p) => p.nRxQueues)) : null;
+    return this.attachments.length ? Math.min(...this.attachments.map((a) => a.nRxQueues)) : null;
   }
 
   private readConfig(): void {
     try {
-      this.ports = this.maps?.config.readPorts() ?? [];
+      this.attachments = this.maps?.config.readAttachments() ?? [];
     } catch (err) {
-      this.ports = [];
+      this.attachments = [];
       this.lastError = (err as Error).message;
     }
   }
@@ -213,7 +217,7 @@ export class Datapath {
   }
 
   close(): void {
-    this.ports = [];
+    this.attachments = [];
     this.noExact = null;
     this.counted = null;
     if (!this.maps) return;
@@ -237,7 +241,8 @@ export class Datapath {
    * have counted for a deleted rule.
    */
   apply(upserts: StoredFlow[], deletes: StoredFlow[], newSlots: number[], field: (i: number) => string): void {
-    const plan = this.classifier.plan(upserts.map((f) => ({ f, action: actionOf(f) })), deletes, field);
+    const changes = upserts.map((f) => ({ f, action: actionOf(f) }));
+    const plan = this.classifier.plan(changes, deletes, field);
     const maps = this.maps;
     if (!maps) {
       this.classifier.done(true);
@@ -250,7 +255,7 @@ export class Datapath {
       // With a commit to follow, keep what the exact entries were, to put back if it fails.
       const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
       if (exactPut.length) this.syncNoExact(maps, false);
-      if (exactPut.length) maps.flows.upsertFlows(exactPut.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
+      if (exactPut.length) maps.flows.upsertFlows(changes.filter((c) => isExact(c.f)).map((c) => ({ key: toNativeKey(c.f.spec.key!), action: c.action })));
       // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata);
       // zeros ("keep") for a port-only NAT, so a reused slot never keeps another rule's.
       for (const f of upserts) {
@@ -313,15 +318,75 @@ export class Datapath {
    */
   reconcile(snap: RuleSnapshot): { added: number; removed: number; kept: number; classified: number; generation: number | null } {
     if (!this.maps) return { added: 0, removed: 0, kept: 0, classified: 0, generation: null };
-    const exact = snap.exact;
-    const want = new Map(exact.map((e) => [nativeKeyString(e.key), e]));
+    const maps = this.maps;
+    const flows = maps.flows;
+    const statsSlots = maps.ruleStats.maxEntries;
+    let outOfRange = 0;
+    const resetCounters = (slots: number[]) => {
+      // A map re-created smaller than the slots in use: those rules act, uncounted.
+      const inRange = slots.filter((s) => s < statsSlots);
+      outOfRange += slots.length - inRange.length;
+      if (inRange.length) maps.ruleStats.resetCounters(inRange);
+    };
+    this.noExact = null;
+    let exactRules = 0;
+    let put = 0;
+    let stale: native.FlowKey[] = [];
+    if (flows.countFlows() === 0) {
+      // Empty (a start-up after the loader created the maps): every rule goes in, chunk by
+      // chunk as SQLite yields them, with nothing to compare.
+      for (const rows of snap.exact()) {
+        if (exactRules === 0) this.syncNoExact(maps, false);
+        const entries = rows.map(entryOf);
+        resetCounters(rows.map((r) => r[1]));
+        flows.upsertFlows(entries);
+        exactRules += rows.length;
+      }
+      put = exactRules;
+    } else {
+      ({ exactRules, put, stale } = this.reconcileExact(snap, resetCounters));
+    }
+
+    // The classifier: one commit to the picture of SQLite, keeping the shape ids in use.
+    const rs = maps.ruleSet;
+    const live = rs.liveSlots();
+    const plan = this.classifier.load(snap.classifier, actionOf, { shapes: rs.readShapes(), buckets: rs.listBuckets(), liveSlots: live });
+    const wasLive = new Set(live);
+    resetCounters(plan.rules.filter((r) => r.next && !wasLive.has(r.slot)).map((r) => r.slot));
+    if (outOfRange) this.log.warn({ slots: outOfRange }, 'rule counter slots beyond pcf_rule_stats: those rules are not counted');
+    for (const f of snap.classifier) {
+      const n = f.spec.action.nat;
+      if (f.spec.match.family === 6 && n) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
+    }
+    const generation = rs.commit(plan);
+    rs.cleanup(plan.cleanup);
+    this.classifier.done(true);
+    if (stale.length) flows.deleteFlows(stale);
+    this.syncNoExact(maps, exactRules === 0);
+
+    this.lastReconcileAt = new Date().toISOString();
+    this.counted = { inMap: exactRules + this.classifier.rules, inDb: snap.count };
+    return { added: put, removed: stale.length, kept: exactRules - put, classified: this.classifier.rules, generation };
+  }
+
+  /**
+   * reconcile() of a pcf_flow_map that holds entries: stale keys found, missing or different
+   * entries written (their slots zeroed: their counts are unknown).
+   */
+  private reconcileExact(snap: RuleSnapshot, resetCounters: (slots: number[]) => void): { exactRules: number; put: number; stale: native.FlowKey[] } {
+    const flows = this.maps!.flows;
+    const want = new Map<string, native.FlowEntry>();
+    for (const rows of snap.exact()) for (const r of rows) {
+      const e = entryOf(r);
+      want.set(nativeKeyString(e.key), e);
+    }
     let have: native.FlowEntry[];
     try {
-      have = this.maps.flows.listFlows();
+      have = flows.listFlows();
     } catch (err) {
       // An entry this addon cannot decode (another writer): drop everything, rewrite all.
       this.log.warn({ err }, 'pcf_flow_map holds entries of an unknown layout; rewriting it');
-      have = this.maps.flows.listFlowKeys().map((key) => ({ key, action: null as unknown as native.FlowAction }));
+      have = flows.listFlowKeys().map((key) => ({ key, action: null as unknown as native.FlowAction }));
     }
     const stale: native.FlowKey[] = [];
     const seen = new Map<string, native.FlowAction>();
@@ -338,34 +403,10 @@ export class Datapath {
       put.push(e);
       if (!cur || cur.statsSlot !== e.action.statsSlot || cur.ruleId !== e.action.ruleId) resetSlots.push(e.action.statsSlot);
     }
-
-    // The classifier: one commit to the picture of SQLite, keeping the shape ids in use.
-    const rs = this.maps.ruleSet;
-    const live = rs.liveSlots();
-    const plan = this.classifier.load(snap.classifier, actionOf, { shapes: rs.readShapes(), buckets: rs.listBuckets(), liveSlots: live });
-    const wasLive = new Set(live);
-    for (const r of plan.rules) if (r.next && !wasLive.has(r.slot)) resetSlots.push(r.slot);
-
-    // A map re-created smaller than the slots in use: those rules act, uncounted.
-    const inRange = resetSlots.filter((s) => s < this.maps!.ruleStats.maxEntries);
-    if (inRange.length < resetSlots.length) this.log.warn({ slots: resetSlots.length - inRange.length }, 'rule counter slots beyond pcf_rule_stats: those rules are not counted');
-    if (inRange.length) this.maps.ruleStats.resetCounters(inRange);
-    this.noExact = null;
-    if (put.length) this.syncNoExact(this.maps, false);
-    if (put.length) this.maps.flows.upsertFlows(put);
-    for (const f of snap.classifier) {
-      const n = f.spec.action.nat;
-      if (f.spec.match.family === 6 && n) rs.setNat6(f.slot, n.snat_ip, n.dnat_ip);
-    }
-    const generation = rs.commit(plan);
-    rs.cleanup(plan.cleanup);
-    this.classifier.done(true);
-    if (stale.length) this.maps.flows.deleteFlows(stale);
-    this.syncNoExact(this.maps, exact.length === 0);
-
-    this.lastReconcileAt = new Date().toISOString();
-    this.counted = { inMap: exact.length + this.classifier.rules, inDb: snap.count };
-    return { added: put.length, removed: stale.length, kept: exact.length - put.length, classified: this.classifier.rules, generation };
+    resetCounters(resetSlots);
+    if (put.length) this.syncNoExact(this.maps!, false);
+    if (put.length) flows.upsertFlows(put);
+    return { exactRules: want.size, put: put.length, stale };
   }
 
   /**
@@ -386,7 +427,7 @@ export class Datapath {
       }
       const r = maps.ruleSet.readRule(f.slot);
       if (!r?.body.live) d.classifier_missing++;
-      else if (!r.body.action || r.body.ruleId !== f.flow.id || !sameBody(r.body as native.RuleBody, bodyOf(f, actionOf(f)))) d.classifier_changed++;
+      else if (!r.body.action || r.body.ruleId !== f.id || !sameBody(r.body as native.RuleBody, bodyOf(f, actionOf(f)))) d.classifier_changed++;
     }
   }
 
@@ -462,7 +503,7 @@ export class Datapath {
 
   state(): DatapathState {
     this.readConfig();
-    const cfg = this.ports.find((p) => p.port === 0) ?? this.ports[0];
+    const cfg = this.attachments.find((a) => a.attachment === 0) ?? this.attachments[0];
     return {
       present: this.present,
       pin_dir: this.pinDir,
@@ -470,7 +511,7 @@ export class Datapath {
       map_capacity: this.capacity,
       default_action: cfg?.defaultAction ?? null,
       rx_queues: this.rxQueues,
-      ports: this.ports.map((p) => ({ port: p.port, ifindex: p.ifindex, rx_queues: p.nRxQueues, default_action: p.defaultAction })),
+      attachments: this.attachments.map((a) => ({ attachment: a.attachment, ifindex: a.ifindex, rx_queues: a.nRxQueues, default_action: a.defaultAction })),
       last_reconcile_at: this.lastReconcileAt,
       error: this.lastError,
     };

@@ -39,7 +39,7 @@ export class DriftRound {
         const flows = this.store.after(this.afterId, this.step);
         this.datapath.checkRules(flows, this.found);
         if (flows.length < this.step) this.phase = 'map';
-        else this.afterId = flows[flows.length - 1].flow.id;
+        else this.afterId = flows[flows.length - 1].id;
         break;
       }
       case 'map': {

@@ -1,57 +1,51 @@
 // grpc.ts - pcf.v1.PcfControl over the same service layer as REST. Built apart from binding
 // (createGrpcServer); the entry point or a test binds it.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../api/proto.js';
+import { reportFromMessage } from '../api/worker_report.js';
+import type { Flow as FlowMessage } from './generated/proto/pcf/v1/Flow.js';
+import type { FlowDirection } from './generated/proto/pcf/v1/FlowDirection.js';
+import type { FlowEvent as FlowEventMessage } from './generated/proto/pcf/v1/FlowEvent.js';
+import type { FlowSpec__Output } from './generated/proto/pcf/v1/FlowSpec.js';
+import type { Match__Output } from './generated/proto/pcf/v1/Match.js';
+import type { PccRule as PccRuleMessage } from './generated/proto/pcf/v1/PccRule.js';
+import type { PcfControlHandlers } from './generated/proto/pcf/v1/PcfControl.js';
+import type { PortRange, PortRange__Output } from './generated/proto/pcf/v1/PortRange.js';
+import type { UpsertPccRuleRequest__Output } from './generated/proto/pcf/v1/UpsertPccRuleRequest.js';
+import type { WatchFlowsRequest__Output } from './generated/proto/pcf/v1/WatchFlowsRequest.js';
+import type { WorkerReportHandlers } from './generated/proto/pcf/v1/WorkerReport.js';
 import type { Tokens } from './auth.js';
 import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, UnavailableError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import type { FlowService, PccRule } from './service.js';
-import { schemaErrors } from './schema.js';
 import type { WatchSink } from './watch.js';
-import { reportFromMessage } from './workers.js';
-
-export const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
-export const PROTO_FILES = ['pcf/v1/pcf.proto', 'pcf/v1/worker.proto'];
-/** BatchUpsertFlows of 200,000 rules is about 10 MB on the wire. */
-export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
-
-/** Loader options shared by the server and pcfctl: field names as written in the .proto. */
-export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: false };
-
-export function loadPcfPackage(): grpc.GrpcObject {
-  const def = protoLoader.loadSync(PROTO_FILES, { ...PROTO_OPTIONS, includeDirs: [PROTO_DIR] });
-  return grpc.loadPackageDefinition(def);
-}
-
-type Msg = Record<string, any>;
 
 /** A PortRange message in the API's form: one port as a number, else "first-last". */
-const portsFromMessage = (r: Msg | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? (r.first ?? 0) : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
+const portsFromMessage = (r: PortRange__Output | undefined) => (r ? ((r.first ?? 0) === (r.last ?? 0) ? (r.first ?? 0) : `${r.first ?? 0}-${r.last ?? 0}`) : undefined);
 
-/** A Match message in the API's form, checked against openapi.yaml's Match like a REST body. */
-function matchFromMessage(m: Msg | undefined, field: string): unknown {
+/** A Match message in the API's form (openapi.yaml Match; the service checks it as part of its FlowSpec). */
+function matchFromMessage(m: Match__Output | undefined): unknown {
   if (!m) return undefined;
-  const body = dropNulls({ src: m.src, dst: m.dst, src_ports: portsFromMessage(m.src_ports), dst_ports: portsFromMessage(m.dst_ports), proto: m.proto });
-  const errors = schemaErrors('Match', body, field);
-  if (errors.length) throw new ValidationError(errors);
-  return body;
+  return dropNulls({ src: m.src, dst: m.dst, src_ports: portsFromMessage(m.src_ports), dst_ports: portsFromMessage(m.dst_ports), proto: m.proto });
 }
 
 /** The API's direction name of a FlowDirection enum value. */
 const directionOf = (d: string | undefined) => (!d || d === 'FLOW_DIRECTION_UNSPECIFIED' ? 'UNSPECIFIED' : d);
-const directionToMessage = (d: string | undefined) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d);
+const directionToMessage = (d: string | undefined) => (!d || d === 'UNSPECIFIED' ? 'FLOW_DIRECTION_UNSPECIFIED' : d) as FlowDirection;
 
-/** A gRPC FlowSpec-shaped message to the plain object the service validates (proto3 defaults filled in). */
-function specFromMessage(m: Msg | undefined, field = 'match'): unknown {
+/**
+ * A gRPC FlowSpec-shaped message in the API's form (proto3 defaults filled in): the service
+ * checks it against openapi.yaml's FlowSpec like a REST body, then its meaning, naming fields
+ * as REST does ("flows[3].action.type").
+ */
+function specFromMessage(m: FlowSpec__Output | undefined): unknown {
   if (!m) return m;
-  const k = m.key as Msg | undefined;
-  const a = m.action as Msg | undefined;
+  const k = m.key;
+  const a = m.action;
   return {
-    ...(m.match ? { match: matchFromMessage(m.match, field) } : {}),
+    ...(m.match ? { match: matchFromMessage(m.match) } : {}),
     ...(m.precedence !== undefined && m.precedence !== null ? { precedence: m.precedence } : {}),
     ...(m.flow_description !== undefined ? { flow_description: m.flow_description, flow_direction: directionOf(m.flow_direction), ue_ip: m.ue_ip } : {}),
     key: k && { src_ip: k.src_ip ?? '', dst_ip: k.dst_ip ?? '', src_port: k.src_port ?? 0, dst_port: k.dst_port ?? 0, proto: k.proto ?? 0 },
@@ -66,16 +60,18 @@ function specFromMessage(m: Msg | undefined, field = 'match'): unknown {
   };
 }
 
-const dropNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+/** The object without its null and undefined fields (unset optional fields of a message). */
+const dropNulls = <T extends object>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
 
 /** "lo-hi" or a number to a PortRange message. */
-function portsToMessage(p: number | string | undefined): Msg | undefined {
+function portsToMessage(p: number | string | undefined): PortRange | undefined {
   if (p === undefined) return undefined;
   const [first, last] = String(p).split('-').map(Number);
   return { first, last: last ?? first };
 }
 
-export function flowToMessage(f: Flow): Msg {
+export function flowToMessage(f: Flow): FlowMessage {
   const m = f.match;
   return {
     id: f.id,
@@ -92,7 +88,7 @@ export function flowToMessage(f: Flow): Msg {
   };
 }
 
-function pccToMessage(r: PccRule): Msg {
+function pccToMessage(r: PccRule): PccRuleMessage {
   return {
     ...r,
     ue_ip: r.ue_ip ?? undefined,
@@ -101,22 +97,22 @@ function pccToMessage(r: PccRule): Msg {
   };
 }
 
-/** An UpsertPccRuleRequest in the API's form, checked against openapi.yaml's PccRuleSpec. */
-function pccFromMessage(m: Msg): { id: string; body: unknown } {
-  const errors = schemaErrors('PccRuleId', m.pcc_rule_id ?? '', 'pcc_rule_id');
+/**
+ * An UpsertPccRuleRequest in the API's form: the service checks the id and the body against
+ * openapi.yaml's PccRuleId and PccRuleSpec like a REST request, then their meaning.
+ */
+function pccFromMessage(m: UpsertPccRuleRequest__Output): { id: string; body: unknown } {
   const spec = specFromMessage({ action: m.action }) as { action: unknown };
   const body = dropNulls({
     precedence: m.precedence ?? 0,
-    flow_infos: ((m.flow_infos ?? []) as Msg[]).map((fi) => ({ flow_description: fi.flow_description ?? '', flow_direction: directionOf(fi.flow_direction) })),
+    flow_infos: (m.flow_infos ?? []).map((fi) => ({ flow_description: fi.flow_description ?? '', flow_direction: directionOf(fi.flow_direction) })),
     action: spec.action,
     ue_ip: m.ue_ip,
   });
-  errors.push(...schemaErrors('PccRuleSpec', { ...body, action: dropNulls({ ...(spec.action as Msg), type: (spec.action as Msg | undefined)?.type }) }, '').map((e) => ({ ...e, field: e.field.replace(/^\./, '') || 'body' })));
-  if (errors.length) throw new ValidationError(errors);
-  return { id: m.pcc_rule_id, body };
+  return { id: m.pcc_rule_id ?? '', body };
 }
 
-function eventToMessage(e: FlowEvent): Msg {
+function eventToMessage(e: FlowEvent): FlowEventMessage {
   return { revision: e.revision, kind: e.kind, id: e.id, flow: flowToMessage(e.flow) };
 }
 
@@ -182,10 +178,10 @@ function unaryCall<Req, Res>(log: Logger, fn: (req: Req) => Res | Promise<Res>, 
  */
 export function createGrpcServer(service: FlowService, log: Logger, limits: GrpcLimits = DEFAULT_GRPC_LIMITS,
   opts: { tokens: Tokens | null; workerReport?: boolean } = { tokens: null }): grpc.Server {
-  const pkg = loadPcfPackage() as any;
+  const pkg = loadPcfPackage();
   const workerReport = opts.workerReport ?? false;
   // Every call of this server, before anything else: the token of its metadata.
-  const admit = (call: grpc.ServerUnaryCall<Msg, Msg> | grpc.ServerWritableStream<Msg, Msg>) => {
+  const admit = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) => {
     if (!opts.tokens) return;
     const r = opts.tokens.check(call.metadata.get('authorization')[0]?.toString());
     if ('why' in r) {
@@ -193,7 +189,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       throw new UnauthenticatedError(`${r.why}: send the authorization metadata "Bearer <token>"`);
     }
   };
-  const unary = <Req extends Msg, Res>(l: Logger, fn: (req: Req) => Res | Promise<Res>) => unaryCall<Req, Res>(l, fn, admit);
+  const unary = <Req, Res>(l: Logger, fn: (req: Req) => Res | Promise<Res>) => unaryCall<Req, Res>(l, fn, admit);
   const watchStallMs = limits.watchStallMs;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -203,16 +199,16 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
   });
   server.addService(decodeOrMark(pkg.pcf.v1.PcfControl.service), {
-    UpsertFlow: unary<Msg, Msg>(log, async (req) => {
+    UpsertFlow: unary(log, async (req) => {
       const r = await service.upsertGrouped(specFromMessage(req));
       return { flow: flowToMessage(r.flow), created: r.created };
     }),
-    DeleteFlow: unary<Msg, Msg>(log, (req) => {
+    DeleteFlow: unary(log, (req) => {
       service.delete(Number(req.id ?? 0));
       return {};
     }),
-    GetFlow: unary<Msg, Msg>(log, (req) => flowToMessage(service.get(Number(req.id ?? 0)))),
-    ListFlows: unary<Msg, Msg>(log, (req) => {
+    GetFlow: unary(log, (req) => flowToMessage(service.get(Number(req.id ?? 0)))),
+    ListFlows: unary(log, (req) => {
       const limit = req.limit ?? 0;
       if (limit > 1000) throw ValidationError.one('limit', `${limit} is not an integer in 1..1000`);
       const filter: FlowFilter = dropNulls({
@@ -222,9 +218,9 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       const page = service.list(filter, limit || 100, req.cursor ?? 0);
       return { flows: page.flows.map(flowToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
-    BatchUpsertFlows: unary<Msg, Msg>(log, (req) => service.batchUpsert(((req.flows ?? []) as Msg[]).map((f, i) => specFromMessage(f, `flows[${i}].match`)))),
-    BatchDeleteFlows: unary<Msg, Msg>(log, (req) => service.batchDelete(((req.ids ?? []) as unknown[]).map(Number))),
-    GetStats: unary<Msg, Msg>(log, (req) => {
+    BatchUpsertFlows: unary(log, (req) => service.batchUpsert((req.flows ?? []).map((f) => specFromMessage(f)))),
+    BatchDeleteFlows: unary(log, (req) => service.batchDelete((req.ids ?? []).map(Number))),
+    GetStats: unary(log, (req) => {
       const s = service.stats({ rules: req.rules === true });
       const d = s.datapath.drift;
       return {
@@ -233,23 +229,23 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
         classifier: dropNulls({ ...s.classifier }),
       };
     }),
-    UpsertPccRule: unary<Msg, Msg>(log, (req) => {
+    UpsertPccRule: unary(log, (req) => {
       const { id, body } = pccFromMessage(req);
       const r = service.upsertPcc(id, body);
       return { pcc_rule: pccToMessage(r.rule), created: r.created };
     }),
-    DeletePccRule: unary<Msg, Msg>(log, (req) => {
+    DeletePccRule: unary(log, (req) => {
       service.deletePcc(req.pcc_rule_id ?? '');
       return {};
     }),
-    GetPccRule: unary<Msg, Msg>(log, (req) => pccToMessage(service.getPcc(req.pcc_rule_id ?? ''))),
-    ListPccRules: unary<Msg, Msg>(log, (req) => {
+    GetPccRule: unary(log, (req) => pccToMessage(service.getPcc(req.pcc_rule_id ?? ''))),
+    ListPccRules: unary(log, (req) => {
       const limit = req.limit ?? 0;
       if (limit > 1000) throw ValidationError.one('limit', `${limit} is not an integer in 1..1000`);
       const page = service.listPcc(limit || 100, req.cursor ?? '');
       return { pcc_rules: page.pcc_rules.map(pccToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
-    WatchFlows: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+    WatchFlows: (call: grpc.ServerWritableStream<WatchFlowsRequest__Output, FlowEventMessage>) => {
       let stop: (() => void) | null = null;
       const from = call.request.from_revision;
       const sink: WatchSink = {
@@ -274,14 +270,14 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       call.on('close', end);
       call.on('error', end);
     },
-  });
+  } satisfies PcfControlHandlers);
   if (workerReport) {
     server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {
-      Report: unary<Msg, Msg>(log, (req) => {
+      Report: unary(log, (req) => {
         service.workers.accept(reportFromMessage(req));
         return { received_at_unix_ms: Date.now() };
       }),
-    });
+    } satisfies WorkerReportHandlers);
   }
   return server;
 }

@@ -1,5 +1,6 @@
 // http.ts - the REST API of openapi.yaml over the service layer. Requests are validated
-// against openapi.yaml (express-openapi-validator) for shape; the service checks meaning.
+// against openapi.yaml (express-openapi-validator) for shape and ranges, once (the bodies are
+// marked checked for the service); the service checks meaning.
 // Built apart from listening (createHttpApp) so tests run it on port 0.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -13,7 +14,7 @@ import { createMetrics } from './metrics.js';
 import type { FlowService } from './service.js';
 import { OPEN_PATHS, type Tokens } from './auth.js';
 import { strictIntegers } from './params.js';
-import { OPENAPI_SPEC } from './schema.js';
+import { markSchemaChecked, OPENAPI_SPEC } from './schema.js';
 import { parseProto } from './validate.js';
 
 export { OPENAPI_SPEC };
@@ -65,8 +66,9 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     validateFormats: true,
   }));
 
+  // The middleware checked these bodies against openapi.yaml: the service does not again.
   app.post('/flows', async (req, res) => {
-    const { flow, created } = await service.upsertGrouped(req.body);
+    const { flow, created } = await service.upsertGrouped(markSchemaChecked(req.body));
     if (created) res.status(201).location(`/flows/${flow.id}`);
     res.json(toBody(flow));
   });
@@ -98,7 +100,7 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
   });
 
   app.put('/pcc-rules/:id', (req, res) => {
-    const { rule, created } = service.upsertPcc(req.params.id, req.body);
+    const { rule, created } = service.upsertPcc(req.params.id, markSchemaChecked(req.body));
     res.status(created ? 201 : 200);
     if (created) res.location(`/pcc-rules/${encodeURIComponent(rule.pcc_rule_id)}`);
     res.json(rule);

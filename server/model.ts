@@ -5,8 +5,8 @@ import type { Match, MatchBody } from './match.js';
 export const ACTION_TYPES = ['PASS', 'DROP', 'REDIRECT'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
-export const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 };
-export const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
+/** An exact key's protocols by name: the API's table, shared with pcfctl. */
+export { KEY_PROTOCOLS as PROTO_NUMBERS } from '../api/protocols.js';
 
 /** Highest queue_id + 1 the datapath can ever honour (pcf_xskmap size, PCF_MAX_QUEUES). */
 export const MAX_QUEUES = 64;

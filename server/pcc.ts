@@ -5,9 +5,13 @@
 // replaces and deletes them as one commit.
 import type Database from 'better-sqlite3';
 import { ValidationError, type FieldError } from './errors.js';
+import type { components } from './generated/openapi.js';
 import { matchKeyString } from './match.js';
 import type { FlowAction, FlowSpec } from './model.js';
-import { checkFlowSpec, descriptionMatches, type DatapathLimits } from './validate.js';
+import { isSchemaChecked, schemaErrors } from './schema.js';
+import { checkFlowMeaning, descriptionMatches, type DatapathLimits } from './validate.js';
+
+type PccRuleSpecBody = components['schemas']['PccRuleSpec'];
 
 export interface FlowInfo {
   flow_description: string;
@@ -25,34 +29,31 @@ export interface PccRuleRow {
   updated_at: string;
 }
 
-/** At most this many filters in one PCC rule (each becomes up to 16 matches). */
-export const MAX_FLOW_INFOS = 64;
-
 /**
  * The flows of a PCC rule, or a ValidationError naming each field at fault
- * (`flow_infos[1].flow_description: "10.0.0.0/33": prefix length over 32`). Two filters that
- * become the same match are one flow (the first filter owns it).
+ * (`flow_infos[1].flow_description: "10.0.0.0/33": prefix length over 32`). The id and the
+ * body are checked against openapi.yaml (PccRuleId, PccRuleSpec) unless the body is marked
+ * checked (schema.ts markSchemaChecked: REST's middleware and grpc.ts checked both). Two
+ * filters that become the same match are one flow (the first filter owns it).
  */
-export function pccFlows(id: string, raw: Record<string, unknown>, limits: DatapathLimits): { specs: FlowSpec[]; row: Omit<PccRuleRow, 'revision' | 'created_at' | 'updated_at'> } {
+export function pccFlows(id: string, raw: unknown, limits: DatapathLimits): { specs: FlowSpec[]; row: Omit<PccRuleRow, 'revision' | 'created_at' | 'updated_at'> } {
+  if (!isSchemaChecked(raw)) {
+    const errors = [...schemaErrors('PccRuleId', id, 'pcc_rule_id'), ...schemaErrors('PccRuleSpec', raw, '')];
+    if (errors.length) throw new ValidationError(errors.slice(0, 20));
+  }
+  const body = raw as PccRuleSpecBody;
   const errors: FieldError[] = [];
   const c = { fail: (field: string, message: string) => errors.push({ field, message }) };
-  const infos = raw.flow_infos;
-  if (!Array.isArray(infos) || infos.length === 0) c.fail('flow_infos', 'must hold at least one {flow_description, flow_direction}');
-  else if (infos.length > MAX_FLOW_INFOS) c.fail('flow_infos', `holds ${infos.length} filters; at most ${MAX_FLOW_INFOS}`);
-  if (typeof raw.precedence !== 'number') c.fail('precedence', 'required: 0..4294967295, the lower wins');
-  if (errors.length) throw new ValidationError(errors);
-
   const specs: FlowSpec[] = [];
   const seen = new Set<string>();
   let action: FlowAction | null = null;
   const flowInfos: FlowInfo[] = [];
-  (infos as unknown[]).forEach((info, i) => {
+  body.flow_infos.forEach((fi, i) => {
     const at = `flow_infos[${i}]`;
-    const fi = (info ?? {}) as Record<string, unknown>;
-    const matches = descriptionMatches(c, fi.flow_description, fi.flow_direction, raw.ue_ip, `${at}.flow_description`, `${at}.flow_direction`);
-    flowInfos.push({ flow_description: String(fi.flow_description), flow_direction: String(fi.flow_direction ?? 'UNSPECIFIED') });
+    const matches = descriptionMatches(c, fi.flow_description, fi.flow_direction, body.ue_ip, `${at}.flow_description`);
+    flowInfos.push({ flow_description: fi.flow_description, flow_direction: fi.flow_direction ?? 'UNSPECIFIED' });
     for (const m of matches ?? []) {
-      const r = checkFlowSpec({ match: m, precedence: raw.precedence, action: raw.action }, limits);
+      const r = checkFlowMeaning({ match: m, precedence: body.precedence, action: body.action }, limits);
       // The match came from the text: its errors are the filter's; the rest keep their names.
       for (const e of r.errors) c.fail(e.field.startsWith('match') ? `${at}.flow_description` : e.field, e.message);
       if (r.errors.length) continue;
@@ -68,7 +69,7 @@ export function pccFlows(id: string, raw: Record<string, unknown>, limits: Datap
     const unique = errors.filter((e, i) => errors.findIndex((x) => x.field === e.field && x.message === e.message) === i);
     throw new ValidationError(unique.slice(0, 20));
   }
-  return { specs, row: { id, precedence: raw.precedence as number, ue_ip: (raw.ue_ip as string | undefined) ?? null, action: action!, flow_infos: flowInfos } };
+  return { specs, row: { id, precedence: body.precedence, ue_ip: body.ue_ip ?? null, action: action!, flow_infos: flowInfos } };
 }
 
 interface Row {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { snapshotOf, type Datapath, type DatapathState, type Drift, type RuleSnapshot } from './datapath.js';
+import { type Datapath, type DatapathState, type Drift, type RuleSnapshot } from './datapath.js';
 import { DRIFT_PAUSE, DriftRound } from './drift.js';
 import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
@@ -81,9 +81,9 @@ export class FlowService {
     private readonly driftCheckMs = 5000) {
     this.store = new FlowStore(db);
     this.pcc = new PccStore(db);
-    // The classifier's limits hold from the first request, maps or not. The same rows serve
-    // the start's reconcile (reading them is most of a start-up with many rules).
-    this.startRules = snapshotOf(this.store.each());
+    // The classifier's limits hold from the first request, maps or not. The same rules serve
+    // the start's reconcile.
+    this.startRules = this.snapshot();
     this.datapath.load(this.startRules);
     this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
@@ -134,7 +134,7 @@ export class FlowService {
     this.round = null; // a round under way compared maps that are rewritten now
     try {
       const t0 = performance.now();
-      const snap = this.startRules ?? snapshotOf(this.store.each());
+      const snap = this.startRules ?? this.snapshot();
       this.startRules = null;
       const r = this.datapath.reconcile(snap);
       if (this.reconcileError) this.log.info('the maps are reconciled again');
@@ -147,6 +147,11 @@ export class FlowService {
       this.retryAt = now + this.retryMs;
       this.log.error({ err, retryInMs: this.retryMs }, 'failed to reconcile the maps with SQLite; writes are refused until it succeeds');
     }
+  }
+
+  /** SQLite's rules for a reconcile: the exact ones are read when it walks them, 8,192 rows at a time. */
+  private snapshot(): RuleSnapshot {
+    return { classifier: this.store.ranked(), exact: () => this.store.exactChunks(8192), count: this.store.count() };
   }
 
   /** Starts a drift round (server/drift.ts): steps with pauses between them, then the result. */
@@ -231,12 +236,12 @@ export class FlowService {
   }
 
   /** Writes validated rules in one transaction (SQLite, then the map), then tells watchers. */
-  private commit(specs: FlowSpec[], field: string): UpsertResult[] {
+  private commit(specs: FlowSpec[], field: string, keys?: string[]): UpsertResult[] {
     const now = new Date().toISOString();
     // A classifier limit names the rule's match ("flows[3].match" in a batch).
     const fieldOf = (i: number) => (field === 'flows' ? `flows[${i}].match` : 'match');
     const results = this.write(() => {
-      const rs = this.upsertOwned(specs, now, fieldOf);
+      const rs = this.upsertOwned(specs, now, fieldOf, keys);
       if (rs.some((r) => r.created)) this.checkCapacity(field);
       this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       return rs;
@@ -246,9 +251,9 @@ export class FlowService {
   }
 
   /** store.upsertMany, with a refused change to another owner's rule named like the rule. */
-  private upsertOwned(specs: FlowSpec[], now: string, fieldOf: (i: number) => string): UpsertResult[] {
+  private upsertOwned(specs: FlowSpec[], now: string, fieldOf: (i: number) => string, keys?: string[]): UpsertResult[] {
     try {
-      return this.store.upsertMany(specs, now);
+      return this.store.upsertMany(specs, now, keys);
     } catch (err) {
       if (err instanceof ConflictError && /^\d+$/.test(err.field)) throw new ConflictError(fieldOf(Number(err.field)), err.message);
       throw err;
@@ -316,6 +321,7 @@ export class FlowService {
     const limits = this.limits();
     const errors: FieldError[] = [];
     const specs: FlowSpec[] = [];
+    const keys: string[] = [];
     const firstIndex = new Map<string, number>();
     raws.forEach((raw, i) => {
       const r = checkFlowSpec(raw, limits, `flows[${i}].`);
@@ -329,12 +335,13 @@ export class FlowService {
       if (prev !== undefined) errors.push({ field: `flows[${i}].${what}`, message: `duplicate of flows[${prev}].${what} within this batch (the same match is the same rule)` });
       else firstIndex.set(k, i);
       specs.push(r.spec);
+      keys.push(k);
     });
     if (errors.length) throw new ValidationError(errors.slice(0, 20));
 
-    const results = this.commit(specs, 'flows');
+    const results = this.commit(specs, 'flows', keys);
     const created = results.filter((r) => r.created).length;
-    return { created, updated: results.length - created, ids: results.map((r) => r.flow.id), revision: this.store.currentRevision };
+    return { created, updated: results.length - created, ids: results.map((r) => r.id), revision: this.store.currentRevision };
   }
 
   delete(id: number): void {
@@ -390,8 +397,8 @@ export class FlowService {
       created = !existing;
       const old = this.store.flowsOfPcc(id);
       const rs = this.upsertOwned(specs, now, fieldOf);
-      const keep = new Set(rs.map((r) => r.flow.id));
-      const gone = old.filter((f) => !keep.has(f.flow.id)).map((f) => this.store.delete(f.flow.id)!);
+      const keep = new Set(rs.map((r) => r.id));
+      const gone = old.filter((f) => !keep.has(f.id)).map((f) => this.store.delete(f.id)!);
       if (rs.some((r) => r.created)) this.checkCapacity('flow_infos');
       this.datapath.apply(rs, gone, rs.filter((r) => r.created).map((r) => r.slot), fieldOf);
       this.pcc.put({ ...row, revision: this.store.currentRevision, created_at: existing?.created_at }, now);
@@ -404,7 +411,7 @@ export class FlowService {
   deletePcc(id: string): void {
     this.write(() => {
       if (!this.pcc.delete(id)) throw new NotFoundError('pcc_rule_id', `no PCC rule ${quote(id)}`);
-      const gone = this.store.flowsOfPcc(id).map((f) => this.store.delete(f.flow.id)!);
+      const gone = this.store.flowsOfPcc(id).map((f) => this.store.delete(f.id)!);
       this.datapath.apply([], gone, [], () => 'pcc_rule_id');
     });
     this.publish();

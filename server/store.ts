@@ -81,7 +81,7 @@ export function flowOf(id: number, spec: FlowSpec, revision: number, created_at:
 
 function storedOf(r: FlowRow): StoredFlow {
   const spec = rowToSpec(r);
-  return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+  return { id: r.id, flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
 }
 
 function rowToFlow(r: FlowRow): Flow {
@@ -93,6 +93,7 @@ export const TOMBSTONES_KEPT = 100_000;
 
 /** A rule with its counter slot in pcf_rule_stats (internal: not part of the API). */
 export interface StoredFlow {
+  id: number;
   flow: Flow;
   spec: FlowSpec;
   slot: number;
@@ -102,10 +103,33 @@ export interface UpsertResult extends StoredFlow {
   created: boolean;
 }
 
+/** An upserted rule; the API's Flow is built only if asked for (a batch answers ids only). */
+class Upserted implements UpsertResult {
+  private shown: Flow | null = null;
+  constructor(readonly id: number, readonly spec: FlowSpec, readonly slot: number, readonly created: boolean,
+    private readonly revision: number, private readonly createdAt: string, private readonly updatedAt: string) {}
+
+  get flow(): Flow {
+    return (this.shown ??= flowOf(this.id, this.spec, this.revision, this.createdAt, this.updatedAt));
+  }
+}
+
+/**
+ * An exact rule (no precedence: one IPv4 5-tuple) as its pcf_flow_map entry needs it, straight
+ * from SQLite: id, stats_slot, src, dst (host prefixes "a.b.c.d/32"), src_port_lo,
+ * dst_port_lo (null for ICMP), proto, action_type, and null when the action has nothing more,
+ * else the JSON array [ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip,
+ * dnat_port]. A start-up reads a million of these: each value read costs, most are null.
+ */
+export type ExactRow = [number, number, string, string, number | null, number | null, number, ActionType, string | null];
+export type ExactExtras = [number | null, number | null, number | null, number, string | null, number | null, string | null, number | null];
+
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
 const CHUNK = 200;
 const COLS = 'match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence, pcc_rule_id, filter_index, flow_description, flow_direction, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
 const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
+
+const text = (p: Prefix | null) => (p ? prefixText(p) : null);
 
 function upsertSql(rows: number): string {
   return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
@@ -135,12 +159,19 @@ export class FlowStore {
       byId: db.prepare<[number], FlowRow>('SELECT * FROM flows WHERE id = ?'),
       deleteById: db.prepare<[number], FlowRow>('DELETE FROM flows WHERE id = ? RETURNING *'),
       all: db.prepare<[], FlowRow>('SELECT * FROM flows ORDER BY id'),
+      exactRows: db.prepare<[], ExactRow>(`SELECT id, stats_slot, src, dst, src_port_lo, dst_port_lo, proto, action_type,
+        CASE WHEN ttl_delta IS NULL AND mark IS NULL AND queue_id IS NULL AND mirror = 0 AND snat_ip IS NULL AND snat_port IS NULL
+          AND dnat_ip IS NULL AND dnat_port IS NULL THEN NULL
+          ELSE json_array(ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port) END
+        FROM flows WHERE precedence IS NULL ORDER BY id`).raw(),
+      ranked: db.prepare<[], FlowRow>('SELECT * FROM flows WHERE precedence IS NOT NULL ORDER BY id'),
       after: db.prepare<[number, number], FlowRow>('SELECT * FROM flows WHERE id > ? ORDER BY id LIMIT ?'),
       exactWithKey: db.prepare<[string], { id: number }>('SELECT id FROM flows WHERE match_key = ? AND precedence IS NULL'),
       slotOf: db.prepare<[number], { stats_slot: number }>('SELECT stats_slot FROM flows WHERE id = ?'),
       ownerOf: db.prepare<[string], { id: number; pcc_rule_id: string | null }>('SELECT id, pcc_rule_id FROM flows WHERE match_key = ?'),
       ofPcc: db.prepare<[string], FlowRow>('SELECT * FROM flows WHERE pcc_rule_id = ? ORDER BY filter_index, id'),
-      slotsInUse: db.prepare<[], { id: number; stats_slot: number }>('SELECT id, stats_slot FROM flows'),
+      slotsInUse: db.prepare<[], [number, number]>('SELECT id, stats_slot FROM flows').raw(),
+      slots: db.prepare<[], number>('SELECT stats_slot FROM flows').pluck(),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
       maxRevision: db.prepare<[], { r: number | null }>(
         `SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_tombstones
@@ -170,9 +201,10 @@ export class FlowStore {
   /** Takes revision, row count and slots from SQLite: at start and after a rolled-back transaction. */
   reload(): void {
     this.revision = this.stmts.maxRevision.get()?.r ?? 0;
-    this.rows = this.stmts.count.get()!.n;
+    const slots = this.stmts.slots.all();
+    this.rows = slots.length;
     this.tombstones = this.stmts.tombstoneCount.get()!.n;
-    this.slots.reset(this.stmts.slotsInUse.all().map((r) => r.stats_slot));
+    this.slots.reset(slots);
   }
 
   /** One past the highest counter slot in use. */
@@ -182,7 +214,7 @@ export class FlowStore {
 
   /** Rule id by counter slot. */
   idsBySlot(): Map<number, number> {
-    return new Map(this.stmts.slotsInUse.all().map((r) => [r.stats_slot, r.id]));
+    return new Map(this.stmts.slotsInUse.all().map(([id, slot]) => [slot, id]));
   }
 
   /** The rule that has this match now (its id and PCC owner), if any. */
@@ -194,7 +226,7 @@ export class FlowStore {
   flowsOfPcc(pccRuleId: string): StoredFlow[] {
     return this.stmts.ofPcc.all(pccRuleId).map((r) => {
       const spec = rowToSpec(r);
-      return { flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+      return { id: r.id, flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
     });
   }
 
@@ -204,9 +236,10 @@ export class FlowStore {
 
   /**
    * Inserts or updates each rule by key, in order, one revision each, and logs the changes.
-   * Keys must be distinct (the service refuses duplicates). Call inside a transaction.
+   * Keys must be distinct (the service refuses duplicates); `keys`, when given, are the specs'
+   * matchKeyString. Call inside a transaction.
    */
-  upsertMany(specs: FlowSpec[], now: string): UpsertResult[] {
+  upsertMany(specs: FlowSpec[], now: string, keys?: string[]): UpsertResult[] {
     const base = this.revision;
     const results: UpsertResult[] = new Array(specs.length);
     const offered = specs.map(() => this.slots.take());
@@ -217,8 +250,7 @@ export class FlowStore {
       // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
       for (const [id, rev, createdRev, createdAt, slot] of stmt.all(args) as [number, number, number, string, number][]) {
         const i = rev - base - 1;
-        const flow = flowOf(id, specs[i], rev, createdAt, now);
-        results[i] = { flow, spec: specs[i], slot, created: createdRev === rev };
+        results[i] = new Upserted(id, specs[i], slot, createdRev === rev, rev, createdAt, now);
         // An update keeps its slot; the one offered for a new row goes back.
         if (slot !== offered[i]) unused.push(offered[i]);
       }
@@ -227,8 +259,7 @@ export class FlowStore {
     specs.forEach((s, i) => {
       const { match: m, action: a } = s;
       const rev = base + i + 1;
-      const text = (p: Prefix | null) => (p ? prefixText(p) : null);
-      args.push(matchKeyString(m), m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
+      args.push(keys ? keys[i] : matchKeyString(m), m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
         m.dst_ports?.lo ?? null, m.dst_ports?.hi ?? null, m.proto, s.precedence, s.owner?.pcc_rule_id ?? null, s.owner?.filter_index ?? null,
         s.source?.flow_description ?? null, s.source?.flow_direction ?? null, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
         a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
@@ -263,7 +294,7 @@ export class FlowStore {
       this.stmts.setCompacted.run(Math.max(...pruned.map((p) => p.r)));
       this.tombstones -= pruned.length;
     }
-    return { flow, spec, slot: row.stats_slot };
+    return { id, flow, spec, slot: row.stats_slot };
   }
 
   get(id: number): Flow | undefined {
@@ -279,6 +310,24 @@ export class FlowStore {
    * reconcile at a million rules) leaves short-lived garbage, not a heap of rule objects. */
   *each(): Generator<StoredFlow> {
     for (const r of this.stmts.all.iterate()) yield storedOf(r);
+  }
+
+  /** The rules with a precedence (the classifier's), in id order. */
+  ranked(): StoredFlow[] {
+    return this.stmts.ranked.all().map(storedOf);
+  }
+
+  /** The exact rules as rows, n at a time, in id order (ExactRow). */
+  *exactChunks(n: number): Generator<ExactRow[]> {
+    let chunk: ExactRow[] = [];
+    for (const r of this.stmts.exactRows.iterate()) {
+      chunk.push(r);
+      if (chunk.length === n) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length) yield chunk;
   }
 
   /** At most n rules with ids above afterId, in id order: a walk in steps (drift checks). */

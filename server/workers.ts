@@ -6,64 +6,22 @@
 // there are at most MAX_WORKERS workers: a report only ever replaces its own worker's.
 
 import { CapacityError, ValidationError } from './errors.js';
+import type { WorkerCounters, WorkerReport } from '../api/worker_report.js';
 
-export interface StageCounters {
-  rx_packets: number;
-  rx_bytes: number;
-  tx_packets: number;
-  tx_bytes: number;
-  nat: number;
-  ttl_expired: number;
-  mirrored: number;
-  rx_ipv6: number;
-  frag_later: number;
-  drops: Record<string, number>;
-}
-
-export interface WorkerReport {
-  worker_id: string;
-  iface: string;
-  egress: string;
-  xdp_mode: string;
-  poll_mode: string;
-  pid: number;
-  started_at_unix_ms: number;
-  sequence: number;
-  queues: { queue_id: number; counters: StageCounters }[];
-  rules: { rule_id: number; packets: number; bytes: number }[];
-}
-
-export interface WorkerView extends Omit<WorkerReport, 'started_at_unix_ms'> {
+/** A report as GET /stats and GetStats show it (api/worker_report.ts reads the message). */
+export interface WorkerView extends WorkerCounters {
   started_at: string;
   received_at: string;
   age_ms: number;
   stale: boolean;
 }
 
-const ZERO: StageCounters = { rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, nat: 0, ttl_expired: 0, mirrored: 0, rx_ipv6: 0, frag_later: 0, drops: {} };
-
-/** A gRPC WorkerStats message (proto3 defaults absent) to a complete report. */
-export function reportFromMessage(m: Record<string, any>): WorkerReport {
-  return {
-    worker_id: m.worker_id ?? '',
-    iface: m.iface ?? '',
-    egress: m.egress ?? '',
-    xdp_mode: m.xdp_mode ?? '',
-    poll_mode: m.poll_mode ?? '',
-    pid: Number(m.pid ?? 0),
-    started_at_unix_ms: Number(m.started_at_unix_ms ?? 0),
-    sequence: Number(m.sequence ?? 0),
-    queues: ((m.queues ?? []) as Record<string, any>[]).map((q) => ({
-      queue_id: q.queue_id ?? 0,
-      counters: { ...ZERO, ...Object.fromEntries(Object.entries(q.counters ?? {}).map(([k, v]) => [k, k === 'drops' ? v : Number(v)])) } as StageCounters,
-    })),
-    rules: ((m.rules ?? []) as Record<string, any>[]).map((r) => ({ rule_id: Number(r.rule_id ?? 0), packets: Number(r.packets ?? 0), bytes: Number(r.bytes ?? 0) })),
-  };
-}
-
 export const MAX_WORKERS = 64;
-/** pcf_xskmap's keys: PCF_MAX_PORTS * PCF_MAX_QUEUES. */
-const MAX_QUEUES = 256;
+/** Interfaces one pin dir serves (PCF_MAX_ATTACHMENTS) and RX queues of each (PCF_MAX_QUEUES). */
+const MAX_ATTACHMENTS = 4;
+const QUEUES_PER_ATTACHMENT = 64;
+/** pcf_xskmap's keys: PCF_MAX_ATTACHMENTS * PCF_MAX_QUEUES. */
+const MAX_QUEUES = MAX_ATTACHMENTS * QUEUES_PER_ATTACHMENT;
 const MAX_RULES = 1 << 21;
 const MAX_DROP_NAMES = 64;
 const NAME = /^[\x21-\x7e]{1,128}$/; // printable ASCII, no spaces
@@ -81,8 +39,13 @@ export function checkReport(r: WorkerReport, now: number): string | null {
   if (r.queues.length > MAX_QUEUES) return `queues: more than ${MAX_QUEUES}`;
   const seen = new Set<number>();
   for (const [i, q] of r.queues.entries()) {
-    if (!Number.isInteger(q.queue_id) || q.queue_id < 0 || q.queue_id >= MAX_QUEUES || seen.has(q.queue_id)) return `queues[${i}].queue_id: not a distinct xskmap key 0..${MAX_QUEUES - 1}`;
-    seen.add(q.queue_id);
+    // A report of the release before has only queue_id: attachment and queue come from it.
+    if (!Number.isInteger(q.attachment) || q.attachment < 0 || q.attachment >= MAX_ATTACHMENTS) return `queues[${i}].attachment: ${q.attachment} (queue_id ${q.queue_id}) is not an attachment 0..${MAX_ATTACHMENTS - 1}`;
+    if (!Number.isInteger(q.queue) || q.queue < 0 || q.queue >= QUEUES_PER_ATTACHMENT) return `queues[${i}].queue: ${q.queue} is not a queue 0..${QUEUES_PER_ATTACHMENT - 1}`;
+    const key = q.attachment * QUEUES_PER_ATTACHMENT + q.queue;
+    if (q.queue_id !== key) return `queues[${i}].queue_id: ${q.queue_id} is not the xskmap key of attachment ${q.attachment} queue ${q.queue} (${key})`;
+    if (seen.has(key)) return `queues[${i}].queue: queue ${q.queue} of attachment ${q.attachment} twice`;
+    seen.add(key);
     for (const [k, v] of Object.entries(q.counters)) {
       if (k === 'drops') continue;
       if (!Number.isSafeInteger(v) || (v as number) < 0) return `queues[${i}].counters.${k}: not a count`;

@@ -13,9 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import type { Running } from '../server/app.js';
-import { loadPcfPackage } from '../server/grpc.js';
+import { loadPcfPackage } from '../api/proto.js';
 import { makeCerts, type Certs } from './lib/certs.js';
-import { call, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
+import { byName, call, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { ROOT } from './lib/env.js';
 
 const run = promisify(execFile);
@@ -52,7 +52,7 @@ const withToken = (t: string) => {
   return m;
 };
 const callMeta = (c: PcfClient, method: string, req: unknown, meta: grpc.Metadata) =>
-  new Promise<any>((resolve, reject) => c[method](req, meta, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))));
+  new Promise<any>((resolve, reject) => byName(c)[method](req, meta, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))));
 
 describe('bearer tokens', () => {
   let dir: string;

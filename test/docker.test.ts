@@ -115,7 +115,7 @@ describe('docker-compose on a lab node', { skip: why ?? false }, () => {
     run(compose[0], [...compose.slice(1), ...args], { cwd: ROOT, env, timeout, maxBuffer: 64 << 20 });
   const stats = async () => (await fetch(`http://${http}/stats`)).json();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const workerQ0 = (w: any) => w?.queues?.find((q: { queue_id: number }) => q.queue_id === 0)?.counters;
+  const workerQ0 = (w: any) => w?.queues?.find((q: { attachment: number; queue: number }) => q.attachment === 0 && q.queue === 0)?.counters;
   const containerId = async (svc: string) => (await dc(['ps', '-q', svc])).stdout.trim();
   const state = async (id: string) => (await run('docker', ['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', id])).stdout.trim();
 

@@ -2,6 +2,7 @@
 // upgraded in place by migrations 002 and 003: every rule keeps its id, counter slot,
 // revision and key; it reads back as the same exact match; the same key posted again
 // updates it; ids keep counting where they were; an old tombstone replays with a match.
+// And a database at 003 rebuilt by 004 without its CHECKs: every row, id and index stays.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -64,6 +65,68 @@ describe('upgrading a database of the first rule model', () => {
       assert.equal(del.id, 4);
       assert.deepEqual(del.flow.match, { src: '198.18.0.9/32', dst: '198.18.1.1/32', src_ports: 1, dst_ports: 2, proto: 17 });
       assert.equal(del.flow.precedence, null);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('004: flows and pcc_rules rebuilt without CHECK constraints', () => {
+  it('keeps every row, id, slot, revision, index and the next id; NOT NULL and UNIQUE still hold', () => {
+    const upTo003 = path.join(dir, 'm003');
+    fs.mkdirSync(upTo003);
+    for (const f of fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^00[123]_.*\.sql$/.test(f))) fs.copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(upTo003, f));
+    const file = path.join(dir, 'pcf003.db');
+    const old = new Database(file);
+    assert.equal(migrate(old, upTo003), 3);
+    const ins = old.prepare(`INSERT INTO flows (id, match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence,
+      action_type, ttl_delta, mark, queue_id, snat_ip, snat_port, dnat_ip, dnat_port, mirror, stats_slot, revision, created_revision, created_at, updated_at,
+      pcc_rule_id, filter_index, flow_description, flow_direction)
+      VALUES (@id, @match_key, @family, @src, @dst, @spl, @sph, @dpl, @dph, @proto, @precedence, @type, @ttl, @mark, @queue, @snat_ip, @snat_port, @dnat_ip, @dnat_port,
+      @mirror, @slot, @revision, @created_revision, 't0', 't1', @pcc, @filter, @text, @direction)`);
+    const row = { family: 4, src: null, dst: null, spl: null, sph: null, dpl: null, dph: null, proto: null, precedence: null, ttl: null, mark: null, queue: null,
+      snat_ip: null, snat_port: null, dnat_ip: null, dnat_port: null, mirror: 0, pcc: null, filter: null, text: null, direction: null };
+    ins.run({ ...row, id: 2, match_key: '4|198.18.0.1/32|198.18.1.1/32|5000-5000|7000-7000|17', src: '198.18.0.1/32', dst: '198.18.1.1/32', spl: 5000, sph: 5000, dpl: 7000, dph: 7000,
+      proto: 17, type: 'REDIRECT', ttl: -5, queue: 0, dnat_ip: '198.18.1.2', dnat_port: 7001, mirror: 1, slot: 7, revision: 9, created_revision: 2 });
+    ins.run({ ...row, id: 5, match_key: '6|2001:2::/48|*|*|2000-2999|17', family: 6, src: '2001:2::/48', dpl: 2000, dph: 2999, proto: 17, precedence: 10, type: 'PASS', mark: 273,
+      slot: 0, revision: 5, created_revision: 5 });
+    ins.run({ ...row, id: 6, match_key: '4|198.18.1.0/24|198.18.0.1/32|*|5000-5000|17', src: '198.18.1.0/24', dst: '198.18.0.1/32', dpl: 5000, dph: 5000, proto: 17, precedence: 3,
+      type: 'DROP', slot: 3, revision: 6, created_revision: 6, pcc: 'video-1', filter: 0, text: 'permit out 17 from 198.18.1.0/24 to assigned 5000', direction: 'DOWNLINK' });
+    old.prepare(`INSERT INTO pcc_rules (id, precedence, ue_ip, action_json, flow_infos_json, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 't0', 't1')`)
+      .run('video-1', 3, '198.18.0.1', JSON.stringify({ type: 'DROP' }), JSON.stringify([{ flow_description: 'permit out 17 from 198.18.1.0/24 to assigned 5000', flow_direction: 'DOWNLINK' }]), 6);
+    old.prepare("UPDATE sqlite_sequence SET seq = 11 WHERE name = 'flows'").run(); // ids up to 11 were given out
+    const flowsBefore = old.prepare('SELECT * FROM flows ORDER BY id').all();
+    const pccBefore = old.prepare('SELECT * FROM pcc_rules ORDER BY id').all();
+    const indexes = () => old.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name").all();
+    const indexesBefore = indexes();
+    old.close();
+
+    const db = openDatabase(file);
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length);
+      assert.deepEqual(db.prepare('SELECT * FROM flows ORDER BY id').all(), flowsBefore, 'every row, column by column');
+      assert.deepEqual(db.prepare('SELECT * FROM pcc_rules ORDER BY id').all(), pccBefore);
+      assert.deepEqual(db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY name").all(), indexesBefore, 'the same indexes');
+      for (const t of ['flows', 'pcc_rules']) {
+        const sql = (db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').get(t) as { sql: string }).sql;
+        assert.doesNotMatch(sql, /CHECK/i, `${t}: ${sql}`);
+      }
+      assert.equal((db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'flows'").get() as { seq: number }).seq, 11, 'AUTOINCREMENT carried over');
+      assert.equal((db.prepare("SELECT count(*) AS n FROM sqlite_sequence WHERE name LIKE 'flows_%'").get() as { n: number }).n, 0, 'no sequence left for the rebuilt table');
+
+      const store = new FlowStore(db);
+      assert.deepEqual(store.all().map((f) => [f.flow.id, f.slot, f.flow.revision]), [[2, 7, 9], [5, 0, 5], [6, 3, 6]]);
+      const fresh = validateFlowSpec({ key: { src_ip: '198.18.0.3', dst_ip: '198.18.1.1', src_port: 1, dst_port: 2, proto: 17 }, action: { type: 'PASS' } }, { rxQueues: null });
+      const [r] = db.transaction(() => store.upsertMany([fresh], 't2'))();
+      assert.equal(r.created, true);
+      assert.equal(r.flow.id, 12, 'the next id after the highest ever given out');
+
+      // NOT NULL and UNIQUE stay.
+      const raw = db.prepare(`INSERT INTO flows (match_key, action_type, mirror, stats_slot, revision, created_revision, created_at, updated_at)
+        VALUES (?, ?, 0, 1, 1, 1, 't', 't')`);
+      assert.throws(() => raw.run((flowsBefore[0] as { match_key: string }).match_key, 'PASS'), /UNIQUE/);
+      assert.throws(() => raw.run('4|x', null), /NOT NULL/);
+      assert.throws(() => db.prepare(`INSERT INTO pcc_rules (id, precedence, action_json, flow_infos_json, revision, created_at, updated_at) VALUES ('video-1', 1, '{}', '[]', 1, 't', 't')`).run(), /UNIQUE|PRIMARY KEY/);
     } finally {
       db.close();
     }

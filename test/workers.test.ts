@@ -9,10 +9,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Running } from '../server/app.js';
-import { loadPcfPackage } from '../server/grpc.js';
+import { loadPcfPackage } from '../api/proto.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { ROOT } from './lib/env.js';
-import { MAX_WORKERS, reportFromMessage, WorkerRegistry } from '../server/workers.js';
+import { reportFromMessage } from '../api/worker_report.js';
+import { MAX_WORKERS, WorkerRegistry } from '../server/workers.js';
 
 const run = promisify(execFile);
 
@@ -58,16 +59,20 @@ describe('worker reports', () => {
     assert.ok(w.age_ms >= 0 && w.age_ms < 1000);
     assert.deepEqual(w.queues[0].counters, { rx_packets: 250, rx_bytes: 15000, tx_packets: 249, tx_bytes: 14940, nat: 250, ttl_expired: 1, mirrored: 0, rx_ipv6: 0, frag_later: 0, drops: { ttl_expired: 1 } });
     assert.deepEqual(w.rules, [{ rule_id: 7, packets: 250, bytes: 15000 }]);
+    // The report has only the deprecated queue_id (a worker of the release before): its
+    // attachment and queue are read from it.
+    assert.deepEqual([w.queues[0].attachment, w.queues[0].queue, w.queues[0].queue_id], [0, 0, 0]);
     const g = await call(rpc, 'GetStats', {});
     assert.equal(g.workers[0].worker_id, 'lab-dut/dut0');
     assert.equal(Number(g.workers[0].queues[0].counters.rx_packets), 250);
+    assert.deepEqual([g.workers[0].queues[0].attachment, g.workers[0].queues[0].queue], [0, 0]);
   });
 
   it('pcfctl stats shows the worker per queue, over REST and gRPC', async () => {
     for (const transport of ['rest', 'grpc']) {
       const { stdout } = await run(path.join(ROOT, 'bin/pcfctl'), ['--transport', transport, '--http', `127.0.0.1:${cp.httpPort}`, '--grpc', `127.0.0.1:${cp.grpcPort}`, 'stats']);
-      assert.match(stdout, /WORKER\s+PATH\s+MODE\s+STATE\s+QUEUE\s+RX\s+TX/);
-      assert.match(stdout, /lab-dut\/dut0\s+dut0->iface:dut1\s+copy\/wakeup\s+(ok|STALE) [\d.]+s\s+0\s+250\s+249\s+250\s+1\s+0\s+ttl_expired=1/);
+      assert.match(stdout, /WORKER\s+PATH\s+MODE\s+STATE\s+ATTACHMENT\s+QUEUE\s+RX\s+TX/);
+      assert.match(stdout, /lab-dut\/dut0\s+dut0->iface:dut1\s+copy\/wakeup\s+(ok|STALE) [\d.]+s\s+0\s+0\s+250\s+249\s+250\s+1\s+0\s+ttl_expired=1/);
     }
   });
 
@@ -107,8 +112,12 @@ describe('worker reports', () => {
     ['a start time past 2^53 ms (once made GET /stats fail)', { started_at_unix_ms: '8640000000000001' }, 'started_at_unix_ms'],
     ['a start time in the future', { started_at_unix_ms: Date.now() + 3_600_000 }, 'started_at_unix_ms'],
     ['a worker_id of 8 KB', { worker_id: 'w'.repeat(8192) }, 'worker_id'],
-    ['a queue twice', { queues: [report(1, 1).queues[0], report(1, 1).queues[0]] }, 'queues[1].queue_id'],
-    ['a queue beyond the xskmap', { queues: [{ ...report(1, 1).queues[0], queue_id: 300 }] }, 'queues[0].queue_id'],
+    ['a queue twice', { queues: [report(1, 1).queues[0], report(1, 1).queues[0]] }, 'queues[1].queue'],
+    ['a queue twice, once by its attachment and queue', { queues: [{ ...report(1, 1).queues[0], queue_id: 65 }, { attachment: 1, queue: 1, counters: report(1, 1).queues[0].counters }] }, 'queues[1].queue'],
+    ['a queue_id beyond the xskmap (a report of the release before: attachment 4)', { queues: [{ ...report(1, 1).queues[0], queue_id: 300 }] }, 'queues[0].attachment'],
+    ['an attachment beyond the pin dir\'s', { queues: [{ ...report(1, 1).queues[0], attachment: 4, queue: 0 }] }, 'queues[0].attachment'],
+    ['a queue beyond PCF_MAX_QUEUES', { queues: [{ ...report(1, 1).queues[0], attachment: 0, queue: 64 }] }, 'queues[0].queue'],
+    ['a queue_id that is not the attachment\'s and queue\'s key', { queues: [{ ...report(1, 1).queues[0], queue_id: 3, attachment: 1, queue: 3 }] }, 'queues[0].queue_id'],
     ['a drop reason that is not a name', { queues: [{ queue_id: 0, counters: { drops: { 'x y': 1 } } }] }, 'queues[0].counters.drops'],
   ] as const) {
     it(`refuses ${what}: INVALID_ARGUMENT naming ${field}, the worker's counters unchanged`, async () => {
@@ -126,6 +135,18 @@ describe('worker reports', () => {
     await call(reporter as PcfClient, 'Report', report(3, 260));
     const s = await (await fetch(`http://127.0.0.1:${cp.httpPort}/stats`)).json();
     assert.equal(s.workers.length, MAX_WORKERS);
+  });
+
+  it('a queue is its attachment and queue; queue_id (deprecated) is their xskmap key, either way round', () => {
+    const q = (queue: { attachment?: number; queue?: number; queue_id?: number }) => reportFromMessage({ ...report(1, 1), queues: [{ ...queue, counters: {} }] }).queues[0];
+    const pick = (x: { attachment: number; queue: number; queue_id: number }) => [x.attachment, x.queue, x.queue_id];
+    assert.deepEqual(pick(q({ attachment: 1, queue: 2, queue_id: 66 })), [1, 2, 66], 'this worker: all three');
+    assert.deepEqual(pick(q({ attachment: 1, queue: 2 })), [1, 2, 66], 'a worker that no longer sends queue_id');
+    assert.deepEqual(pick(q({ queue_id: 66 })), [1, 2, 66], 'a worker of the release before: queue_id only');
+    assert.deepEqual(pick(q({})), [0, 0, 0], 'queue 0 of attachment 0: proto3 sends nothing');
+    const r = new WorkerRegistry(1000, 5000);
+    r.accept(reportFromMessage({ ...report(1, 1), queues: [{ attachment: 1, queue: 2, counters: {} }] }));
+    assert.deepEqual(pick(r.list()[0].queues[0]), [1, 2, 66]);
   });
 
   it('a worker that stops reporting is forgotten after PCF_WORKER_EXPIRE_MS', () => {

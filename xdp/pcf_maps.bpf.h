@@ -27,10 +27,10 @@ struct {
 	__type(value, struct pcf_counter);
 } pcf_rule_stats SEC(".maps");
 
-/* PCF_XSK_KEY(port, rx queue) -> the worker's AF_XDP socket: one map for every port. */
+/* PCF_XSK_KEY(attachment, rx queue) -> the worker's AF_XDP socket: one map for every attachment. */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, PCF_MAX_PORTS * PCF_MAX_QUEUES);
+	__uint(max_entries, PCF_MAX_ATTACHMENTS * PCF_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, __u32);
 } pcf_xskmap SEC(".maps");
@@ -42,10 +42,10 @@ struct {
 	__type(value, struct pcf_counter);
 } pcf_stats SEC(".maps");
 
-/* pcf_config[port]: each port's program reads its own entry (the loader writes it). */
+/* pcf_config[attachment]: each attachment's program reads its own entry (the loader writes it). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PCF_MAX_PORTS);
+	__uint(max_entries, PCF_MAX_ATTACHMENTS);
 	__type(key, __u32);
 	__type(value, struct pcf_config);
 } pcf_config SEC(".maps");

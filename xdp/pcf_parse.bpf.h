@@ -295,7 +295,7 @@ static __always_inline int pcf_parse(void *data, void *data_end, struct pcf_tupl
 	return rsn;
 }
 
-/* The legacy exact-rule key (pcf_flow_map) of a parsed IPv4 tuple. */
+/* The exact-rule key (pcf_flow_map: exact IPv4 5-tuples) of a parsed IPv4 tuple. */
 static __always_inline void pcf_tuple_to_key(const struct pcf_tuple *t, struct pcf_flow_key *k)
 {
 	__builtin_memset(k, 0, sizeof(*k));

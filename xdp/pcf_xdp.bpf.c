@@ -37,10 +37,11 @@ _Static_assert(sizeof(struct pcf_rule_body) == 48, "pcf_rule_body is 48 bytes");
 _Static_assert(__builtin_offsetof(struct pcf_rule_half, body.action) % 8 == 0 &&
 	       sizeof(struct pcf_flow_action) <= 32, "the action is copied as 4 aligned words");
 
-/* The port this instance serves (0 .. PCF_MAX_PORTS-1), set by the loader before load
- * (pcf-xdp attach --port N). Read-only after load: the verifier sees a known constant, so
- * the socket key and the pcf_config index cost no more than the fixed ones did. */
-const volatile __u32 pcf_port = 0;
+/* The attachment this instance serves (0 .. PCF_MAX_ATTACHMENTS-1): its interface's place in
+ * the pin dir, set by the loader before load (pcf-xdp attach --attachment N). Read-only after
+ * load: the verifier sees a known constant, so the socket key and the pcf_config index cost
+ * no more than fixed ones would. */
+const volatile __u32 pcf_attachment = 0;
 
 static __always_inline void count(__u32 idx, __u64 bytes)
 {
@@ -254,12 +255,12 @@ static __always_inline __u32 classify(struct pcf_tuple *t, __u64 gen, __u32 n, b
 	return slot;
 }
 
-/* The port's config, looked up only on the paths that need it (a hit does not). */
-static __always_inline const struct pcf_config *port_config(void)
+/* The attachment's config, looked up only on the paths that need it (a hit does not). */
+static __always_inline const struct pcf_config *attachment_config(void)
 {
-	__u32 port = pcf_port;
+	__u32 attachment = pcf_attachment;
 
-	return bpf_map_lookup_elem(&pcf_config, &port);
+	return bpf_map_lookup_elem(&pcf_config, &attachment);
 }
 
 static __always_inline bool default_drops(const struct pcf_config *cfg)
@@ -307,7 +308,7 @@ int pcf_xdp(struct xdp_md *ctx)
 	count(PCF_CNT_RX, bytes);
 	rsn = pcf_parse(data, data_end, &t, &frag);
 	if (rsn)
-		return unparsed(rsn, default_drops(port_config()), bytes);
+		return unparsed(rsn, default_drops(attachment_config()), bytes);
 	if (t.family == PCF_FAMILY_IPV6)
 		count(PCF_CNT_RX_IPV6, bytes);
 	later = frag == PCF_PARSE_LATER;
@@ -358,7 +359,7 @@ int pcf_xdp(struct xdp_md *ctx)
 			count(PCF_CNT_RETRY_EXHAUSTED, bytes);
 	}
 	if (!act) {
-		cfg = port_config();
+		cfg = attachment_config();
 		drop = default_drops(cfg);
 		if (later) {
 			if (cfg && cfg->frag_action != PCF_FRAG_AS_DEFAULT)
@@ -390,13 +391,13 @@ int pcf_xdp(struct xdp_md *ctx)
 		}
 		write_meta(ctx, act, bytes);
 		/* A queue beyond PCF_MAX_QUEUES has no key of its own (it would name another
-		 * port's socket): the kernel path, as a queue without a socket. */
+		 * attachment's socket): the kernel path, as a queue without a socket. */
 		if (ctx->rx_queue_index >= PCF_MAX_QUEUES) {
 			count(PCF_CNT_REDIRECT_FALLBACK, bytes);
 			return XDP_PASS;
 		}
 		/* XDP_PASS as the fallback: no socket at this queue (no worker) is not a drop. */
-		ret = bpf_redirect_map(&pcf_xskmap, PCF_XSK_KEY(pcf_port, ctx->rx_queue_index),
+		ret = bpf_redirect_map(&pcf_xskmap, PCF_XSK_KEY(pcf_attachment, ctx->rx_queue_index),
 				       XDP_PASS);
 		count(ret == XDP_PASS ? PCF_CNT_REDIRECT_FALLBACK : PCF_CNT_ACT_REDIRECT, bytes);
 		return ret;

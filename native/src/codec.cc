@@ -1,11 +1,14 @@
-/* codec.cc - JS <-> pcf_common.h structs, with validation (the last guard: the control
- * plane validates first against openapi.yaml / proto). */
+/* codec.cc - JS <-> pcf_common.h structs. The control plane hands over rules that are
+ * already valid (openapi.yaml's ranges, server/validate.ts's meaning); this checks only what C
+ * must to pack them: the kind of each JS value it reads, integers that fit the field they go
+ * to, strings that fit their buffer and parse as addresses. */
 #include "codec.h"
 
 #include "errors.h"
 
 #include <arpa/inet.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 namespace pcf {
@@ -144,20 +147,36 @@ void EntryColumns::Next(JsVal out[kEntryFields])
 	at_ += kEntryFields;
 }
 
-/* An integer-valued JS number within [min, max]; the message names the field. */
+/* The C integer types of the struct fields, by their limits. */
+struct CType {
+	const char *name;
+	double min, max;
+};
+static constexpr CType kU8 = {"u8", 0, 255};
+static constexpr CType kS8 = {"s8", -128, 127};
+static constexpr CType kU16 = {"u16", 0, 65535};
+static constexpr CType kU32 = {"u32", 0, 4294967295.0};
+/* queue_id: a u8 whose 0xff is PCF_QUEUE_ANY, the encoding of a null queueId. */
+static constexpr CType kQueue = {"u8 below PCF_QUEUE_ANY (255: give null for any queue)", 0,
+				 PCF_QUEUE_ANY - 1};
+
+/* A JS number that is an integer and fits the C field `t` (converting any other double to
+ * an integer type is undefined behaviour); the message names the field. The API's own
+ * ranges, often narrower, are the control plane's. */
 static double ParseInt(Napi::Env env, const JsVal &v, const FieldPath &field, const char *leaf,
-		       double min, double max)
+		       const CType &t)
 {
 	if (v.kind != Kind::kNumber)
 		ThrowArg(env, field.Str(leaf), "must be a number");
 	double d = v.num;
-	if (!isfinite(d) || d != floor(d))
-		ThrowArg(env, field.Str(leaf), "must be an integer");
-	if (d < min || d > max)
+	if (!isfinite(d) || d != floor(d) || d < t.min || d > t.max) {
+		char got[32];
+		snprintf(got, sizeof(got), "%.17g", d);
 		ThrowArg(env, field.Str(leaf),
-			 "must be in " + std::to_string((long long)min) + ".." +
-				 std::to_string((long long)max) + ", got " +
-				 std::to_string((long long)d));
+			 std::string("must be an integer that fits ") + t.name + " (" +
+				 std::to_string((long long)t.min) + ".." +
+				 std::to_string((long long)t.max) + "), got " + got);
+	}
 	return d;
 }
 
@@ -223,9 +242,9 @@ struct pcf_flow_key PackFlowKey(Napi::Env env, const JsVal v[kKeyFields], const 
 	memset(&k, 0, sizeof(k)); /* pad is part of the hash key: always zero */
 	k.src_ip = ParseIpv4(env, v[kSrcIp], field, "srcIp");
 	k.dst_ip = ParseIpv4(env, v[kDstIp], field, "dstIp");
-	k.src_port = htons((uint16_t)ParseInt(env, v[kSrcPort], field, "srcPort", 0, 65535));
-	k.dst_port = htons((uint16_t)ParseInt(env, v[kDstPort], field, "dstPort", 0, 65535));
-	k.proto = (uint8_t)ParseInt(env, v[kProto], field, "proto", 0, 255);
+	k.src_port = htons((uint16_t)ParseInt(env, v[kSrcPort], field, "srcPort", kU16));
+	k.dst_port = htons((uint16_t)ParseInt(env, v[kDstPort], field, "dstPort", kU16));
+	k.proto = (uint8_t)ParseInt(env, v[kProto], field, "proto", kU8);
 	return k;
 }
 
@@ -268,9 +287,9 @@ static uint8_t ParseActionType(Napi::Env env, const JsVal &v, const FieldPath &f
 	ThrowArg(env, field.Str("type"), "must be 'PASS', 'DROP' or 'REDIRECT'");
 }
 
-/* One NAT side: address (0.0.0.0 is the datapath's "keep", so callers say null instead)
- * and port (0 is "keep" likewise). Returns true when either is set. An IPv6 address sets the
- * side with address 0 here: the address itself goes to pcf_nat6 (RuleSet.setNat6). */
+/* One NAT side: address and port, each null to keep it (0.0.0.0 and port 0 are the
+ * datapath's "keep"). Returns true when either is set. An IPv6 address sets the side with
+ * address 0 here: the address itself goes to pcf_nat6 (RuleSet.setNat6). */
 static bool ParseNat(Napi::Env env, const JsVal &vip, const JsVal &vport, const char *ip_name,
 		     const char *port_name, const FieldPath &field, __u32 *ip, __u16 *port)
 {
@@ -279,17 +298,11 @@ static bool ParseNat(Napi::Env env, const JsVal &vip, const JsVal &vport, const 
 	struct in6_addr a6;
 	*ip = 0;
 	*port = 0;
-	if (SmallString(env, vip, buf, sizeof(buf), &len) && inet_pton(AF_INET6, buf, &a6) == 1) {
-		if (IN6_IS_ADDR_UNSPECIFIED(&a6))
-			ThrowArg(env, field.Str(ip_name), ":: is not a NAT address (use null to keep the address)");
-	} else if (!IsAbsent(vip)) {
+	bool v6 = SmallString(env, vip, buf, sizeof(buf), &len) && inet_pton(AF_INET6, buf, &a6) == 1;
+	if (!v6 && !IsAbsent(vip))
 		*ip = ParseIpv4(env, vip, field, ip_name);
-		if (*ip == 0)
-			ThrowArg(env, field.Str(ip_name),
-				 "0.0.0.0 is not a NAT address (use null to keep the address)");
-	}
 	if (!IsAbsent(vport))
-		*port = htons((uint16_t)ParseInt(env, vport, field, port_name, 1, 65535));
+		*port = htons((uint16_t)ParseInt(env, vport, field, port_name, kU16));
 	return !IsAbsent(vip) || !IsAbsent(vport);
 }
 
@@ -305,7 +318,7 @@ struct pcf_flow_action PackFlowAction(Napi::Env env, const JsVal v[kActionFields
 	a.type = ParseActionType(env, v[kType], field);
 
 	if (!IsAbsent(v[kTtlDelta]))
-		a.ttl_delta = (__s8)ParseInt(env, v[kTtlDelta], field, "ttlDelta", -128, 127);
+		a.ttl_delta = (__s8)ParseInt(env, v[kTtlDelta], field, "ttlDelta", kS8);
 
 	if (!IsAbsent(v[kMark])) {
 		a.mark = ParseU32(env, v[kMark], field, "mark");
@@ -314,8 +327,7 @@ struct pcf_flow_action PackFlowAction(Napi::Env env, const JsVal v[kActionFields
 
 	a.queue_id = PCF_QUEUE_ANY;
 	if (!IsAbsent(v[kQueueId]))
-		a.queue_id =
-			(__u8)ParseInt(env, v[kQueueId], field, "queueId", 0, PCF_MAX_QUEUES - 1);
+		a.queue_id = (__u8)ParseInt(env, v[kQueueId], field, "queueId", kQueue);
 
 	if (ParseNat(env, v[kSnatIp], v[kSnatPort], "snatIp", "snatPort", field, &a.snat_ip,
 		     &a.snat_port))
@@ -339,7 +351,7 @@ struct pcf_flow_action PackFlowAction(Napi::Env env, const JsVal v[kActionFields
 
 uint32_t ParseU32(Napi::Env env, const JsVal &v, const FieldPath &field, const char *leaf)
 {
-	return (uint32_t)ParseInt(env, v, field, leaf, 0, 4294967295.0);
+	return (uint32_t)ParseInt(env, v, field, leaf, kU32);
 }
 
 Napi::Object FlowKeyToJs(Napi::Env env, const FlowNames &n, const struct pcf_flow_key &k)

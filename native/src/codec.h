@@ -2,8 +2,10 @@
  *
  * The only place that packs keys, actions and counters: network byte order for addresses
  * and ports, PCF_F_* flags from the nullable JS fields, PCF_QUEUE_ANY for a null queueId.
- * Every parse function validates and throws a TypeError naming the field; it never
- * touches a map, so a bad argument leaves the maps untouched.
+ * The values come valid from the control plane (openapi.yaml, server/validate.ts); the
+ * parse functions check only what packing needs (the kind of each JS value, an integer
+ * that fits its field, an address string that fits and parses) and throw a TypeError
+ * naming the field. They never touch a map, so a bad argument leaves the maps untouched.
  */
 #ifndef PCF_NATIVE_CODEC_H
 #define PCF_NATIVE_CODEC_H
@@ -146,7 +148,7 @@ private:
 	uint32_t str_at_ = 0;
 };
 
-/* An integer in [0, 2^32). */
+/* An integer that fits a u32, [0, 2^32). */
 uint32_t ParseU32(Napi::Env env, const JsVal &v, const FieldPath &field,
 		  const char *leaf = nullptr);
 

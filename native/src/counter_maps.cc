@@ -257,7 +257,7 @@ const MapSpec ConfigMap::kSpec = {
 	"__u32",
 	sizeof(struct pcf_config),
 	"struct pcf_config",
-	1,
+	PCF_MAX_ATTACHMENTS, /* one entry per attachment, as pcf-xdp creates it */
 	true,
 };
 
@@ -265,26 +265,26 @@ Napi::Function ConfigMap::Init(Napi::Env env)
 {
 	auto props = CommonProperties();
 	props.push_back(InstanceMethod("readConfig", &ConfigMap::ReadConfig));
-	props.push_back(InstanceMethod("readPorts", &ConfigMap::ReadPorts));
+	props.push_back(InstanceMethod("readAttachments", &ConfigMap::ReadAttachments));
 	return DefineClass(env, "ConfigMap", props);
 }
 
-/* pcf_config[port] as JS; ifindex 0 means no interface at that port. */
-static Napi::Object ConfigToJs(Napi::Env env, const PinnedMap &map, __u32 port)
+/* pcf_config[attachment] as JS; ifindex 0 means no interface at that attachment. */
+static Napi::Object ConfigToJs(Napi::Env env, const PinnedMap &map, __u32 attachment)
 {
 	int fd = map.Fd(env, "readConfig");
 	struct pcf_config c;
-	int err = bpf_map_lookup_elem(fd, &port, &c);
+	int err = bpf_map_lookup_elem(fd, &attachment, &c);
 	if (err)
 		ThrowSys(env, -err, "readConfig", "bpf_map_lookup_elem", map.Path());
 	const char *action = ActionTypeName(c.default_action);
 	if (!action)
 		throw PcfError(env, "ERR_PCF_BAD_VALUE", map.Path(),
-			       "pcf_config[" + std::to_string(port) + "].default_action in " + map.Path() +
+			       "pcf_config[" + std::to_string(attachment) + "].default_action in " + map.Path() +
 				       " is " + std::to_string(c.default_action) +
 				       ", not an enum pcf_action_type value");
 	Napi::Object out = Napi::Object::New(env);
-	out.Set("port", Napi::Number::New(env, port));
+	out.Set("attachment", Napi::Number::New(env, attachment));
 	out.Set("defaultAction", action);
 	out.Set("nRxQueues", Napi::Number::New(env, c.n_rx_queues));
 	out.Set("ifindex", Napi::Number::New(env, c.ifindex));
@@ -294,25 +294,25 @@ static Napi::Object ConfigToJs(Napi::Env env, const PinnedMap &map, __u32 port)
 Napi::Value ConfigMap::ReadConfig(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	__u32 port = 0;
+	__u32 attachment = 0;
 	if (info.Length() > 0 && !info[0].IsUndefined()) {
-		double p = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-		if (p < 0 || p >= map_.Info().max_entries || p != (double)(__u32)p)
-			ThrowArg(env, "port", "must be an integer in 0.." +
-						      std::to_string(map_.Info().max_entries - 1));
-		port = (__u32)p;
+		double a = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+		if (a < 0 || a >= map_.Info().max_entries || a != (double)(__u32)a)
+			ThrowArg(env, "attachment", "must be an integer in 0.." +
+							    std::to_string(map_.Info().max_entries - 1));
+		attachment = (__u32)a;
 	}
-	return ConfigToJs(env, map_, port);
+	return ConfigToJs(env, map_, attachment);
 }
 
-/* Every port with an interface, in port order. */
-Napi::Value ConfigMap::ReadPorts(const Napi::CallbackInfo &info)
+/* Every attachment with an interface, in attachment order. */
+Napi::Value ConfigMap::ReadAttachments(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::Array out = Napi::Array::New(env);
 	uint32_t n = 0;
-	for (__u32 port = 0; port < map_.Info().max_entries && port < PCF_MAX_PORTS; port++) {
-		Napi::Object c = ConfigToJs(env, map_, port);
+	for (__u32 a = 0; a < PCF_MAX_ATTACHMENTS; a++) {
+		Napi::Object c = ConfigToJs(env, map_, a);
 		if (c.Get("ifindex").As<Napi::Number>().Uint32Value() != 0)
 			out.Set(n++, c);
 	}

@@ -213,7 +213,7 @@ private:
 	Napi::Value ReadCounters(const Napi::CallbackInfo &info);
 };
 
-/* pcf_config: ARRAY[1] struct pcf_config. */
+/* pcf_config: ARRAY[PCF_MAX_ATTACHMENTS] struct pcf_config, by attachment. */
 class ConfigMap : public MapWrap<ConfigMap> {
 public:
 	static const MapSpec kSpec;
@@ -222,7 +222,7 @@ public:
 
 private:
 	Napi::Value ReadConfig(const Napi::CallbackInfo &info);
-	Napi::Value ReadPorts(const Napi::CallbackInfo &info);
+	Napi::Value ReadAttachments(const Napi::CallbackInfo &info);
 };
 
 /* The classifier maps of rules with a precedence as one object (ruleset.cc). */

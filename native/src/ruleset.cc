@@ -74,6 +74,7 @@ public:
 					   InstanceMethod("readRule", &RuleSet::ReadRule),
 					   InstanceMethod("readShapes", &RuleSet::ReadShapes),
 					   InstanceMethod("setNat6", &RuleSet::SetNat6),
+					   InstanceMethod("readNat6", &RuleSet::ReadNat6),
 					   InstanceMethod("setNoExact", &RuleSet::SetNoExact),
 					   InstanceMethod("close", &RuleSet::Close),
 					   InstanceAccessor("maxSlots", &RuleSet::MaxSlots, nullptr),
@@ -192,6 +193,33 @@ private:
 		if (bpf_map_update_elem(nat6_.Fd(env, "setNat6"), &slot, &n, BPF_ANY))
 			ThrowSys(env, errno, "setNat6", "bpf_map_update_elem", nat6_.Path());
 		return env.Undefined();
+	}
+
+	/* readNat6(slot): {snatIp, dnatIp} of pcf_nat6[slot] as the worker reads them (null: an
+	 * all-zero address, the packet's own is kept). */
+	Napi::Value ReadNat6(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (info.Length() < 1 || !info[0].IsNumber())
+			ThrowArg(env, "slot", "must be a number");
+		__u32 slot = info[0].As<Napi::Number>().Uint32Value();
+		if (slot >= nat6_.Info().max_entries)
+			ThrowArg(env, "slot", "beyond " PCF_PIN_NAT6);
+		struct pcf_nat6 n;
+		if (bpf_map_lookup_elem(nat6_.Fd(env, "readNat6"), &slot, &n))
+			ThrowSys(env, errno, "readNat6", "bpf_map_lookup_elem", nat6_.Path());
+		static const __u8 zero[16] = {0};
+		const char *names[2] = {"snatIp", "dnatIp"};
+		const __u8 *addr[2] = {n.snat_ip, n.dnat_ip};
+		Napi::Object o = Napi::Object::New(env);
+		for (int i = 0; i < 2; i++) {
+			char buf[INET6_ADDRSTRLEN];
+			if (!memcmp(addr[i], zero, sizeof(zero)))
+				o.Set(names[i], env.Null());
+			else
+				o.Set(names[i], inet_ntop(AF_INET6, addr[i], buf, sizeof(buf)));
+		}
+		return o;
 	}
 
 	/* Throws EBADF naming op once closed. */

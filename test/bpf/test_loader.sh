@@ -4,14 +4,15 @@
 # UDP traffic (PASS with a mark that reaches skb->mark, DROP), per-rule counters at the rule's
 # stats slot, replace keeping map contents, exit codes 3/4/5/6, the clsact fallback, generic
 # mode, detach and --purge, --max-rules sizing both rule maps, slots at and beyond the map's
-# end, pinned maps of another layout refused (exit 1, "detach --purge"), and two ports on one
-# pin dir (shared maps, one rule matched through both, per-port links/config/status, refusals,
-# detach of one port, purge refused while a port remains), and --obj (port 0 only).
+# end, pinned maps of another layout refused (exit 1, "detach --purge"), two attachments on one
+# pin dir (an interface's place in it, --attachment N: shared maps, one rule matched through
+# both, per-attachment links/config/status, refusals, --port as the old name of --attachment,
+# detach of one attachment, purge refused while another remains), and --obj (attachment 0 only).
 # Rules and counters go through the addon (test/tools/maps.ts), as the control plane writes
 # them; bpftool only creates maps of a wrong shape on purpose and names a map's type.
 #
 #   ns pcft-cli-ID  c0 198.18.0.1/24 --veth-- d0 198.18.0.254/24  ns pcft-dut-ID  (+ d1/c1 spare)
-#   two ports:  ns pcft-cl2-ID  c1 198.18.0.1/24 --veth-- d1 (port 1), d2/c2 spare
+#   two attachments:  ns pcft-cl2-ID  c1 198.18.0.1/24 --veth-- d1 (attachment 1), d2/c2 spare
 #
 # Run as root after `make build` (the loader, and the addon for test/tools/maps.ts). Everything
 # it creates (namespaces, pin dirs under /sys/fs/bpf, /tmp dirs) carries a unique ID and is
@@ -188,9 +189,9 @@ PROG2=$(xdp_prog_on d0)   # the program the checks below expect to stay
 pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/test_bad.bpf.o"
 expect "verifier_rejection_exit_6" '[ "$RC" = 6 ] && grep -q "verifier rejected" <<<"$OUT" && grep -q "invalid access to packet" <<<"$OUT"'
 OUT="prog now $(xdp_prog_on d0)"; expect "verifier_rejection_keeps_program" '[ "$(xdp_prog_on d0)" = "$PROG2" ]'
-# --obj: a file is loaded as it is, on port 0 (the built-in object is the skeleton's)
+# --obj: a file is loaded as it is, on attachment 0 (the built-in object is the skeleton's)
 pcf replace --iface d0 --pin-dir "$PIN" --obj "$BUILD/pcf_xdp.bpf.o"
-expect "replace_obj_file_port0" '[ "$RC" = 0 ] && [ -n "$(xdp_prog_on d0)" ] && [ "$(xdp_prog_on d0)" != "$PROG2" ] && rule_present 5001 7001'
+expect "replace_obj_file_attachment0" '[ "$RC" = 0 ] && [ -n "$(xdp_prog_on d0)" ] && [ "$(xdp_prog_on d0)" != "$PROG2" ] && rule_present 5001 7001'
 OUT=$(send_recv 5001 7001); expect "replace_obj_file_traffic_marked" '[ "$OUT" = "mark=0x2a" ]'
 PROG2=$(xdp_prog_on d0)
 
@@ -309,9 +310,9 @@ pcf status --iface d0 --pin-dir "$PIN" --json
 expect "attach_after_purge" '[ "$RC" = 0 ] && [ "$(json_field attached)" = true ] && [ "$(map_type pcf_rule_stats)" = percpu_array ] && [ "$(map_entries pcf_rule_stats)" = "$(map_entries pcf_flow_map)" ]'
 pcf detach --iface d0 --pin-dir "$PIN" --purge
 
-# ---- two ports on one pin dir ---------------------------------------------------------
-# d0 is port 0 (client c0 in $NS_CLI), d1 port 1 (client c1, moved to $NS_CL2 with the same
-# address 198.18.0.1): one flow key reaches the DUT through either port, so a rule written once
+# ---- two attachments on one pin dir --------------------------------------------------
+# d0 is attachment 0 (client c0 in $NS_CLI), d1 attachment 1 (client c1, moved to $NS_CL2 with
+# the same address 198.18.0.1): one flow key reaches the DUT through either, so a rule written once
 # must be matched on both. d2 (peer c2, no traffic) is a third interface for the refusals.
 ip netns add "$NS_CL2" &&
 ip -n "$NS_CLI" link set c1 netns "$NS_CL2" &&
@@ -320,92 +321,92 @@ ip -n "$NS_CL2" link set lo up && ip -n "$NS_CL2" link set c1 up &&
 ip -n "$NS_DUT" link add d2 type veth peer name c2 netns "$NS_CLI" &&
 ip -n "$NS_DUT" link set d2 up &&
 $DUT sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.d1.rp_filter=0 ||
-	fail "two_ports_lab" "cannot build the second client"
+	fail "two_attachments_lab" "cannot build the second client"
 CL2="nsenter --net=/run/netns/$NS_CL2"
 map_id() { # NAME: id of the pinned map NAME in status --json ($OUT)
 	echo "$OUT" | grep -o "\"$1\":{\"id\":[0-9]*" | grep -o '[0-9]*$'
 }
-config_ifindex_of() { # PORT: pcf_config[PORT].ifindex
+config_ifindex_of() { # ATTACHMENT: pcf_config[ATTACHMENT].ifindex
 	maps config "$1" 2>/dev/null | grep -o '"ifindex":[0-9]*' | grep -o '[0-9]*$'
 }
 
 pcf attach --iface d0 --pin-dir "$PIN" --default drop
-expect "ports_attach_port0" '[ "$RC" = 0 ] && grep -q "as port 0" <<<"$OUT"'
+expect "attachments_attach_attachment0" '[ "$RC" = 0 ] && grep -q "as attachment 0" <<<"$OUT"'
 pcf status --iface d0 --pin-dir "$PIN" --json
 FLOW_ID0=$(map_id pcf_flow_map); XSK_ID0=$(map_id pcf_xskmap)
 XSK_N=$(map_entries pcf_xskmap); CFG_N=$(map_entries pcf_config)
-OUT="xskmap $XSK_N config $CFG_N"; expect "ports_map_shapes" '[ "$XSK_N" = 256 ] && [ "$CFG_N" = 4 ]'
-add_rule 5201 7201 31 5 PASS 42  # written once, before port 1 exists: PASS + mark 42
+OUT="xskmap $XSK_N config $CFG_N"; expect "attachments_map_shapes" '[ "$XSK_N" = 256 ] && [ "$CFG_N" = 4 ]'
+add_rule 5201 7201 31 5 PASS 42  # written once, before attachment 1 exists: PASS + mark 42
 add_rule 5202 7202 32 6 DROP -   # DROP
-pcf attach --iface d1 --pin-dir "$PIN" --port 1
-expect "ports_attach_port1" '[ "$RC" = 0 ] && grep -q "as port 1" <<<"$OUT"'
+pcf attach --iface d1 --pin-dir "$PIN" --attachment 1
+expect "attachments_attach_attachment1" '[ "$RC" = 0 ] && grep -q "as attachment 1" <<<"$OUT"'
 missing=""
 for p in xdp_link_0 tc_link_0 xdp_link_1 tc_link_1; do [ -e "$PIN/$p" ] || missing="$missing $p"; done
-OUT="missing:$missing"; expect "ports_pins_per_port" '[ -z "$missing" ]'
+OUT="missing:$missing"; expect "attachments_pins_per_attachment" '[ -z "$missing" ]'
 OUT="d0 $(xdp_prog_on d0) d1 $(xdp_prog_on d1)"
-expect "ports_both_have_xdp" '[ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ] && [ "$(xdp_prog_on d0)" != "$(xdp_prog_on d1)" ]'
+expect "attachments_both_have_xdp" '[ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ] && [ "$(xdp_prog_on d0)" != "$(xdp_prog_on d1)" ]'
 pcf status --iface d1 --pin-dir "$PIN" --json
-expect "ports_status_json_valid" 'json_valid'
-expect "ports_maps_shared" '[ "$(map_id pcf_flow_map)" = "$FLOW_ID0" ] && [ "$(map_id pcf_xskmap)" = "$XSK_ID0" ]'
-expect "ports_status_finds_port1" '[ "$(json_field port)" = 1 ] && [ "$(json_field attached)" = true ] && [ "$(json_field prog_id)" = "$(xdp_prog_on d1)" ] && [ "$(json_field default_action)" = pass ] && [ "$(json_field n_rx_queues)" = 1 ] && [ "$(json_field config_ifindex)" = "$(json_field ifindex)" ]'
-expect "ports_status_lists_both" 'grep -q "\"ports\":\[{\"port\":0,\"iface\":\"d0\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d0),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":2,\"default_action\":\"drop\"" <<<"$OUT" && grep -q "{\"port\":1,\"iface\":\"d1\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d1),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":1,\"default_action\":\"pass\"" <<<"$OUT"'
+expect "attachments_status_json_valid" 'json_valid'
+expect "attachments_maps_shared" '[ "$(map_id pcf_flow_map)" = "$FLOW_ID0" ] && [ "$(map_id pcf_xskmap)" = "$XSK_ID0" ]'
+expect "attachments_status_finds_attachment1" '[ "$(json_field attachment)" = 1 ] && [ "$(json_field attached)" = true ] && [ "$(json_field prog_id)" = "$(xdp_prog_on d1)" ] && [ "$(json_field default_action)" = pass ] && [ "$(json_field n_rx_queues)" = 1 ] && [ "$(json_field config_ifindex)" = "$(json_field ifindex)" ]'
+expect "attachments_status_lists_both" 'grep -q "\"attachments\":\[{\"attachment\":0,\"iface\":\"d0\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d0),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":2,\"default_action\":\"drop\"" <<<"$OUT" && grep -q "{\"attachment\":1,\"iface\":\"d1\",\"ifindex\":[0-9]*,\"prog_id\":$(xdp_prog_on d1),\"link_id\":[0-9]*,\"mode\":\"native\",\"n_rx_queues\":1,\"default_action\":\"pass\"" <<<"$OUT"'
 pcf status --iface d0 --pin-dir "$PIN" --json
-expect "ports_port0_config_kept" '[ "$(json_field port)" = 0 ] && [ "$(json_field default_action)" = drop ] && [ "$(json_field n_rx_queues)" = 2 ]'
+expect "attachments_attachment0_config_kept" '[ "$(json_field attachment)" = 0 ] && [ "$(json_field default_action)" = drop ] && [ "$(json_field n_rx_queues)" = 2 ]'
 pcf status --iface d1 --pin-dir "$PIN"
-expect "ports_status_text" '[ "$RC" = 0 ] && grep -q "port 0: .*d0" <<<"$OUT" && grep -q "port 1: .*d1" <<<"$OUT"'
+expect "attachments_status_text" '[ "$RC" = 0 ] && grep -q "attachment 0: .*d0" <<<"$OUT" && grep -q "attachment 1: .*d1" <<<"$OUT"'
 
-OUT=$(send_recv 5201 7201); expect "ports_rule_on_port0" '[ "$OUT" = "mark=0x2a" ]'
-OUT=$(send_recv 5201 7201 "$CL2"); expect "ports_same_rule_on_port1" '[ "$OUT" = "mark=0x2a" ]'
-OUT="slot 5 packets $(rule_packets 5)"; expect "ports_one_slot_counts_both" '[ "$(rule_packets 5)" = 2 ]'
-OUT=$(send_recv 5202 7202); expect "ports_drop_on_port0" '[ "$OUT" = nothing ]'
-OUT=$(send_recv 5202 7202 "$CL2"); expect "ports_drop_on_port1" '[ "$OUT" = nothing ]'
-OUT=$(send_recv 5209 7209); expect "ports_default_drop_port0" '[ "$OUT" = nothing ]'
-OUT=$(send_recv 5209 7209 "$CL2"); expect "ports_default_pass_port1" '[ "$OUT" = "mark=0x0" ]'
+OUT=$(send_recv 5201 7201); expect "attachments_rule_on_attachment0" '[ "$OUT" = "mark=0x2a" ]'
+OUT=$(send_recv 5201 7201 "$CL2"); expect "attachments_same_rule_on_attachment1" '[ "$OUT" = "mark=0x2a" ]'
+OUT="slot 5 packets $(rule_packets 5)"; expect "attachments_one_slot_counts_both" '[ "$(rule_packets 5)" = 2 ]'
+OUT=$(send_recv 5202 7202); expect "attachments_drop_on_attachment0" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5202 7202 "$CL2"); expect "attachments_drop_on_attachment1" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5209 7209); expect "attachments_default_drop_attachment0" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5209 7209 "$CL2"); expect "attachments_default_pass_attachment1" '[ "$OUT" = "mark=0x0" ]'
 
 # refusals
-pcf attach --iface d1 --pin-dir "$PIN" --port 2
-expect "ports_same_iface_two_ports_refused" '[ "$RC" = 1 ] && grep -q "already attached as port 1" <<<"$OUT" && [ ! -e "$PIN/xdp_link_2" ]'
-pcf attach --iface d2 --pin-dir "$PIN" --port 1
-expect "ports_port_taken_refused" '[ "$RC" = 1 ] && grep -q "port 1 of pin dir .* is attached to d1" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ]'
-pcf attach --iface d2 --pin-dir "$PIN" --port 4
-expect "ports_port_out_of_range_exit_2" '[ "$RC" = 2 ] && grep -q -- "--port must be" <<<"$OUT"'
-pcf status --iface d2 --pin-dir "$PIN" --port x
-expect "ports_port_not_a_number_exit_2" '[ "$RC" = 2 ]'
-pcf attach --iface d2 --pin-dir "$PIN" --port 2 --obj "$BUILD/pcf_xdp.bpf.o"
-expect "ports_obj_file_port2_refused" '[ "$RC" = 1 ] && grep -q "serves port 0 only" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ] && [ ! -e "$PIN/xdp_link_2" ] && [ "$(config_ifindex_of 2)" = 0 ]'
+pcf attach --iface d1 --pin-dir "$PIN" --attachment 2
+expect "attachments_same_iface_two_attachments_refused" '[ "$RC" = 1 ] && grep -q "is already attachment 1" <<<"$OUT" && [ ! -e "$PIN/xdp_link_2" ]'
+pcf attach --iface d2 --pin-dir "$PIN" --attachment 1
+expect "attachments_attachment_taken_refused" '[ "$RC" = 1 ] && grep -q "attachment 1 of pin dir .* is attached to d1" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ]'
+pcf attach --iface d2 --pin-dir "$PIN" --attachment 4
+expect "attachments_attachment_out_of_range_exit_2" '[ "$RC" = 2 ] && grep -q -- "--attachment must be" <<<"$OUT"'
+pcf status --iface d2 --pin-dir "$PIN" --attachment x
+expect "attachments_attachment_not_a_number_exit_2" '[ "$RC" = 2 ]'
+pcf attach --iface d2 --pin-dir "$PIN" --attachment 2 --obj "$BUILD/pcf_xdp.bpf.o"
+expect "attachments_obj_file_attachment2_refused" '[ "$RC" = 1 ] && grep -q "serves attachment 0 only" <<<"$OUT" && [ -z "$(xdp_prog_on d2)" ] && [ ! -e "$PIN/xdp_link_2" ] && [ "$(config_ifindex_of 2)" = 0 ]'
 PROG_D1=$(xdp_prog_on d1)
-pcf replace --iface d1 --pin-dir "$PIN" --port 1 --obj "$BUILD/pcf_xdp.bpf.o"
-expect "ports_obj_file_replace_port1_refused" '[ "$RC" = 1 ] && grep -q "serves port 0 only" <<<"$OUT" && [ "$(xdp_prog_on d1)" = "$PROG_D1" ]'
-pcf replace --iface d1 --pin-dir "$PIN" --port 1
-expect "ports_replace_port1" '[ "$RC" = 0 ] && grep -q "port 1" <<<"$OUT"'
-OUT=$(send_recv 5201 7201 "$CL2"); expect "ports_replace_port1_traffic" '[ "$OUT" = "mark=0x2a" ]'
-pcf detach --iface d1 --pin-dir "$PIN"   # port 0 is d0: nothing is detached
-expect "ports_detach_wrong_port_refused" '[ "$RC" = 1 ] && grep -q "add --port 1" <<<"$OUT" && [ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ]'
+pcf replace --iface d1 --pin-dir "$PIN" --attachment 1 --obj "$BUILD/pcf_xdp.bpf.o"
+expect "attachments_obj_file_replace_attachment1_refused" '[ "$RC" = 1 ] && grep -q "serves attachment 0 only" <<<"$OUT" && [ "$(xdp_prog_on d1)" = "$PROG_D1" ]'
+pcf replace --iface d1 --pin-dir "$PIN" --port 1   # --port: the old name of --attachment, still taken
+expect "attachments_replace_attachment1_by_old_flag_name" '[ "$RC" = 0 ] && grep -q "attachment 1" <<<"$OUT"'
+OUT=$(send_recv 5201 7201 "$CL2"); expect "attachments_replace_attachment1_traffic" '[ "$OUT" = "mark=0x2a" ]'
+pcf detach --iface d1 --pin-dir "$PIN"   # attachment 0 is d0: nothing is detached
+expect "attachments_detach_wrong_attachment_refused" '[ "$RC" = 1 ] && grep -q "add --attachment 1" <<<"$OUT" && [ -n "$(xdp_prog_on d0)" ] && [ -n "$(xdp_prog_on d1)" ]'
 
-# detach port 1: port 0 keeps working; purge refused while port 0 is attached
-pcf detach --iface d1 --pin-dir "$PIN" --port 1
-expect "ports_detach_port1" '[ "$RC" = 0 ] && [ ! -e "$PIN/xdp_link_1" ] && [ ! -e "$PIN/tc_link_1" ] && [ -e "$PIN/xdp_link_0" ] && [ -z "$(xdp_prog_on d1)" ]'
+# detach attachment 1: attachment 0 keeps working; purge refused while attachment 0 is attached
+pcf detach --iface d1 --pin-dir "$PIN" --attachment 1
+expect "attachments_detach_attachment1" '[ "$RC" = 0 ] && [ ! -e "$PIN/xdp_link_1" ] && [ ! -e "$PIN/tc_link_1" ] && [ -e "$PIN/xdp_link_0" ] && [ -z "$(xdp_prog_on d1)" ]'
 OUT="config[1].ifindex $(config_ifindex_of 1), config[0].ifindex $(config_ifindex_of 0)"
-expect "ports_detach_zeroes_config_1" '[ "$(config_ifindex_of 1)" = 0 ] && [ "$(config_ifindex_of 0)" -gt 0 ]'
-OUT=$(send_recv 5201 7201); expect "ports_port0_still_marks" '[ "$OUT" = "mark=0x2a" ]'
-OUT=$(send_recv 5202 7202); expect "ports_port0_still_drops" '[ "$OUT" = nothing ]'
-OUT=$(send_recv 5202 7202 "$CL2"); expect "ports_port1_gone_passes" '[ "$OUT" = "mark=0x0" ]'
+expect "attachments_detach_zeroes_config_1" '[ "$(config_ifindex_of 1)" = 0 ] && [ "$(config_ifindex_of 0)" -gt 0 ]'
+OUT=$(send_recv 5201 7201); expect "attachments_attachment0_still_marks" '[ "$OUT" = "mark=0x2a" ]'
+OUT=$(send_recv 5202 7202); expect "attachments_attachment0_still_drops" '[ "$OUT" = nothing ]'
+OUT=$(send_recv 5202 7202 "$CL2"); expect "attachments_attachment1_gone_passes" '[ "$OUT" = "mark=0x0" ]'
 pcf status --iface d0 --pin-dir "$PIN" --json
-expect "ports_status_lists_port0_only" 'grep -q "\"ports\":\[{\"port\":0,\"iface\":\"d0\"" <<<"$OUT" && ! grep -q "{\"port\":1," <<<"$OUT"'
-pcf detach --iface d1 --pin-dir "$PIN" --port 1 --purge
-expect "ports_purge_refused_while_port0" '[ "$RC" = 1 ] && grep -q "port 0 (d0.*still attached" <<<"$OUT" && [ -e "$PIN/pcf_flow_map" ] && rule_present 5201 7201'
-OUT=$(send_recv 5201 7201); expect "ports_purge_refused_port0_works" '[ "$OUT" = "mark=0x2a" ]'
+expect "attachments_status_lists_attachment0_only" 'grep -q "\"attachments\":\[{\"attachment\":0,\"iface\":\"d0\"" <<<"$OUT" && ! grep -q "{\"attachment\":1," <<<"$OUT"'
+pcf detach --iface d1 --pin-dir "$PIN" --attachment 1 --purge
+expect "attachments_purge_refused_while_attachment0" '[ "$RC" = 1 ] && grep -q "attachment 0 (d0.*still attached" <<<"$OUT" && [ -e "$PIN/pcf_flow_map" ] && rule_present 5201 7201'
+OUT=$(send_recv 5201 7201); expect "attachments_purge_refused_attachment0_works" '[ "$OUT" = "mark=0x2a" ]'
 pcf detach --iface d0 --pin-dir "$PIN" --purge
-expect "ports_purge_last_port" '[ "$RC" = 0 ] && [ ! -e "$PIN" ] && [ -z "$(xdp_prog_on d0)" ]'
+expect "attachments_purge_last_attachment" '[ "$RC" = 0 ] && [ ! -e "$PIN" ] && [ -z "$(xdp_prog_on d0)" ]'
 
-# pcf_xskmap and pcf_config have one entry (block) per port: other sizes are refused
+# pcf_xskmap and pcf_config have one entry (block) per attachment: other sizes are refused
 mkdir "$PIN"
 bpftool map create "$PIN/pcf_xskmap" type xskmap key 4 value 4 entries 64 name pcf_xskmap
 bpftool map create "$PIN/pcf_config" type array key 4 value 16 entries 1 name pcf_config
-pcf attach --iface d1 --pin-dir "$PIN" --port 1
-expect "port_sized_maps_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_xskmap is xskmap key 4 value 4 max_entries 64" <<<"$OUT" && grep -q "pcf_config is array key 4 value 16 max_entries 1" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -z "$(xdp_prog_on d1)" ]'
-pcf detach --iface d1 --pin-dir "$PIN" --port 1 --purge
-expect "port_sized_maps_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
+pcf attach --iface d1 --pin-dir "$PIN" --attachment 1
+expect "attachment_sized_maps_refused_exit_1" '[ "$RC" = 1 ] && grep -q "pcf_xskmap is xskmap key 4 value 4 max_entries 64" <<<"$OUT" && grep -q "pcf_config is array key 4 value 16 max_entries 1" <<<"$OUT" && grep -q -- "--purge" <<<"$OUT" && [ -z "$(xdp_prog_on d1)" ]'
+pcf detach --iface d1 --pin-dir "$PIN" --attachment 1 --purge
+expect "attachment_sized_maps_purged" '[ "$RC" = 0 ] && [ ! -e "$PIN" ]'
 
 # ---- the interface goes away ----------------------------------------------------------
 pcf attach --iface d1 --pin-dir "$PIN3"

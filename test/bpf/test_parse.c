@@ -2,7 +2,7 @@
 /* test_parse.c - table-driven tests of xdp/pcf_parse.bpf.h with BPF_PROG_TEST_RUN: each case
  * crafts a frame, runs parse_probe.bpf.o (pcf_parse on the frame, its result in a one-entry
  * map) and checks the reason, the fragment state and, when the packet parsed, every field of
- * the tuple (family, protocol, ports, all 16 bytes of each address, the pad) and the legacy
+ * the tuple (family, protocol, ports, all 16 bytes of each address, the pad) and the exact-rule
  * key of an IPv4 tuple. The map entry is filled with junk before every run, so a field the
  * parser forgets to write shows.
  *

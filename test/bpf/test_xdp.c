@@ -6,9 +6,10 @@
  * the map counts nowhere), the 32-byte metadata written in front of the frame and that the
  * frame itself is untouched. Then: an AF_XDP socket receives a REDIRECTed frame with its metadata in the UMEM
  * (live-frames test run), and pcf_tc_mark turns metadata into skb->mark.
- * Ports: the object is loaded twice on the same maps, as port 0 and as port 1 (pcf_port set
- * before load, as pcf-xdp does); cases say which instance runs, at which port's key of
- * pcf_xskmap the socket sits and each port's default action (pcf_config[port]).
+ * Attachments: the object is loaded twice on the same maps, as attachment 0 and as attachment 1
+ * (pcf_attachment set before load, as pcf-xdp does); cases say which instance runs, at which
+ * attachment's key of pcf_xskmap the socket sits and each attachment's default action
+ * (pcf_config[attachment]).
  *
  * Usage: test_xdp [path/to/pcf_xdp.bpf.o]   (default: next to this binary)
  * Runs in a private network namespace (unshare), so the veth it creates goes away with it.
@@ -60,7 +61,7 @@ _Static_assert(offsetof(struct pcf_xdp_meta, magic) == 28, "magic at data - 4");
 static int fails, passes;
 static int n_cpus;
 static int prog_xdp;
-static int prog_port[2];    /* pcf_xdp loaded as port 0 (= prog_xdp) and as port 1 */
+static int prog_attachment[2]; /* pcf_xdp loaded as attachment 0 (= prog_xdp) and as 1 */
 static int map_flow, map_stats, map_rule_stats, map_xsk, map_config;
 static int ifindex_lo, ifindex_veth;
 
@@ -348,11 +349,11 @@ struct tcase {
 	enum ingress in;       /* ctx ingress_ifindex (needed for rx_queue_index != 0) */
 	__u32 rx_queue;
 	__u32 meta_in;         /* metadata bytes already in front of the frame (META_NO_ROOM) */
-	__u32 port;            /* the program instance that runs: loaded as this port */
-	__u32 default_action;  /* pcf_config[port].default_action for this case */
-	__u32 other_default;   /* the default action of the other port (0 or 1) */
-	bool with_xsk;         /* an AF_XDP socket sits in pcf_xskmap[PCF_XSK_KEY(xsk_port, 0)] */
-	__u32 xsk_port;
+	__u32 attachment;      /* the program instance that runs: loaded as this attachment */
+	__u32 default_action;  /* pcf_config[attachment].default_action for this case */
+	__u32 other_default;   /* the default action of the other attachment (0 or 1) */
+	bool with_xsk;         /* an AF_XDP socket in pcf_xskmap[PCF_XSK_KEY(xsk_attachment, 0)] */
+	__u32 xsk_attachment;
 	__u32 repeat;
 	int want_ret;
 	int want_cnt[4];       /* counters growing by one packet per run besides RX; END-terminated */
@@ -516,52 +517,52 @@ static const struct tcase cases[] = {
 	  .want_cnt = W(PCF_CNT_ACT_PASS, PCF_CNT_META_FAIL), .want_rule = 2 },
 	{ "meta_fail_redirect_fallback", { UDP(1002, 3000) }, .meta_in = META_NO_ROOM, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_REDIRECT_FALLBACK, PCF_CNT_META_FAIL), .want_rule = 3 },
-	/* ports: the instance loaded as port 1 redirects to port 1's key only, and reads
-	 * pcf_config[1] only */
-	{ "port1_redirect_socket_at_port1_key", { UDP(1002, 3000) }, .port = 1, .in = IN_VETH,
-	  .with_xsk = true, .xsk_port = 1, .want_ret = XDP_REDIRECT,
+	/* attachments: the instance loaded as attachment 1 redirects to attachment 1's key only,
+	 * and reads pcf_config[1] only */
+	{ "attachment1_redirect_socket_at_attachment1_key", { UDP(1002, 3000) }, .attachment = 1,
+	  .in = IN_VETH, .with_xsk = true, .xsk_attachment = 1, .want_ret = XDP_REDIRECT,
 	  .want_cnt = W(PCF_CNT_ACT_REDIRECT), .want_rule = 3, .want_meta = true },
-	{ "port1_redirect_only_port0_socket_fallback", { UDP(1002, 3000) }, .port = 1,
-	  .in = IN_VETH, .with_xsk = true, .xsk_port = 0, .want_ret = XDP_PASS,
+	{ "attachment1_redirect_only_attachment0_socket_fallback", { UDP(1002, 3000) },
+	  .attachment = 1, .in = IN_VETH, .with_xsk = true, .xsk_attachment = 0, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_REDIRECT_FALLBACK), .want_rule = 3, .want_meta = true },
-	{ "port0_redirect_only_port1_socket_fallback", { UDP(1002, 3000) }, .port = 0,
-	  .in = IN_VETH, .with_xsk = true, .xsk_port = 1, .want_ret = XDP_PASS,
+	{ "attachment0_redirect_only_attachment1_socket_fallback", { UDP(1002, 3000) },
+	  .attachment = 0, .in = IN_VETH, .with_xsk = true, .xsk_attachment = 1, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_REDIRECT_FALLBACK), .want_rule = 3, .want_meta = true },
-	{ "port1_queue_3_socket_at_port1_queue_0_fallback", { UDP(1003, 4000) }, .port = 1,
-	  .in = IN_VETH, .rx_queue = 3, .with_xsk = true, .xsk_port = 1, .want_ret = XDP_PASS,
+	{ "attachment1_queue_3_socket_at_attachment1_queue_0_fallback", { UDP(1003, 4000) },
+	  .attachment = 1, .in = IN_VETH, .rx_queue = 3, .with_xsk = true, .xsk_attachment = 1, .want_ret = XDP_PASS,
 	  .want_cnt = W(PCF_CNT_REDIRECT_FALLBACK), .want_rule = 5, .want_meta = true },
-	{ "port1_queue_mismatch", { UDP(1003, 4000) }, .port = 1, .in = IN_LO, .with_xsk = true,
-	  .xsk_port = 1, .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_QUEUE_MISMATCH),
+	{ "attachment1_queue_mismatch", { UDP(1003, 4000) }, .attachment = 1, .in = IN_LO,
+	  .with_xsk = true, .xsk_attachment = 1, .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_QUEUE_MISMATCH),
 	  .want_rule = 5, .want_meta = true },
-	{ "port1_hit_drop", { UDP(1000, 2000) }, .port = 1, .want_ret = XDP_DROP,
+	{ "attachment1_hit_drop", { UDP(1000, 2000) }, .attachment = 1, .want_ret = XDP_DROP,
 	  .want_cnt = W(PCF_CNT_ACT_DROP), .want_rule = 1 },
-	{ "port1_miss_default_drop", { UDP(1000, 2001) }, .port = 1,
+	{ "attachment1_miss_default_drop", { UDP(1000, 2001) }, .attachment = 1,
 	  .default_action = PCF_ACT_DROP, .want_ret = XDP_DROP, .want_cnt = W(PCF_CNT_MISS_DROP) },
-	{ "port1_miss_pass_while_port0_drops", { UDP(1000, 2001) }, .port = 1,
+	{ "attachment1_miss_pass_while_attachment0_drops", { UDP(1000, 2001) }, .attachment = 1,
 	  .other_default = PCF_ACT_DROP, .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_MISS_PASS) },
-	{ "port0_miss_pass_while_port1_drops", { UDP(1000, 2001) }, .port = 0,
+	{ "attachment0_miss_pass_while_attachment1_drops", { UDP(1000, 2001) }, .attachment = 0,
 	  .other_default = PCF_ACT_DROP, .want_ret = XDP_PASS, .want_cnt = W(PCF_CNT_MISS_PASS) },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
 static int xsk_fd = -1;
 
-static int set_default_action(__u32 port, __u32 a)
+static int set_default_action(__u32 attachment, __u32 a)
 {
 	struct pcf_config cfg = { .default_action = a, .n_rx_queues = 1 };
 
-	return bpf_map_update_elem(map_config, &port, &cfg, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(map_config, &attachment, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-/* The socket (bound to VETH queue 0) at port's key for queue 0; off: no socket at any key. */
-static int set_xsk(bool on, __u32 port)
+/* The socket (bound to VETH queue 0) at the attachment's key for queue 0; off: at no key. */
+static int set_xsk(bool on, __u32 attachment)
 {
-	__u32 k = PCF_XSK_KEY(port, 0);
+	__u32 k = PCF_XSK_KEY(attachment, 0);
 
 	if (on)
 		return bpf_map_update_elem(map_xsk, &k, &xsk_fd, BPF_ANY) ? -errno : 0;
-	for (__u32 p = 0; p < PCF_MAX_PORTS; p++) {
-		k = PCF_XSK_KEY(p, 0);
+	for (__u32 a = 0; a < PCF_MAX_ATTACHMENTS; a++) {
+		k = PCF_XSK_KEY(a, 0);
 		if (bpf_map_delete_elem(map_xsk, &k) && errno != ENOENT)
 			return -errno;
 	}
@@ -598,14 +599,14 @@ static void run_case(const struct tcase *t)
 	o.ctx_size_out = sizeof(ctx_out);
 	o.repeat = t->repeat;
 
-	if (set_default_action(t->port, t->default_action) ||
-	    set_default_action(!t->port, t->other_default) ||
-	    (t->with_xsk && set_xsk(true, t->xsk_port))) {
+	if (set_default_action(t->attachment, t->default_action) ||
+	    set_default_action(!t->attachment, t->other_default) ||
+	    (t->with_xsk && set_xsk(true, t->xsk_attachment))) {
 		snprintf(why, sizeof(why), "setup failed: %s", strerror(errno));
 		goto done;
 	}
 	take_snap(&before);
-	if (bpf_prog_test_run_opts(prog_port[t->port], &o)) {
+	if (bpf_prog_test_run_opts(prog_attachment[t->attachment], &o)) {
 		snprintf(why, sizeof(why), "test run failed: %s", strerror(errno));
 		goto done;
 	}
@@ -710,9 +711,10 @@ static int xsk_setup(void)
 	return 0;
 }
 
-static void test_live_redirect_meta(__u32 port)
+static void test_live_redirect_meta(__u32 attachment)
 {
-	const char *name = port ? "live_redirect_port1_key_meta_in_umem" : "live_redirect_meta_in_umem";
+	const char *name = attachment ? "live_redirect_attachment1_key_meta_in_umem"
+				      : "live_redirect_meta_in_umem";
 	struct xdp_md ctx_in = {};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
 	const struct rule *r = rule_by_id(3);
@@ -735,12 +737,12 @@ static void test_live_redirect_meta(__u32 port)
 	o.data_size_in = p.len;
 	o.ctx_in = &ctx_in;
 	o.ctx_size_in = sizeof(ctx_in);
-	if (set_xsk(true, port)) {
+	if (set_xsk(true, attachment)) {
 		snprintf(why, sizeof(why), "failed to add the socket to pcf_xskmap: %s", strerror(errno));
 		goto done;
 	}
 	take_snap(&before);
-	if (bpf_prog_test_run_opts(prog_port[port], &o)) {
+	if (bpf_prog_test_run_opts(prog_attachment[attachment], &o)) {
 		snprintf(why, sizeof(why), "live test run failed: %s", strerror(errno));
 		goto done;
 	}
@@ -803,8 +805,8 @@ static __u32 probe_no_room_meta(void)
 	return bpf_prog_test_run_opts(prog_xdp, &o) ? 32 : 192;
 }
 
-/* Set pcf_port (const volatile, .rodata) of an opened object before load, as pcf-xdp does. */
-static int set_port(struct bpf_object *obj, __u32 port)
+/* Set pcf_attachment (const volatile, .rodata) of an opened object before load. */
+static int set_attachment(struct bpf_object *obj, __u32 attachment)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	const struct btf_var_secinfo *vi;
@@ -830,22 +832,22 @@ static int set_port(struct bpf_object *obj, __u32 port)
 		const struct btf_type *var = btf__type_by_id(btf, vi->type);
 		char buf[256];
 
-		if (strcmp(btf__name_by_offset(btf, var->name_off), "pcf_port"))
+		if (strcmp(btf__name_by_offset(btf, var->name_off), "pcf_attachment"))
 			continue;
 		init = bpf_map__initial_value(rodata, &size);
 		if (!init || size > sizeof(buf) || vi->offset + 4 > size)
 			return -EINVAL;
 		memcpy(buf, init, size);
-		memcpy(buf + vi->offset, &port, 4);
+		memcpy(buf + vi->offset, &attachment, 4);
 		err = bpf_map__set_initial_value(rodata, buf, size);
 		break;
 	}
 	return err;
 }
 
-/* pcf_xdp loaded again as port 1, on the maps of the first object (as a second pcf-xdp attach
- * --port 1 reuses the pinned maps). */
-static int load_port1(const char *path, struct bpf_object *first, struct bpf_object **objp)
+/* pcf_xdp loaded again as attachment 1, on the maps of the first object (as a second pcf-xdp
+ * attach --attachment 1 reuses the pinned maps). */
+static int load_attachment1(const char *path, struct bpf_object *first, struct bpf_object **objp)
 {
 	static const char *const names[] = { PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS,
 					     PCF_PIN_XSKMAP, PCF_PIN_CONFIG };
@@ -855,7 +857,7 @@ static int load_port1(const char *path, struct bpf_object *first, struct bpf_obj
 	*objp = obj;
 	if (!obj)
 		return -errno;
-	err = set_port(obj, 1);
+	err = set_attachment(obj, 1);
 	for (size_t i = 0; !err && i < sizeof(names) / sizeof(names[0]); i++)
 		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, names[i]),
 					bpf_map__fd(bpf_object__find_map_by_name(first, names[i])));
@@ -863,7 +865,7 @@ static int load_port1(const char *path, struct bpf_object *first, struct bpf_obj
 		err = bpf_object__load(obj);
 	if (err)
 		return err;
-	prog_port[1] = bpf_program__fd(bpf_object__find_program_by_name(obj, "pcf_xdp"));
+	prog_attachment[1] = bpf_program__fd(bpf_object__find_program_by_name(obj, "pcf_xdp"));
 	return 0;
 }
 
@@ -939,10 +941,10 @@ int main(int argc, char **argv)
 	map_rule_stats = bpf_map__fd(bpf_object__find_map_by_name(obj, PCF_PIN_RULE_STATS));
 	map_xsk = bpf_map__fd(bpf_object__find_map_by_name(obj, PCF_PIN_XSKMAP));
 	map_config = bpf_map__fd(bpf_object__find_map_by_name(obj, PCF_PIN_CONFIG));
-	prog_port[0] = prog_xdp;
-	err = load_port1(path, obj, &obj1);
+	prog_attachment[0] = prog_xdp;
+	err = load_attachment1(path, obj, &obj1);
 	if (err) {
-		fprintf(stderr, "failed to load %s as port 1: %s\n", path, strerror(-err));
+		fprintf(stderr, "failed to load %s as attachment 1: %s\n", path, strerror(-err));
 		goto out;
 	}
 

@@ -3,7 +3,7 @@
  * now (the one inside the pinned bpf_link DIR/xdp_link_N, as pcf-xdp attached it), with
  * BPF_PROG_TEST_RUN, for the TypeScript tests (test/lib/packets.ts builds the frames).
  *
- * Usage: pcf-testrun --pin-dir DIR [--port N]
+ * Usage: pcf-testrun --pin-dir DIR [--attachment N]
  *   stdin, one frame a line:  <frame as hex> [<slot>]
  *   stdout, one line a frame: <retval> <rule_id> <type> <delta>
  *     retval   the XDP verdict (0 ABORTED, 1 DROP, 2 PASS, 3 TX, 4 REDIRECT)
@@ -14,7 +14,7 @@
  * Blank lines are skipped. Every line is parsed before the first run and every frame runs
  * before the first line is printed (100,000 lines take a few seconds at most). Each frame runs
  * once (repeat 1), without metadata in front, as received on RX queue 0 of no device: the
- * program's pcf_config[port] and maps are the live ones, so a rule or default action a test
+ * program's pcf_config[attachment] and maps are the live ones, so a rule or default action a test
  * installed applies. Frames of fewer than 14 bytes are refused by the kernel (an error here).
  * Exit: 0 done, 1 an error (with a message), 2 usage, 77 cannot run here (not root, no BPF).
  */
@@ -35,7 +35,7 @@
 
 #include "pcf_common.h"
 
-#define PIN_XDP_LINK "xdp_link" /* + "_N", as pcf-xdp pins port N's link */
+#define PIN_XDP_LINK "xdp_link" /* + "_N", as pcf-xdp pins attachment N's link */
 #define MAX_FRAME    65535      /* bytes of one input frame */
 #define OUT_ROOM     4096       /* data_out beyond the frame: metadata, a grown tail */
 #define NO_SLOT      UINT32_MAX /* a line without a slot (slots are u32 map keys) */
@@ -70,7 +70,7 @@ static const char *prog_name = "pcf-testrun";
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s --pin-dir DIR [--port N]\n"
+"Usage: %s --pin-dir DIR [--attachment N]\n"
 "Runs each stdin line's frame (\"<hex> [<slot>]\") once through the XDP program of the\n"
 "pinned link DIR/xdp_link_N (N default 0) and prints \"<retval> <meta rule_id|-> <meta\n"
 "type|-> <pcf_rule_stats[slot] packets delta|->\" per frame.\n", prog_name);
@@ -299,8 +299,8 @@ static int run_frame(int prog_fd, int stats_fd, int n_cpus, struct pcf_counter *
 	return 0;
 }
 
-/* The program inside the pinned link DIR/xdp_link_PORT. */
-static int open_link_prog(const char *pin_dir, unsigned port, int *link_fd, int *prog_fd)
+/* The program inside the pinned link DIR/xdp_link_N of attachment N. */
+static int open_link_prog(const char *pin_dir, unsigned attachment, int *link_fd, int *prog_fd)
 {
 	struct bpf_link_info link = {};
 	struct bpf_prog_info prog = {};
@@ -308,12 +308,12 @@ static int open_link_prog(const char *pin_dir, unsigned port, int *link_fd, int 
 	char path[PATH_MAX];
 	int err;
 
-	snprintf(path, sizeof(path), "%s/%s_%u", pin_dir, PIN_XDP_LINK, port);
+	snprintf(path, sizeof(path), "%s/%s_%u", pin_dir, PIN_XDP_LINK, attachment);
 	*link_fd = bpf_obj_get(path);
 	if (*link_fd < 0) {
 		err = -errno;
 		fprintf(stderr, "%s: failed to open the pinned link %s: %s%s\n", prog_name, path,
-			strerror(-err), err == -ENOENT ? " (nothing attached as this port: pcf-xdp attach)" : "");
+			strerror(-err), err == -ENOENT ? " (nothing attached as this attachment: pcf-xdp attach)" : "");
 		return err;
 	}
 	/* libbpf 1.1 has no bpf_link_get_info_by_fd(); this is what it wraps. */
@@ -389,7 +389,8 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'd' },
-		{ "port", required_argument, NULL, 'p' },
+		{ "attachment", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'p' }, /* the old name of --attachment */
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -397,7 +398,7 @@ int main(int argc, char **argv)
 	struct result *res = NULL;
 	struct pcf_counter *vals = NULL;
 	const char *pin_dir = NULL;
-	unsigned long port = 0;
+	unsigned long attachment = 0;
 	char *buf = NULL, *end;
 	__u8 *out = NULL;
 	size_t buf_len = 0, out_size = MAX_FRAME + OUT_ROOM;
@@ -411,10 +412,10 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			errno = 0;
-			port = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || port >= PCF_MAX_PORTS) {
-				fprintf(stderr, "%s: --port takes 0..%d\n", prog_name,
-					PCF_MAX_PORTS - 1);
+			attachment = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || attachment >= PCF_MAX_ATTACHMENTS) {
+				fprintf(stderr, "%s: --attachment takes 0..%d\n", prog_name,
+					PCF_MAX_ATTACHMENTS - 1);
 				return EXIT_USAGE;
 			}
 			break;
@@ -444,7 +445,7 @@ int main(int argc, char **argv)
 			strerror(n_cpus ? -n_cpus : EINVAL));
 		goto cleanup;
 	}
-	err = open_link_prog(pin_dir, port, &link_fd, &prog_fd);
+	err = open_link_prog(pin_dir, attachment, &link_fd, &prog_fd);
 	if (!err)
 		err = open_rule_stats(pin_dir, &stats_fd);
 	if (err) {

@@ -9,7 +9,9 @@ import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { startControlPlane, type Running } from '../../server/app.js';
-import { loadPcfPackage } from '../../server/grpc.js';
+import { loadPcfPackage } from '../../api/proto.js';
+import type { PcfControlClient, PcfControlDefinition } from '../../server/generated/proto/pcf/v1/PcfControl.js';
+import type { WorkerReportDefinition } from '../../server/generated/proto/pcf/v1/WorkerReport.js';
 import { DEFAULT_GRPC_LIMITS, type Config } from '../../server/config.js';
 import { ROOT } from './env.js';
 import { Lab } from './lab.js';
@@ -93,19 +95,29 @@ export class ChildControlPlane {
   }
 }
 
-export type PcfClient = grpc.Client & Record<string, any>;
+/** A PcfControl client, typed by the generated types (server/generated/proto). */
+export type PcfClient = PcfControlClient;
 
 export function grpcClient(port: number): PcfClient {
-  const pkg = loadPcfPackage() as any;
-  return new pkg.pcf.v1.PcfControl(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+  return new (loadPcfPackage().pcf.v1.PcfControl)(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': 64 << 20,
     'grpc.max_receive_message_length': 64 << 20,
-  }) as PcfClient;
+  });
 }
 
-/** Promisified unary call: resolves the response or rejects with the grpc ServiceError. */
-export function call<T = any>(client: PcfClient, method: string, req: unknown): Promise<T> {
-  return new Promise((resolve, reject) => client[method](req, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res))));
+/** A client's methods by a name chosen at run time (a method table, the fuzzer): untyped. */
+export const byName = (client: grpc.Client) => client as unknown as Record<string, (...args: any[]) => any>;
+
+/** The unary methods of PcfControl and WorkerReport, by name. */
+export type UnaryMethod = Exclude<keyof PcfControlDefinition, 'WatchFlows'> | keyof WorkerReportDefinition;
+
+/**
+ * Promisified unary call: resolves the response or rejects with the grpc ServiceError. The
+ * request is unknown on purpose: tests send what the server must refuse too.
+ */
+export function call<T = any>(client: grpc.Client, method: UnaryMethod, req: unknown): Promise<T> {
+  const fn = (client as unknown as Record<UnaryMethod, (req: unknown, cb: (err: grpc.ServiceError | null, res: T) => void) => void>)[method];
+  return new Promise((resolve, reject) => fn.call(client, req, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
 /** A lab with XDP attached and an in-process control plane on it, with clients; close() removes all. */

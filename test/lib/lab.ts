@@ -56,9 +56,9 @@ export class Lab {
     return run('nsenter', [`--net=/run/netns/${this.dut}`, LOADER, cmd, '--iface', iface, '--pin-dir', this.pinDir, ...args]);
   }
 
-  /** XDP on dut1 as port 1 of the same pin dir: the replies of NATed flows reach the worker. */
+  /** XDP on dut1 as attachment 1 of the same pin dir: the replies of NATed flows reach the worker. */
   async attachReverse(): Promise<void> {
-    await this.loaderOn('dut1', 'attach', '--port', '1');
+    await this.loaderOn('dut1', 'attach', '--attachment', '1');
   }
 
   /** Runs a command in one of the lab's namespaces. */
@@ -78,9 +78,9 @@ export class Lab {
 
   async destroy(): Promise<void> {
     try {
-      await this.loaderOn('dut1', 'detach', '--port', '1');
+      await this.loaderOn('dut1', 'detach', '--attachment', '1');
     } catch {
-      /* port 1 was not attached */
+      /* attachment 1 was not attached */
     }
     try {
       await this.loader('detach', '--purge');

@@ -18,9 +18,10 @@ export interface RunResult {
   slotDelta: number | null;
 }
 
-export function testRun(pinDir: string, frames: { frame: Buffer; slot?: number }[], port = 0): Promise<RunResult[]> {
+/** attachment: the interface's place in the pin dir (pcf-xdp attach --attachment N). */
+export function testRun(pinDir: string, frames: { frame: Buffer; slot?: number }[], attachment = 0): Promise<RunResult[]> {
   return new Promise((resolve, reject) => {
-    const p = spawn(TESTRUN, ['--pin-dir', pinDir, '--port', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(TESTRUN, ['--pin-dir', pinDir, '--attachment', String(attachment)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '', err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));

@@ -9,7 +9,7 @@ import type { Lab } from './lab.js';
 export const WORKER = path.join(ROOT, 'build/pcf-worker');
 
 /** Reserves hugepages for EAL --in-memory when fewer than `need` are free. */
-export function ensureHugepages(need = 64): void {
+export function ensureHugepages(need = 128): void {
   const free = Number(/HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
   if (free >= need) return;
   const total = Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
@@ -20,7 +20,7 @@ export class Worker {
   proc: ChildProcess | null = null;
   log = '';
 
-  /** reverse: also receive on dut1 (port 1) and send out of dut0; needs lab.attachReverse(). */
+  /** reverse: also receive on dut1 (attachment 1) and send out of dut0; needs lab.attachReverse(). */
   constructor(readonly lab: Lab, readonly args: string[], readonly opts: { reverse?: boolean } = {}) {}
 
   /** Starts and resolves once it printed "ready"; rejects with its log if it exits first. */

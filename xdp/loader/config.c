@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* config.c - a port's pcf_config entry (set on attach, zeroed on detach), the RX queues. */
+/* config.c - an attachment's pcf_config entry (set on attach, zeroed on detach), the RX queues. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -74,15 +74,15 @@ const char *ifname_of(__u32 ifindex, char buf[IF_NAMESIZE])
 	return ifindex && if_indextoname(ifindex, buf) ? buf : "?";
 }
 
-/* pcf_config[port]: the entry of this port only (the other ports' stay as they are). A new
- * interface at the port starts from the default action pass unless --default says. */
-int config_update(struct loaded *l, __u32 port, int ifindex, const char *iface)
+/* pcf_config[attachment]: the entry of this attachment only (the others stay as they are). A
+ * new interface at the attachment starts from the default action pass unless --default says. */
+int config_update(struct loaded *l, __u32 attachment, int ifindex, const char *iface)
 {
 	struct pcf_config cfg = {};
 	int fd = bpf_map__fd(bpf_object__find_map_by_name(l->obj, PCF_PIN_CONFIG));
 
-	if (bpf_map_lookup_elem(fd, &port, &cfg)) {
-		msg("failed to read %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
+	if (bpf_map_lookup_elem(fd, &attachment, &cfg)) {
+		msg("failed to read %s[%u]: %s", PCF_PIN_CONFIG, attachment, strerror(errno));
 		return -errno;
 	}
 	if (opt.default_action >= 0)
@@ -95,15 +95,15 @@ int config_update(struct loaded *l, __u32 port, int ifindex, const char *iface)
 		cfg.frag_action = opt.frag_action;
 	else if (cfg.ifindex != (__u32)ifindex)
 		cfg.frag_action = PCF_FRAG_AS_DEFAULT;
-	if (bpf_map_update_elem(fd, &port, &cfg, BPF_ANY)) {
-		msg("failed to write %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
+	if (bpf_map_update_elem(fd, &attachment, &cfg, BPF_ANY)) {
+		msg("failed to write %s[%u]: %s", PCF_PIN_CONFIG, attachment, strerror(errno));
 		return -errno;
 	}
 	return 0;
 }
 
-/* Read pcf_config[port] from the pinned map; false when there is none (or it is too small). */
-bool config_read(__u32 port, struct pcf_config *cfg)
+/* Read pcf_config[attachment] from the pinned map; false when there is none (or too small). */
+bool config_read(__u32 attachment, struct pcf_config *cfg)
 {
 	int fd = open_pin(PCF_PIN_CONFIG);
 	bool ok;
@@ -111,13 +111,13 @@ bool config_read(__u32 port, struct pcf_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	if (fd < 0)
 		return false;
-	ok = !bpf_map_lookup_elem(fd, &port, cfg);
+	ok = !bpf_map_lookup_elem(fd, &attachment, cfg);
 	close(fd);
 	return ok;
 }
 
-/* Zero pcf_config[port] (detach): the port has no interface any more. */
-int config_clear(__u32 port)
+/* Zero pcf_config[attachment] (detach): the attachment has no interface any more. */
+int config_clear(__u32 attachment)
 {
 	struct pcf_config cfg = {}, cur;
 	int fd = open_pin(PCF_PIN_CONFIG), err = 0;
@@ -125,9 +125,10 @@ int config_clear(__u32 port)
 	if (fd < 0)
 		return 0;
 	/* a map of another layout (too small, other value size) is left to --purge */
-	if (!bpf_map_lookup_elem(fd, &port, &cur) && bpf_map_update_elem(fd, &port, &cfg, BPF_ANY)) {
+	if (!bpf_map_lookup_elem(fd, &attachment, &cur) &&
+	    bpf_map_update_elem(fd, &attachment, &cfg, BPF_ANY)) {
 		err = -errno;
-		msg("failed to clear %s[%u]: %s", PCF_PIN_CONFIG, port, strerror(errno));
+		msg("failed to clear %s[%u]: %s", PCF_PIN_CONFIG, attachment, strerror(errno));
 	}
 	close(fd);
 	return err;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* load.c - open the object (skeleton or --obj), set pcf_port, reuse or pin the maps, load. */
+/* load.c - open the object (skeleton or --obj), set pcf_attachment, reuse or pin the maps, load. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -60,7 +60,7 @@ static const char *map_type_str(__u32 type)
  * would count into, and the control plane read, the wrong thing. */
 static bool pinned_fits(struct bpf_map *m, const struct bpf_map_info *info, const char *name)
 {
-	/* pcf_xskmap and pcf_config are indexed by port, pcf_shapes by generation parity: their
+	/* pcf_xskmap and pcf_config are indexed by attachment, pcf_shapes by generation parity: their
 	 * size is part of the layout (a pcf_xskmap of 64 entries or a pcf_config of one does not
 	 * fit). The rule maps' size is the operator's (--max-rules) and checked in load(). */
 	bool sized = !strcmp(name, PCF_PIN_XSKMAP) || !strcmp(name, PCF_PIN_CONFIG) ||
@@ -96,24 +96,25 @@ void unload(struct loaded *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The program's load-time port, `const volatile __u32 pcf_port` (.rodata), is set before load
- * through the skeleton of the built-in object. An --obj file is loaded as it is: its .rodata
- * is not the skeleton's (its knobs, if any, could sit anywhere), so it serves port 0 only
+/* The program's load-time attachment, `const volatile __u32 pcf_attachment` (.rodata), is set
+ * before load through the skeleton of the built-in object. An --obj file is loaded as it is:
+ * its .rodata is not the skeleton's (its knobs, if any, could sit anywhere), so it serves
+ * attachment 0 only
  * (xdp/README.md, Loader). */
-static int set_port(struct loaded *l, __u32 port)
+static int set_attachment(struct loaded *l, __u32 attachment)
 {
 	if (l->skel) {
 		if (!l->skel->rodata) {
-			msg("failed to set pcf_port: the built-in object has no .rodata");
+			msg("failed to set pcf_attachment: the built-in object has no .rodata");
 			return -ENOENT;
 		}
-		l->skel->rodata->pcf_port = port;
+		l->skel->rodata->pcf_attachment = attachment;
 		return 0;
 	}
-	if (port == 0)
+	if (attachment == 0)
 		return 0;
-	msg("--obj %s is loaded as it is and serves port 0 only: pcf-xdp sets pcf_port (port %u) "
-	    "in its built-in object only", opt.obj_path, port);
+	msg("--obj %s is loaded as it is and serves attachment 0 only: pcf-xdp sets "
+	    "pcf_attachment (attachment %u) in its built-in object only", opt.obj_path, attachment);
 	return -EINVAL;
 }
 
@@ -160,7 +161,7 @@ int load(struct loaded *l, bool need_pinned)
 	}
 	bpf_program__set_log_buf(l->xdp, l->log_xdp, LOG_BUF_SIZE);
 	bpf_program__set_log_buf(l->tc, l->log_tc, LOG_BUF_SIZE);
-	if (set_port(l, opt.port))
+	if (set_attachment(l, opt.attachment))
 		goto cleanup;
 
 	/* Look at every pinned map before reusing any, so that all misfits are reported. */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* loader.h - what the files of the loader (pcf-xdp) share; pcf_common.h is what BPF shares. */
 
-/* Options, exit codes, the pinned maps' table, a port's XDP and TC state, each file's entry
- * points. The files, one role each:
+/* Options, exit codes, the pinned maps' table, an attachment's XDP and TC state, each file's
+ * entry points. The files, one role each:
  *   main.c    options, usage and dispatch
  *   pins.c    the pin dir on bpffs, pin names, pinned objects' info
- *   load.c    opening the object (pcf_port), reusing or creating the pinned maps, loading
- *   config.c  pcf_config[port], the interface's RX queues and name
+ *   load.c    opening the object (pcf_attachment), reusing or creating the pinned maps, loading
+ *   config.c  pcf_config[attachment], the interface's RX queues and name
  *   xdp.c     the XDP link: state, attach, replace, detach, purge
  *   tc.c      pcf_tc_mark at TC ingress: a tcx link, or a clsact filter before Linux 6.6
  *   status.c  status, as text or --json
@@ -32,7 +32,7 @@
 #define PCF_TC_HANDLE   0x50c1
 #define PCF_TC_PRIORITY 0x50c1
 
-#define PIN_XDP_LINK "xdp_link" /* + "_N": port N's (bpffs refuses dots in names) */
+#define PIN_XDP_LINK "xdp_link" /* + "_N": attachment N's (bpffs refuses dots in names) */
 #define PIN_TC_LINK  "tc_link"  /* + "_N" */
 #define PROG_XDP     "pcf_xdp"
 #define PROG_TC      "pcf_tc_mark"
@@ -66,8 +66,8 @@ struct opts {
 	const char *obj_path;
 	enum xdp_mode mode;
 	__u32 max_rules;     /* 0: default / keep the pinned size */
-	__u32 port;          /* --port N */
-	bool port_set;       /* --port given (status otherwise finds IF's port) */
+	__u32 attachment;    /* --attachment N (--port N): IF's place in the pin dir */
+	bool attachment_set; /* --attachment given (status otherwise finds IF's attachment) */
 	int default_action;  /* -1: unset */
 	int frag_action;     /* enum pcf_frag_action; -1: unset */
 	__u32 flow_cache;    /* tuples in each flow cache; 0: default / keep the pinned size */
@@ -87,7 +87,7 @@ struct pin_name {
 };
 
 void pin_path(char *buf, size_t len, const char *name);
-struct pin_name port_pin(const char *kind, __u32 port); /* "xdp_link_N", "tc_link_N" */
+struct pin_name attachment_pin(const char *kind, __u32 attachment); /* "xdp_link_N", ... */
 int open_pin(const char *name);                          /* fd, or -ENOENT when none */
 int unpin(const char *name);
 int get_link_info(int fd, struct bpf_link_info *info);
@@ -112,9 +112,9 @@ void unpin_new_maps(struct loaded *l);
 int prog_tag(int prog_fd, __u8 tag[BPF_TAG_SIZE]);
 
 /* config.c */
-int config_update(struct loaded *l, __u32 port, int ifindex, const char *iface);
-bool config_read(__u32 port, struct pcf_config *cfg);
-int config_clear(__u32 port);
+int config_update(struct loaded *l, __u32 attachment, int ifindex, const char *iface);
+bool config_read(__u32 attachment, struct pcf_config *cfg);
+int config_clear(__u32 attachment);
 const char *action_name(__u32 a);
 const char *frag_name(__u32 f);
 const char *ifname_of(__u32 ifindex, char buf[IF_NAMESIZE]); /* "?" when gone */
@@ -128,10 +128,10 @@ struct xdp_state {
 	__u32 foreign_id;             /* an XDP program on the interface that is not ours */
 };
 
-int read_xdp_state(__u32 port, int ifindex, struct xdp_state *s);
+int read_xdp_state(__u32 attachment, int ifindex, struct xdp_state *s);
 void free_xdp_state(struct xdp_state *s);
 const char *mode_name(const struct xdp_state *s);
-int port_of_iface(int ifindex, int skip);
+int attachment_of_iface(int ifindex, int skip);
 int cmd_attach(int ifindex);
 int cmd_replace(int ifindex);
 int cmd_detach(int ifindex);
@@ -143,10 +143,10 @@ struct tc_state {
 	__u32 link_id;
 };
 
-int read_tc_state(__u32 port, int ifindex, struct tc_state *t);
-int tc_attach(__u32 port, int ifindex, int prog_fd, int *made);
-int tc_detach(__u32 port, int ifindex);
-int tc_update(__u32 port, int ifindex, int prog_fd);
+int read_tc_state(__u32 attachment, int ifindex, struct tc_state *t);
+int tc_attach(__u32 attachment, int ifindex, int prog_fd, int *made);
+int tc_detach(__u32 attachment, int ifindex);
+int tc_update(__u32 attachment, int ifindex, int prog_fd);
 
 /* status.c */
 int cmd_status(int ifindex);

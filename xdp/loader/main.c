@@ -7,13 +7,13 @@
  * atomically, reports status and detaches. Run it inside another network namespace with
  * `nsenter --net=/run/netns/NS pcf-xdp ...` (not `ip netns exec`, which hides bpffs).
  *
- * One pin dir serves up to PCF_MAX_PORTS interfaces ("ports" 0..PCF_MAX_PORTS-1, --port N):
- * the maps are shared, each port has its own program instance (its pcf_port set before load),
- * its own links and its own pcf_config[N] entry. Pin layout under the pin dir (default
- * /sys/fs/bpf/pcf):
+ * One pin dir serves up to PCF_MAX_ATTACHMENTS interfaces, each at its own "attachment" N
+ * (0..PCF_MAX_ATTACHMENTS-1, --attachment N; not an L4 port): the maps are shared, each
+ * attachment has its own program instance (its pcf_attachment set before load), its own links
+ * and its own pcf_config[N] entry. Pin layout under the pin dir (default /sys/fs/bpf/pcf):
  *   pcf_flow_map pcf_stats pcf_rule_stats pcf_xskmap pcf_config ...  the maps (pcf_common.h)
- *   xdp_link_N                                                       port N's XDP bpf_link
- *   tc_link_N                                                        port N's tcx ingress link
+ *   xdp_link_N                                                       attachment N's XDP link
+ *   tc_link_N                                                        attachment N's tcx link
  * On kernels without tcx (< 6.6) pcf_tc_mark is a clsact ingress filter with a fixed
  * handle/priority instead, and tc_link_N does not exist. The other files: loader.h.
  */
@@ -56,43 +56,44 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: pcf-xdp COMMAND --iface IF [--port N] [options]\n"
+"Usage: pcf-xdp COMMAND --iface IF [--attachment N] [options]\n"
 "\n"
 "Loads the pcf datapath (pcf_xdp at XDP, pcf_tc_mark at TC ingress) and pins its maps.\n"
-"One pin dir serves up to %d interfaces, one per port N (0..%d, default 0): the rule\n"
-"maps and counters are shared, each port has its own links and pcf_config[N].\n"
+"One pin dir serves up to %d interfaces, one per attachment N (0..%d, default 0): the rule\n"
+"maps and counters are shared, each attachment has its own links and pcf_config[N].\n"
 "\n"
 "Commands:\n"
-"  attach   --iface IF [--port N] [--pin-dir D] [--mode auto|native|generic]\n"
+"  attach   --iface IF [--attachment N] [--pin-dir D] [--mode auto|native|generic]\n"
 "           [--max-rules N] [--default pass|drop] [--fragments default|pass|drop]\n"
 "           [--flow-cache N] [--obj PATH]\n"
 "           Create (or reuse) the pinned maps, attach through a bpf_link pinned at\n"
 "           D/xdp_link_N (native first, generic as fallback in auto mode) and the TC mark\n"
 "           program (D/tc_link_N). Idempotent: the same program already attached is left\n"
 "           alone. Refuses (exit 5) when IF has an XDP program that is not ours, and\n"
-"           (exit 1) when port N is attached to another interface or IF to another port.\n"
-"  detach   --iface IF [--port N] [--pin-dir D] [--purge]\n"
-"           Remove port N's XDP link and TC program and zero pcf_config[N]; --purge also\n"
-"           unpins the maps and removes D, unless another port is still attached (then\n"
-"           the maps stay, exit 1). Never detaches a foreign program. Works when IF is\n"
-"           gone (removes the stale pins).\n"
-"  status   --iface IF [--port N] [--pin-dir D] [--json]\n"
-"           IF's port (the one given, else the port IF is attached as, else 0) and\n"
-"           every attached port of D.\n"
-"  replace  --iface IF [--port N] [--pin-dir D] [--obj PATH]\n"
+"           (exit 1) when attachment N is attached to another interface or IF is\n"
+"           another attachment.\n"
+"  detach   --iface IF [--attachment N] [--pin-dir D] [--purge]\n"
+"           Remove attachment N's XDP link and TC program and zero pcf_config[N]; --purge\n"
+"           also unpins the maps and removes D, unless another attachment is still in use\n"
+"           (then the maps stay, exit 1). Never detaches a foreign program. Works when IF\n"
+"           is gone (removes the stale pins).\n"
+"  status   --iface IF [--attachment N] [--pin-dir D] [--json]\n"
+"           IF's attachment (the one given, else the one IF is attached as, else 0) and\n"
+"           every attachment of D in use.\n"
+"  replace  --iface IF [--attachment N] [--pin-dir D] [--obj PATH]\n"
 "           Load the program again (new object) on the pinned maps and swap it into\n"
-"           port N's pinned links atomically; maps and their contents stay.\n"
+"           attachment N's pinned links atomically; maps and their contents stay.\n"
 "\n"
 "Options:\n"
-"  --port N      port number of IF in the pin dir, 0..%d (default 0)\n"
+"  --attachment N IF's place in the pin dir, 0..%d (default 0; --port N is an old name)\n"
 "  --pin-dir D   pin directory on a BPF filesystem (default %s)\n"
 "  --obj PATH    BPF object to load (default: the pcf_xdp.bpf.o built into pcf-xdp);\n"
-"                loaded as it is, so it serves port 0 only\n"
+"                loaded as it is, so it serves attachment 0 only\n"
 "  --max-rules N size of pcf_flow_map and pcf_rule_stats when they are created\n"
 "                (default %u; pinned maps keep their size); rules' stats slots\n"
 "                must be below it to be counted\n"
-"  --default A   action for packets that match no rule on this port: pass (default)\n"
-"                or drop\n"
+"  --default A   action for packets that match no rule on this attachment: pass\n"
+"                (default) or drop\n"
 "  --fragments A action for a later IP fragment (no ports) that no port-less rule\n"
 "                matches: default (the --default action; the default), pass or drop\n"
 "  --flow-cache N tuples in each flow cache (IPv4, IPv6) when created (default %u)\n"
@@ -100,14 +101,15 @@ static void usage(FILE *f)
 "  -v, --verbose libbpf messages on stderr\n"
 "  -h, --help    this text\n"
 "\n"
-"Pinned under D: %s %s %s %s %s (shared), %s_N %s_N (port N)\n"
+"Pinned under D: %s %s %s %s %s (shared), %s_N %s_N (attachment N)\n"
 "\n"
 "Exit codes:\n"
 "  0 ok   1 other error   2 usage   3 no BPF filesystem at the pin dir\n"
 "  4 no such interface   5 a foreign XDP program is attached\n"
 "  6 the verifier rejected the program (the tail of its log is printed)\n",
-		PCF_MAX_PORTS, PCF_MAX_PORTS - 1, PCF_MAX_PORTS - 1, PCF_DEFAULT_PIN_DIR,
-		PCF_DEFAULT_MAX_RULES, PCF_DEFAULT_FLOW_CACHE, PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS,
+		PCF_MAX_ATTACHMENTS, PCF_MAX_ATTACHMENTS - 1, PCF_MAX_ATTACHMENTS - 1,
+		PCF_DEFAULT_PIN_DIR, PCF_DEFAULT_MAX_RULES, PCF_DEFAULT_FLOW_CACHE, PCF_PIN_FLOW_MAP,
+		PCF_PIN_STATS, PCF_PIN_RULE_STATS,
 		PCF_PIN_XSKMAP, PCF_PIN_CONFIG, PIN_XDP_LINK, PIN_TC_LINK);
 }
 
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "iface", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'N' },
+		{ "attachment", required_argument, NULL, 'N' },
+		{ "port", required_argument, NULL, 'N' }, /* the old name of --attachment */
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "max-rules", required_argument, NULL, 'n' },
@@ -161,12 +164,12 @@ int main(int argc, char **argv)
 		case 'N':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
-			if (errno || !*optarg || *end || n >= PCF_MAX_PORTS) {
-				msg("--port must be a number from 0 to %d", PCF_MAX_PORTS - 1);
+			if (errno || !*optarg || *end || n >= PCF_MAX_ATTACHMENTS) {
+				msg("--attachment must be a number from 0 to %d", PCF_MAX_ATTACHMENTS - 1);
 				return EXIT_USAGE;
 			}
-			opt.port = n;
-			opt.port_set = true;
+			opt.attachment = n;
+			opt.attachment_set = true;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "auto"))

@@ -21,12 +21,12 @@ void pin_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", opt.pin_dir, name);
 }
 
-/* Port N's link pins: "xdp_link_N", "tc_link_N". */
-struct pin_name port_pin(const char *kind, __u32 port)
+/* Attachment N's link pins: "xdp_link_N", "tc_link_N". */
+struct pin_name attachment_pin(const char *kind, __u32 attachment)
 {
 	struct pin_name n;
 
-	snprintf(n.s, sizeof(n.s), "%s_%u", kind, port);
+	snprintf(n.s, sizeof(n.s), "%s_%u", kind, attachment);
 	return n;
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* status.c - pcf-xdp status: IF's port, the pinned maps, every attached port; text or --json. */
+/* status.c - pcf-xdp status: IF's attachment, the pinned maps, every attachment in use; text or --json. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <string.h>
@@ -23,13 +23,13 @@ static void json_str(FILE *f, const char *s)
 }
 
 
-/* One attached port as a JSON object (status --json "ports"). */
-static void json_port(__u32 p, const struct xdp_state *o, const struct tc_state *t,
-		      const struct pcf_config *cfg, bool have_cfg)
+/* One attachment in use as a JSON object (status --json "attachments"). */
+static void json_attachment(__u32 p, const struct xdp_state *o, const struct tc_state *t,
+			    const struct pcf_config *cfg, bool have_cfg)
 {
 	char name[IF_NAMESIZE];
 
-	printf("{\"port\":%u,\"iface\":", p);
+	printf("{\"attachment\":%u,\"iface\":", p);
 	if (o->link.xdp.ifindex && if_indextoname(o->link.xdp.ifindex, name))
 		json_str(stdout, name);
 	else
@@ -62,12 +62,12 @@ int cmd_status(int ifindex)
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	/* IF's port: the one given, else the one IF is attached as, else 0. */
-	if (!opt.port_set && (found = port_of_iface(ifindex, -1)) >= 0)
-		opt.port = found;
-	if (read_xdp_state(opt.port, ifindex, &s))
+	/* IF's attachment: the one given, else the one IF is attached as, else 0. */
+	if (!opt.attachment_set && (found = attachment_of_iface(ifindex, -1)) >= 0)
+		opt.attachment = found;
+	if (read_xdp_state(opt.attachment, ifindex, &s))
 		goto cleanup;
-	read_tc_state(opt.port, ifindex, &t);
+	read_tc_state(opt.attachment, ifindex, &t);
 	for (i = 0; i < N_MAPS; i++) {
 		memset(&minfo[i], 0, sizeof(minfo[i]));
 		fd = open_pin(map_names[i]);
@@ -77,19 +77,19 @@ int cmd_status(int ifindex)
 		pinned[i] = !bpf_obj_get_info_by_fd(fd, &minfo[i], &len);
 		close(fd);
 	}
-	have_cfg = config_read(opt.port, &cfg);
+	have_cfg = config_read(opt.attachment, &cfg);
 
 	if (opt.json) {
 		printf("{\"iface\":");
 		json_str(stdout, opt.iface);
-		printf(",\"ifindex\":%d,\"port\":%u,\"pin_dir\":", ifindex, opt.port);
+		printf(",\"ifindex\":%d,\"attachment\":%u,\"pin_dir\":", ifindex, opt.attachment);
 		json_str(stdout, opt.pin_dir);
 		printf(",\"attached\":%s,\"mode\":\"%s\"", s.ours ? "true" : "false", mode_name(&s));
 		if (s.ours)
 			printf(",\"prog_id\":%u,\"link_id\":%u", s.link.prog_id, s.link.id);
 		else
 			printf(",\"prog_id\":null,\"link_id\":null");
-		pin_path(path, sizeof(path), port_pin(PIN_XDP_LINK, opt.port).s);
+		pin_path(path, sizeof(path), attachment_pin(PIN_XDP_LINK, opt.attachment).s);
 		printf(",\"link_pin\":");
 		if (s.link_fd >= 0)
 			json_str(stdout, path);
@@ -128,14 +128,14 @@ int cmd_status(int ifindex)
 			       action_name(cfg.default_action), frag_name(cfg.frag_action), cfg.ifindex);
 		else
 			printf(",\"n_rx_queues\":null,\"default_action\":null,\"config_ifindex\":null");
-		printf(",\"ports\":[");
+		printf(",\"attachments\":[");
 	} else {
-		printf("iface:          %s (ifindex %d), port %u\n", opt.iface, ifindex, opt.port);
+		printf("iface:          %s (ifindex %d), attachment %u\n", opt.iface, ifindex, opt.attachment);
 		printf("pin dir:        %s\n", opt.pin_dir);
 		if (s.ours)
 			printf("xdp:            attached, %s mode, prog id %u, link id %u (%s/%s)\n",
 			       mode_name(&s), s.link.prog_id, s.link.id, opt.pin_dir,
-			       port_pin(PIN_XDP_LINK, opt.port).s);
+			       attachment_pin(PIN_XDP_LINK, opt.attachment).s);
 		else
 			printf("xdp:            not attached\n");
 		if (s.foreign_id)
@@ -157,8 +157,8 @@ int cmd_status(int ifindex)
 			       cfg.n_rx_queues, action_name(cfg.default_action),
 			       frag_name(cfg.frag_action));
 	}
-	/* Every attached port of the pin dir (a live XDP link). */
-	for (p = 0; p < PCF_MAX_PORTS; p++) {
+	/* Every attachment of the pin dir in use (a live XDP link). */
+	for (p = 0; p < PCF_MAX_ATTACHMENTS; p++) {
 		if (read_xdp_state(p, 0, &o))
 			continue;
 		if (o.link_fd < 0 || !o.link.xdp.ifindex) {
@@ -171,9 +171,9 @@ int cmd_status(int ifindex)
 		have_cfg = config_read(p, &ocfg);
 		if (opt.json) {
 			printf("%s", first ? "" : ",");
-			json_port(p, &o, &ot, &ocfg, have_cfg);
+			json_attachment(p, &o, &ot, &ocfg, have_cfg);
 		} else {
-			printf("port %u:         %s (ifindex %u), %s mode, prog id %u, link id %u, "
+			printf("attachment %u:   %s (ifindex %u), %s mode, prog id %u, link id %u, "
 			       "rx queues %u, default %s, tc %s\n", p,
 			       ifname_of(o.link.xdp.ifindex, name), o.link.xdp.ifindex, mode_name(&o),
 			       o.link.prog_id, o.link.id, have_cfg ? ocfg.n_rx_queues : 0,
@@ -186,7 +186,7 @@ int cmd_status(int ifindex)
 	if (opt.json)
 		printf("]}\n");
 	else if (first)
-		printf("ports:          none attached\n");
+		printf("attachments:    none attached\n");
 	ret = EXIT_OK;
 cleanup:
 	free_xdp_state(&s);

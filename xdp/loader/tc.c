@@ -10,7 +10,7 @@
 
 #include "loader.h"
 
-int read_tc_state(__u32 port, int ifindex, struct tc_state *t)
+int read_tc_state(__u32 attachment, int ifindex, struct tc_state *t)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY);
@@ -19,7 +19,7 @@ int read_tc_state(__u32 port, int ifindex, struct tc_state *t)
 	int fd;
 
 	memset(t, 0, sizeof(*t));
-	fd = open_pin(port_pin(PIN_TC_LINK, port).s);
+	fd = open_pin(attachment_pin(PIN_TC_LINK, attachment).s);
 	if (fd >= 0) {
 		if (!get_link_info(fd, &info) && info.type == PCF_LINK_TYPE_TCX &&
 		    info.xdp.ifindex == (__u32)ifindex && ifindex) {
@@ -48,7 +48,7 @@ static bool tcx_disabled(void)
 }
 
 /* Attach pcf_tc_mark at ingress; *made tells what to undo on a later failure. */
-int tc_attach(__u32 port, int ifindex, int prog_fd, int *made)
+int tc_attach(__u32 attachment, int ifindex, int prog_fd, int *made)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, to, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY,
@@ -60,7 +60,7 @@ int tc_attach(__u32 port, int ifindex, int prog_fd, int *made)
 	if (!tcx_disabled()) {
 		fd = bpf_link_create(prog_fd, ifindex, PCF_ATTACH_TCX_INGRESS, NULL);
 		if (fd >= 0) {
-			pin_path(path, sizeof(path), port_pin(PIN_TC_LINK, port).s);
+			pin_path(path, sizeof(path), attachment_pin(PIN_TC_LINK, attachment).s);
 			if (bpf_obj_pin(fd, path)) {
 				err = -errno;
 				msg("failed to pin %s: %s", path, strerror(errno));
@@ -92,21 +92,21 @@ int tc_attach(__u32 port, int ifindex, int prog_fd, int *made)
 }
 
 /* Remove our TC program: the tcx link (pinned), or our clsact filter (by handle and name). */
-int tc_detach(__u32 port, int ifindex)
+int tc_detach(__u32 attachment, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = PCF_TC_HANDLE, .priority = PCF_TC_PRIORITY);
 	struct bpf_prog_info pinfo;
 	int fd, err;
 
-	fd = open_pin(port_pin(PIN_TC_LINK, port).s);
+	fd = open_pin(attachment_pin(PIN_TC_LINK, attachment).s);
 	if (fd >= 0) {
 		bpf_link_detach(fd); /* a defunct link (interface gone) has nothing to detach */
 		close(fd);
-		err = unpin(port_pin(PIN_TC_LINK, port).s);
+		err = unpin(attachment_pin(PIN_TC_LINK, attachment).s);
 		if (err) {
-			msg("failed to unpin %s/%s: %s", opt.pin_dir, port_pin(PIN_TC_LINK, port).s,
-			    strerror(-err));
+			msg("failed to unpin %s/%s: %s", opt.pin_dir,
+			    attachment_pin(PIN_TC_LINK, attachment).s, strerror(-err));
 			return err;
 		}
 	}
@@ -127,14 +127,14 @@ int tc_detach(__u32 port, int ifindex)
 }
 
 /* Point our TC attachment at a new program (replace, or re-attach of a changed program). */
-int tc_update(__u32 port, int ifindex, int prog_fd)
+int tc_update(__u32 attachment, int ifindex, int prog_fd)
 {
 	struct tc_state t;
 	int fd, err, made;
 
-	read_tc_state(port, ifindex, &t);
+	read_tc_state(attachment, ifindex, &t);
 	if (t.kind && !strcmp(t.kind, "tcx")) {
-		fd = open_pin(port_pin(PIN_TC_LINK, port).s);
+		fd = open_pin(attachment_pin(PIN_TC_LINK, attachment).s);
 		if (fd < 0)
 			return fd;
 		err = bpf_link_update(fd, prog_fd, NULL);
@@ -146,5 +146,5 @@ int tc_update(__u32 port, int ifindex, int prog_fd)
 		return 0;
 	}
 	/* clsact replaces in place (BPF_TC_F_REPLACE); nothing attached yet: attach. */
-	return tc_attach(port, ifindex, prog_fd, &made);
+	return tc_attach(attachment, ifindex, prog_fd, &made);
 }

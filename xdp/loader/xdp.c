@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xdp.c - a port's XDP link: what is attached, attach, replace, detach and --purge. */
+/* xdp.c - an attachment's XDP link: what is attached, attach, replace, detach and --purge. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -24,11 +24,11 @@ const char *mode_name(const struct xdp_state *s)
 	return "unknown";
 }
 
-/* What is attached to ifindex (0: interface gone) and whether port's pinned link is it. */
-int read_xdp_state(__u32 port, int ifindex, struct xdp_state *s)
+/* What is attached to ifindex (0: interface gone) and whether the attachment's pinned link is it. */
+int read_xdp_state(__u32 attachment, int ifindex, struct xdp_state *s)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct pin_name pin = port_pin(PIN_XDP_LINK, port);
+	struct pin_name pin = attachment_pin(PIN_XDP_LINK, attachment);
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -76,8 +76,8 @@ void free_xdp_state(struct xdp_state *s)
 	s->link_fd = -1;
 }
 
-/* The port whose live XDP link is on ifindex, other than skip; -1 when there is none. */
-int port_of_iface(int ifindex, int skip)
+/* The attachment whose live XDP link is on ifindex, other than skip; -1 when there is none. */
+int attachment_of_iface(int ifindex, int skip)
 {
 	struct xdp_state o;
 	__u32 p;
@@ -85,7 +85,7 @@ int port_of_iface(int ifindex, int skip)
 
 	if (!ifindex)
 		return -1;
-	for (p = 0; p < PCF_MAX_PORTS && found < 0; p++) {
+	for (p = 0; p < PCF_MAX_ATTACHMENTS && found < 0; p++) {
 		if ((int)p == skip || read_xdp_state(p, 0, &o))
 			continue;
 		if (o.link_fd >= 0 && o.link.xdp.ifindex == (__u32)ifindex)
@@ -131,7 +131,7 @@ int cmd_attach(int ifindex)
 	struct loaded l = {};
 	char path[PATH_MAX], name[IF_NAMESIZE];
 	const char *mode = NULL;
-	struct pin_name xdp_pin = port_pin(PIN_XDP_LINK, opt.port);
+	struct pin_name xdp_pin = attachment_pin(PIN_XDP_LINK, opt.attachment);
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
 	int link_fd = -1, tc_made = 0, prog_fd, other, err, ret = EXIT_ERR;
 
@@ -141,20 +141,20 @@ int cmd_attach(int ifindex)
 	}
 	if (make_pin_dir(&dir_created))
 		goto cleanup;
-	/* One interface, one port: its traffic would be steered by two programs otherwise. */
-	other = port_of_iface(ifindex, opt.port);
+	/* One interface, one attachment: its traffic would be steered by two programs otherwise. */
+	other = attachment_of_iface(ifindex, opt.attachment);
 	if (other >= 0) {
-		msg("%s is already attached as port %d of %s; detach it there first "
-		    "(pcf-xdp detach --iface %s --port %d)", opt.iface, other, opt.pin_dir,
+		msg("%s is already attachment %d of %s; detach it there first "
+		    "(pcf-xdp detach --iface %s --attachment %d)", opt.iface, other, opt.pin_dir,
 		    opt.iface, other);
 		goto cleanup;
 	}
-	if (read_xdp_state(opt.port, ifindex, &s))
+	if (read_xdp_state(opt.attachment, ifindex, &s))
 		goto cleanup;
 
 	if (s.link_fd >= 0 && !s.ours && s.link.xdp.ifindex) {
-		msg("port %u of pin dir %s is attached to %s (ifindex %u), not %s (%d); detach it "
-		    "first or use another --port (or --pin-dir)", opt.port, opt.pin_dir,
+		msg("attachment %u of pin dir %s is attached to %s (ifindex %u), not %s (%d); detach "
+		    "it first or use another --attachment (or --pin-dir)", opt.attachment, opt.pin_dir,
 		    ifname_of(s.link.xdp.ifindex, name), s.link.xdp.ifindex, opt.iface, ifindex);
 		goto cleanup;
 	}
@@ -178,13 +178,13 @@ int cmd_attach(int ifindex)
 		goto cleanup;
 	}
 
-	/* Maps pinned by an earlier attach (of any port) are reused, so rules survive. */
+	/* Maps pinned by an earlier attach (of any attachment) are reused, so rules survive. */
 	ret = load(&l, false);
 	if (ret)
 		goto cleanup;
 	loaded = true;
 	ret = EXIT_ERR;
-	if (config_update(&l, opt.port, ifindex, opt.iface))
+	if (config_update(&l, opt.attachment, ifindex, opt.iface))
 		goto cleanup;
 	prog_fd = bpf_program__fd(l.xdp);
 
@@ -204,10 +204,10 @@ int cmd_attach(int ifindex)
 			msg("failed to read the attached program's info");
 			goto cleanup;
 		}
-		read_tc_state(opt.port, ifindex, &t);
+		read_tc_state(opt.attachment, ifindex, &t);
 		if (!memcmp(old_tag, new_tag, BPF_TAG_SIZE) && t.kind) {
-			printf("%s already attached to %s as port %u (%s mode, prog id %u, link id %u): "
-			       "no change%s%s\n", PROG_XDP, opt.iface, opt.port, mode_name(&s),
+			printf("%s already attached to %s as attachment %u (%s mode, prog id %u, "
+			       "link id %u): no change%s%s\n", PROG_XDP, opt.iface, opt.attachment, mode_name(&s),
 			       s.link.prog_id, s.link.id,
 			       opt.default_action >= 0 ? "; default action " : "",
 			       opt.default_action >= 0 ? action_name(opt.default_action) : "");
@@ -218,17 +218,17 @@ int cmd_attach(int ifindex)
 			msg("failed to update the XDP link: %s", strerror(errno));
 			goto cleanup;
 		}
-		if (tc_update(opt.port, ifindex, bpf_program__fd(l.tc)))
+		if (tc_update(opt.attachment, ifindex, bpf_program__fd(l.tc)))
 			goto cleanup;
-		printf("%s updated on %s as port %u (%s mode, link id %u)\n", PROG_XDP, opt.iface,
-		       opt.port, mode_name(&s), s.link.id);
+		printf("%s updated on %s as attachment %u (%s mode, link id %u)\n", PROG_XDP, opt.iface,
+		       opt.attachment, mode_name(&s), s.link.id);
 		ret = EXIT_OK;
 		goto cleanup;
 	}
 
 	/* A TC attachment of ours without our XDP link is left over from an earlier run. */
-	if (tc_detach(opt.port, ifindex) ||
-	    tc_attach(opt.port, ifindex, bpf_program__fd(l.tc), &tc_made))
+	if (tc_detach(opt.attachment, ifindex) ||
+	    tc_attach(opt.attachment, ifindex, bpf_program__fd(l.tc), &tc_made))
 		goto cleanup;
 	link_fd = xdp_link_create(ifindex, prog_fd, &mode);
 	if (link_fd < 0)
@@ -239,9 +239,9 @@ int cmd_attach(int ifindex)
 		goto cleanup;
 	}
 	free_xdp_state(&s);
-	read_xdp_state(opt.port, ifindex, &s);
-	printf("%s attached to %s as port %u (%s mode, prog id %u, link id %u), pin dir %s\n",
-	       PROG_XDP, opt.iface, opt.port, mode, s.link.prog_id, s.link.id, opt.pin_dir);
+	read_xdp_state(opt.attachment, ifindex, &s);
+	printf("%s attached to %s as attachment %u (%s mode, prog id %u, link id %u), pin dir %s\n",
+	       PROG_XDP, opt.iface, opt.attachment, mode, s.link.prog_id, s.link.id, opt.pin_dir);
 	ret = EXIT_OK;
 cleanup:
 	if (ret != EXIT_OK) {
@@ -249,7 +249,7 @@ cleanup:
 		if (link_fd >= 0)
 			bpf_link_detach(link_fd);
 		if (tc_made)
-			tc_detach(opt.port, ifindex);
+			tc_detach(opt.attachment, ifindex);
 		if (loaded)
 			unpin_new_maps(&l);
 		if (dir_created)
@@ -263,13 +263,13 @@ cleanup:
 	return ret;
 }
 
-/* Says which port IF is attached as, when it is not the port given. */
-static void hint_other_port(int ifindex)
+/* Says which attachment IF is attached as, when it is not the attachment given. */
+static void hint_other_attachment(int ifindex)
 {
-	int other = port_of_iface(ifindex, opt.port);
+	int other = attachment_of_iface(ifindex, opt.attachment);
 
 	if (other >= 0)
-		msg("%s is attached as port %d: add --port %d", opt.iface, other, other);
+		msg("%s is attachment %d: add --attachment %d", opt.iface, other, other);
 }
 
 int cmd_replace(int ifindex)
@@ -285,17 +285,17 @@ int cmd_replace(int ifindex)
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	if (read_xdp_state(opt.port, ifindex, &s))
+	if (read_xdp_state(opt.attachment, ifindex, &s))
 		goto cleanup;
 	if (!s.ours) {
-		if (s.foreign_id && port_of_iface(ifindex, opt.port) < 0) {
+		if (s.foreign_id && attachment_of_iface(ifindex, opt.attachment) < 0) {
 			msg("%s has an XDP program (id %u) that is not ours", opt.iface, s.foreign_id);
 			ret = EXIT_FOREIGN;
 		} else {
-			msg("%s is not attached to %s as port %u (no live %s/%s): attach first",
-			    PROG_XDP, opt.iface, opt.port, opt.pin_dir,
-			    port_pin(PIN_XDP_LINK, opt.port).s);
-			hint_other_port(ifindex);
+			msg("%s is not attached to %s as attachment %u (no live %s/%s): attach first",
+			    PROG_XDP, opt.iface, opt.attachment, opt.pin_dir,
+			    attachment_pin(PIN_XDP_LINK, opt.attachment).s);
+			hint_other_attachment(ifindex);
 		}
 		goto cleanup;
 	}
@@ -322,11 +322,12 @@ int cmd_replace(int ifindex)
 		msg("failed to update the XDP link: %s", strerror(errno));
 		goto cleanup;
 	}
-	if (tc_update(opt.port, ifindex, bpf_program__fd(l.tc)))
+	if (tc_update(opt.attachment, ifindex, bpf_program__fd(l.tc)))
 		goto cleanup;
 	get_link_info(s.link_fd, &after);
-	printf("%s replaced on %s (port %u): prog id %u -> %u (link id %u, %s mode)\n", PROG_XDP,
-	       opt.iface, opt.port, s.link.prog_id, after.prog_id, after.id, mode_name(&s));
+	printf("%s replaced on %s (attachment %u): prog id %u -> %u (link id %u, %s mode)\n",
+	       PROG_XDP, opt.iface, opt.attachment, s.link.prog_id, after.prog_id, after.id,
+	       mode_name(&s));
 	ret = EXIT_OK;
 cleanup:
 	if (old_fd >= 0)
@@ -337,8 +338,8 @@ cleanup:
 	return ret;
 }
 
-/* --purge: the maps go only when no other port is attached; stale (defunct) links of other
- * ports go with them. Returns 0, or EXIT_ERR with the maps kept. */
+/* --purge: the maps go only when no other attachment is in use; stale (defunct) links of
+ * other attachments go with them. Returns 0, or EXIT_ERR with the maps kept. */
 static int purge(void)
 {
 	char name[IF_NAMESIZE];
@@ -348,12 +349,12 @@ static int purge(void)
 	__u32 p;
 	int err;
 
-	for (p = 0; p < PCF_MAX_PORTS; p++) {
-		if (p == opt.port || read_xdp_state(p, 0, &o))
+	for (p = 0; p < PCF_MAX_ATTACHMENTS; p++) {
+		if (p == opt.attachment || read_xdp_state(p, 0, &o))
 			continue;
 		if (o.link_fd >= 0 && o.link.xdp.ifindex) {
-			msg("port %u (%s, ifindex %u) is still attached to %s: the maps stay. Detach "
-			    "every port, then --purge", p, ifname_of(o.link.xdp.ifindex, name),
+			msg("attachment %u (%s, ifindex %u) of %s is still attached: the maps stay. "
+			    "Detach every attachment, then --purge", p, ifname_of(o.link.xdp.ifindex, name),
 			    o.link.xdp.ifindex, opt.pin_dir);
 			busy = true;
 		}
@@ -361,10 +362,10 @@ static int purge(void)
 	}
 	if (busy)
 		return EXIT_ERR;
-	for (p = 0; p < PCF_MAX_PORTS; p++) {
-		if (p == opt.port)
+	for (p = 0; p < PCF_MAX_ATTACHMENTS; p++) {
+		if (p == opt.attachment)
 			continue;
-		if (unpin(port_pin(PIN_XDP_LINK, p).s) || tc_detach(p, 0))
+		if (unpin(attachment_pin(PIN_XDP_LINK, p).s) || tc_detach(p, 0))
 			return EXIT_ERR;
 	}
 	for (i = 0; i < N_MAPS; i++) {
@@ -385,7 +386,7 @@ static int purge(void)
 int cmd_detach(int ifindex)
 {
 	struct xdp_state s = { .link_fd = -1 };
-	struct pin_name xdp_pin = port_pin(PIN_XDP_LINK, opt.port);
+	struct pin_name xdp_pin = attachment_pin(PIN_XDP_LINK, opt.attachment);
 	char name[IF_NAMESIZE];
 	int err, ret = EXIT_ERR;
 
@@ -393,13 +394,14 @@ int cmd_detach(int ifindex)
 		ret = EXIT_NO_BPFFS;
 		goto cleanup;
 	}
-	if (read_xdp_state(opt.port, ifindex, &s))
+	if (read_xdp_state(opt.attachment, ifindex, &s))
 		goto cleanup;
 	if (s.link_fd >= 0 && !s.ours && s.link.xdp.ifindex) {
-		msg("port %u of pin dir %s is attached to %s (ifindex %u), not %s; leaving it",
-		    opt.port, opt.pin_dir, ifname_of(s.link.xdp.ifindex, name), s.link.xdp.ifindex,
+		msg("attachment %u of pin dir %s is attached to %s (ifindex %u), not %s; leaving it",
+		    opt.attachment, opt.pin_dir, ifname_of(s.link.xdp.ifindex, name),
+		    s.link.xdp.ifindex,
 		    opt.iface);
-		hint_other_port(ifindex);
+		hint_other_attachment(ifindex);
 		goto cleanup;
 	}
 	if (s.link_fd >= 0) {
@@ -412,16 +414,16 @@ int cmd_detach(int ifindex)
 			msg("failed to unpin %s/%s: %s", opt.pin_dir, xdp_pin.s, strerror(-err));
 			goto cleanup;
 		}
-		printf("%s detached from %s (port %u)\n", PROG_XDP, opt.iface, opt.port);
+		printf("%s detached from %s (attachment %u)\n", PROG_XDP, opt.iface, opt.attachment);
 	} else {
-		printf("%s is not attached to %s as port %u\n", PROG_XDP, opt.iface, opt.port);
-		hint_other_port(ifindex);
+		printf("%s is not attached to %s as attachment %u\n", PROG_XDP, opt.iface, opt.attachment);
+		hint_other_attachment(ifindex);
 	}
-	if (s.foreign_id && s.link_fd < 0 && port_of_iface(ifindex, opt.port) < 0)
+	if (s.foreign_id && s.link_fd < 0 && attachment_of_iface(ifindex, opt.attachment) < 0)
 		msg("note: %s keeps its XDP program id %u (not ours)", opt.iface, s.foreign_id);
-	if (port_of_iface(ifindex, opt.port) < 0 && tc_detach(opt.port, ifindex))
+	if (attachment_of_iface(ifindex, opt.attachment) < 0 && tc_detach(opt.attachment, ifindex))
 		goto cleanup;
-	if (config_clear(opt.port))
+	if (config_clear(opt.attachment))
 		goto cleanup;
 	ret = opt.purge ? purge() : EXIT_OK;
 cleanup:
