@@ -81,10 +81,10 @@ async function main() {
 }\n`);
     const key = { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 5000, dst_port: 7000, proto: 17 };
     const rows: Row[] = [];
-    cp.service.upsert({ key, action: { type: 'PASS' } });
+    await cp.service.upsert({ key, action: { type: 'PASS' } });
     rows.push(await runPhase(lab, conf, 'kernel (PASS)', null));
 
-    cp.service.upsert({ key, action: { type: 'REDIRECT', ttl_delta: -5, nat: { dnat_port: 7001 } } });
+    await cp.service.upsert({ key, action: { type: 'REDIRECT', ttl_delta: -5, nat: { dnat_port: 7001 } } });
     worker.args.push('--poll', POLL);
     await worker.start();
     rows.push(await runPhase(lab, conf, `worker (REDIRECT ttl-5 dnat, ${POLL})`, worker.proc!.pid!));

@@ -55,6 +55,15 @@ async function restRate(cp: ChildControlPlane, from: number, n: number, inFlight
   return Math.round(n / seconds(t0));
 }
 
+const batchMethod = () => (loadPcfPackage() as any).pcf.v1.PcfControl.service.BatchUpsertFlows;
+
+/** A BatchUpsertFlows request already encoded, sent as it is: its answer. */
+function sendEncoded(rpc: PcfClient, encoded: Buffer): Promise<{ created: number; updated: number }> {
+  const method = batchMethod();
+  return new Promise((resolve, reject) => rpc.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize,
+    encoded, (err: Error | null, r: any) => (err ? reject(err) : resolve(r))));
+}
+
 /** One BatchUpsertFlows, encoded by the client in the clock or before it; rules/s and the answer. */
 async function batchRate(rpc: PcfClient, flows: object[], preEncoded: boolean): Promise<{ rate: number; res: { created: number; updated: number } }> {
   if (!preEncoded) {
@@ -62,11 +71,9 @@ async function batchRate(rpc: PcfClient, flows: object[], preEncoded: boolean): 
     const res = await call(rpc, 'BatchUpsertFlows', { flows });
     return { rate: Math.round(flows.length / seconds(t0)), res };
   }
-  const method = (loadPcfPackage() as any).pcf.v1.PcfControl.service.BatchUpsertFlows;
-  const encoded: Buffer = method.requestSerialize({ flows });
+  const encoded: Buffer = batchMethod().requestSerialize({ flows });
   const t0 = process.hrtime.bigint();
-  const res: any = await new Promise((resolve, reject) => rpc.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize,
-    encoded, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+  const res = await sendEncoded(rpc, encoded);
   return { rate: Math.round(flows.length / seconds(t0)), res };
 }
 
@@ -104,7 +111,10 @@ async function main() {
       next += BATCH_N + half;
     }
 
-    // The event loop during a 200,000-rule batch: GET /healthz every 5 ms meanwhile.
+    // The event loop during a 200,000-rule batch: GET /healthz every 5 ms meanwhile. The
+    // request is encoded first: encoding it here would hold this process's loop, the probe's.
+    const big = 2 * BATCH_N;
+    const bigRequest: Buffer = batchMethod().requestSerialize({ flows: batch(next, big, 'PASS') });
     const probe = new Agent({ keepAlive: true, maxSockets: 1 });
     let busy = true;
     const lat: number[] = [];
@@ -114,15 +124,18 @@ async function main() {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    const big = 2 * BATCH_N;
+    // The server's own measure: the longest event loop delay (prom-client, reset by each scrape).
+    const lagMax = async () => Number(/^pcf_control_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await (await fetch(`${cp.url}/metrics`)).text())?.[1]) * 1000;
+    await lagMax();
     const t0 = process.hrtime.bigint();
-    await call(rpc, 'BatchUpsertFlows', { flows: batch(next, big, 'PASS') });
+    await sendEncoded(rpc, bigRequest);
+    const lag = await lagMax();
     const bigSec = seconds(t0);
     busy = false;
     await prober;
     probe.destroy();
     next += big;
-    rows.push({ what: `GET /healthz during a ${big.toLocaleString('en')}-rule batch (${bigSec.toFixed(2)} s)`, rules: big, rate: null, figure: `slowest ${Math.max(...lat).toFixed(0)} ms of ${lat.length}`, target: '<= 50 ms' });
+    rows.push({ what: `GET /healthz during a ${big.toLocaleString('en')}-rule batch (${bigSec.toFixed(2)} s)`, rules: big, rate: null, figure: `slowest ${Math.max(...lat).toFixed(0)} ms of ${lat.length}; loop delay max ${lag.toFixed(0)} ms`, target: '<= 50 ms' });
 
     // Up to MAX_N rules, then a restart into empty maps: the start-up reconcile.
     while (next < MAX_N) {

@@ -7,7 +7,7 @@ import * as native from '../native/index.js';
 import { bodyOf, bucketKeyString, Classifier, inClassifier } from './classifier.js';
 import { UnavailableError } from './errors.js';
 import type { Counter, FlowKey, FlowSpec } from './model.js';
-import type { ExactExtras, ExactRow, StoredFlow } from './store.js';
+import type { ExactExtras, ExactRow, StoredFlow, UpsertResult } from './store.js';
 
 export interface DatapathState {
   present: boolean;
@@ -280,10 +280,7 @@ export class Datapath {
       // writer may be behind it (a map filled by hand): reconcile on the next refresh, not
       // only at the next drift check. The write is refused and may be retried.
       this.dirty = true;
-      const e = err as native.PcfSystemError;
-      this.log.warn({ err, rolledBack: e.rolledBack }, 'a map write failed; reconciling');
-      if (e.errno) throw new UnavailableError(`the datapath refused the write (${e.code} from ${e.syscall}); nothing was written; the maps are being reconciled with SQLite, retry`);
-      throw err;
+      throw this.refused(err);
     }
     let clean = true;
     if (plan) {
@@ -309,6 +306,36 @@ export class Datapath {
       return;
     }
     this.syncNoExact(maps, this.rulesInDb() - this.classifier.rules === 0);
+  }
+
+  /**
+   * A batch's exact rules, a step at a time before its COMMIT (service.ts batchInSteps): new
+   * rules' slots zeroed, their entries written. What has a precedence waits for apply(). A
+   * refusal marks the maps for a reconcile and throws (503 naming the errno, as apply()).
+   */
+  writeExact(upserts: UpsertResult[]): void {
+    const maps = this.maps;
+    if (!maps) return;
+    const exact = upserts.filter(isExact);
+    if (!exact.length) return;
+    this.writes++;
+    try {
+      const fresh = exact.filter((f) => f.created).map((f) => f.slot);
+      if (fresh.length) maps.ruleStats.resetCounters(fresh);
+      this.syncNoExact(maps, false);
+      maps.flows.upsertFlows(exact.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
+    } catch (err) {
+      this.dirty = true;
+      throw this.refused(err);
+    }
+  }
+
+  /** A map write's error as the caller answers it: the kernel's refusal becomes 503. */
+  private refused(err: unknown): unknown {
+    const e = err as native.PcfSystemError;
+    this.log.warn({ err, rolledBack: e.rolledBack }, 'a map write failed; reconciling');
+    if (e.errno) return new UnavailableError(`the datapath refused the write (${e.code} from ${e.syscall}); nothing was written; the maps are being reconciled with SQLite, retry`);
+    return err;
   }
 
   /**

@@ -19,7 +19,8 @@ import type { Tokens } from './auth.js';
 import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, UnavailableError, ValidationError } from './errors.js';
 import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
-import type { FlowService, PccRule } from './service.js';
+import { BATCH_STEP, type FlowService, type PccRule } from './service.js';
+import { encodeBatchAnswer, flowsOf } from './grpc_batch.js';
 import type { WatchSink } from './watch.js';
 
 /** A PortRange message in the API's form: one port as a number, else "first-last". */
@@ -128,6 +129,15 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
   return { code: grpc.status.INTERNAL, details: (err as Error)?.message ?? String(err) };
 }
 
+/** A BatchUpsertFlows request's bytes, decoded a step at a time by the handler (grpc_batch.ts). */
+const UNDECODED = Symbol('undecoded');
+
+/** BatchUpsertFlows' rules, a step at a time, in the service's form. */
+async function* batchSteps(req: unknown): AsyncGenerator<unknown[]> {
+  const buf = (req as { [UNDECODED]: Buffer })[UNDECODED];
+  for (const step of flowsOf(buf, BATCH_STEP)) yield step.map((f) => specFromMessage(f));
+}
+
 /** Marks a request that did not decode (see decodeOrMark). */
 const UNDECODABLE = Symbol('undecodable');
 
@@ -139,7 +149,8 @@ const UNDECODABLE = Symbol('undecodable');
 function decodeOrMark(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
   return Object.fromEntries(Object.entries(def).map(([name, m]) => [name, {
     ...m,
-    requestDeserialize: (buf: Buffer) => {
+    ...(name === 'BatchUpsertFlows' ? { responseSerialize: encodeBatchAnswer } : {}),
+    requestDeserialize: name === 'BatchUpsertFlows' ? (buf: Buffer) => ({ [UNDECODED]: buf }) : (buf: Buffer) => {
       try {
         return m.requestDeserialize(buf);
       } catch (err) {
@@ -203,8 +214,8 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       const r = await service.upsertGrouped(specFromMessage(req));
       return { flow: flowToMessage(r.flow), created: r.created };
     }),
-    DeleteFlow: unary(log, (req) => {
-      service.delete(Number(req.id ?? 0));
+    DeleteFlow: unary(log, async (req) => {
+      await service.delete(Number(req.id ?? 0));
       return {};
     }),
     GetFlow: unary(log, (req) => flowToMessage(service.get(Number(req.id ?? 0)))),
@@ -218,7 +229,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       const page = service.list(filter, limit || 100, req.cursor ?? 0);
       return { flows: page.flows.map(flowToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
-    BatchUpsertFlows: unary(log, (req) => service.batchUpsert((req.flows ?? []).map((f) => specFromMessage(f)))),
+    BatchUpsertFlows: unary(log, (req) => service.batchUpsert(batchSteps(req))),
     BatchDeleteFlows: unary(log, (req) => service.batchDelete((req.ids ?? []).map(Number))),
     GetStats: unary(log, (req) => {
       const s = service.stats({ rules: req.rules === true });
@@ -229,13 +240,13 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
         classifier: dropNulls({ ...s.classifier }),
       };
     }),
-    UpsertPccRule: unary(log, (req) => {
+    UpsertPccRule: unary(log, async (req) => {
       const { id, body } = pccFromMessage(req);
-      const r = service.upsertPcc(id, body);
+      const r = await service.upsertPcc(id, body);
       return { pcc_rule: pccToMessage(r.rule), created: r.created };
     }),
-    DeletePccRule: unary(log, (req) => {
-      service.deletePcc(req.pcc_rule_id ?? '');
+    DeletePccRule: unary(log, async (req) => {
+      await service.deletePcc(req.pcc_rule_id ?? '');
       return {};
     }),
     GetPccRule: unary(log, (req) => pccToMessage(service.getPcc(req.pcc_rule_id ?? ''))),

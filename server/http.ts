@@ -86,21 +86,21 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     res.json({ flows: page.flows.map(toBody), next_cursor: page.next_cursor });
   });
 
-  app.post('/flows/batch-delete', (req, res) => {
-    res.json(service.batchDelete(req.body.ids));
+  app.post('/flows/batch-delete', async (req, res) => {
+    res.json(await service.batchDelete(req.body.ids));
   });
 
   app.get('/flows/:id', (req, res) => {
     res.json(toBody(service.get(Number(req.params.id))));
   });
 
-  app.delete('/flows/:id', (req, res) => {
-    service.delete(Number(req.params.id));
+  app.delete('/flows/:id', async (req, res) => {
+    await service.delete(Number(req.params.id));
     res.status(204).end();
   });
 
-  app.put('/pcc-rules/:id', (req, res) => {
-    const { rule, created } = service.upsertPcc(req.params.id, markSchemaChecked(req.body));
+  app.put('/pcc-rules/:id', async (req, res) => {
+    const { rule, created } = await service.upsertPcc(req.params.id, markSchemaChecked(req.body));
     res.status(created ? 201 : 200);
     if (created) res.location(`/pcc-rules/${encodeURIComponent(rule.pcc_rule_id)}`);
     res.json(rule);
@@ -114,8 +114,8 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     res.json(service.getPcc(req.params.id));
   });
 
-  app.delete('/pcc-rules/:id', (req, res) => {
-    service.deletePcc(req.params.id);
+  app.delete('/pcc-rules/:id', async (req, res) => {
+    await service.deletePcc(req.params.id);
     res.status(204).end();
   });
 

@@ -11,12 +11,30 @@ import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, Un
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
 import type { Counter, Flow, FlowFilter, FlowSpec } from './model.js';
-import { FlowStore, type UpsertResult } from './store.js';
-import { checkFlowSpec, validateFlowSpec } from './validate.js';
+import { inClassifier } from './classifier.js';
+import { SqliteThread } from './sqlite_thread.js';
+import { CHUNK, FlowStore, upsertSql, WIDTH, type UpsertResult } from './store.js';
+import { checkFlowSpec, validateFlowSpec, type DatapathLimits } from './validate.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
 
 export const MAX_BATCH = 200_000;
+/** Rules per step of a large batch: validated and sent to the SQLite thread, later written to
+ * the maps, with a turn of the event loop between steps (5-10 ms each on this 2-vCPU VM). */
+export const BATCH_STEP = 1000;
+
+/** One turn of the event loop: what waits (a GET /healthz) is served. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A batch's rules as they come: all at once, or a step at a time (gRPC decodes them so). */
+export type RuleSource = unknown[] | AsyncIterable<unknown[]>;
+
+export interface BatchAnswer {
+  created: number;
+  updated: number;
+  ids: number[];
+  revision: number;
+}
 
 interface Pending {
   spec: FlowSpec;
@@ -58,6 +76,11 @@ export interface PccRule {
   updated_at: string;
 }
 
+/** An array a step at a time. */
+function* stepsOf(all: unknown[]): Generator<unknown[]> {
+  for (let i = 0; i < all.length; i += BATCH_STEP) yield all.slice(i, i + BATCH_STEP);
+}
+
 export class FlowService {
   readonly store: FlowStore;
   readonly pcc: PccStore;
@@ -74,6 +97,11 @@ export class FlowService {
   private startRules: RuleSnapshot | null = null;
   private round: DriftRound | null = null;
   private roundTimer: NodeJS.Timeout | null = null;
+  /** A second connection on a thread of its own for large batches, opened by the first one
+   * (undefined: not yet; null: in-memory SQLite, which a second connection would not see). */
+  private sqliteThread: SqliteThread | null | undefined;
+  /** The large batch in flight: every other write waits for it, drift checks too. */
+  private batching: Promise<void> | null = null;
 
   readonly workers: WorkerRegistry;
 
@@ -92,6 +120,7 @@ export class FlowService {
 
   /** Opens the maps if present and reconciles, then keeps watching the pin dir. */
   start(pollMs: number): void {
+    this.thread(); // its start-up (a thread, a connection) is not a first batch's
     this.syncDatapath();
     this.startRules = null;
     this.timer = setInterval(() => this.syncDatapath(), pollMs);
@@ -103,6 +132,7 @@ export class FlowService {
     this.timer = null;
     if (this.roundTimer) clearTimeout(this.roundTimer);
     this.round = null;
+    void this.sqliteThread?.close();
     this.events.emit('close');
     this.datapath.close();
   }
@@ -120,6 +150,8 @@ export class FlowService {
    * deleted or changed by hand with bpftool is back within the period).
    */
   syncDatapath(now = Date.now()): void {
+    // The maps hold a batch's rules before SQLite commits them: nothing compares them meanwhile.
+    if (this.batching) return;
     if (this.datapath.refresh()) return this.reconcileNow(now);
     if (!this.datapath.present) return;
     if (this.reconcileError) {
@@ -161,6 +193,11 @@ export class FlowService {
     this.round = round;
     const step = () => {
       if (this.round !== round) return; // aborted: the maps were reconciled or closed meanwhile
+      if (this.batching) {
+        this.roundTimer = setTimeout(step, 10);
+        this.roundTimer.unref();
+        return;
+      }
       const t0 = performance.now();
       try {
         if (!round.next()) {
@@ -198,8 +235,29 @@ export class FlowService {
     return this.driftState;
   }
 
+  private thread(): SqliteThread | null {
+    if (this.sqliteThread === undefined) this.sqliteThread = SqliteThread.open(this.db);
+    return this.sqliteThread;
+  }
+
   private limits() {
     return { rxQueues: this.datapath.rxQueues };
+  }
+
+  /** Resolves when no large batch is in flight. */
+  private async whenIdle(): Promise<void> {
+    while (this.batching) await this.batching;
+  }
+
+  /** Runs fn now when no large batch is in flight, else once it is done: writes stay in order
+   * and never meet the batch's open transaction. */
+  private serial<T>(fn: () => T): Promise<T> {
+    if (this.batching) return this.whenIdle().then(() => this.serial(fn));
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Runs fn in a transaction; on failure the revision counter follows the rollback. */
@@ -260,9 +318,12 @@ export class FlowService {
     }
   }
 
-  upsert(raw: unknown): { flow: Flow; created: boolean } {
-    const [r] = this.commit([validateFlowSpec(raw, this.limits())], 'key');
-    return { flow: r.flow, created: r.created };
+  upsert(raw: unknown): Promise<{ flow: Flow; created: boolean }> {
+    const spec = validateFlowSpec(raw, this.limits());
+    return this.serial(() => {
+      const [r] = this.commit([spec], 'key');
+      return { flow: r.flow, created: r.created };
+    });
   }
 
   /**
@@ -280,6 +341,11 @@ export class FlowService {
   }
 
   private flushPending(): void {
+    // Behind a large batch: these wait (and more join them) until it is done.
+    if (this.batching) {
+      void this.whenIdle().then(() => this.flushPending());
+      return;
+    }
     const queued = this.pending;
     this.pending = [];
     // Groups of distinct keys, in arrival order: the same key twice goes to the next group.
@@ -314,8 +380,144 @@ export class FlowService {
     }
   }
 
-  /** All or nothing: any invalid rule or duplicate key refuses the whole batch. */
-  batchUpsert(raws: unknown[]): { created: number; updated: number; ids: number[]; revision: number } {
+  /**
+   * All or nothing: any invalid rule or duplicate key refuses the whole batch. A batch of more
+   * than BATCH_STEP rules runs in steps (batchInSteps); a smaller one in one transaction.
+   */
+  async batchUpsert(source: RuleSource): Promise<BatchAnswer> {
+    if (!Array.isArray(source)) {
+      // One step or none (a small batch): in one transaction, as an array.
+      const it = source[Symbol.asyncIterator]();
+      const first = await it.next();
+      const second = first.done ? first : await it.next();
+      if (second.done) return this.batchUpsert(first.done ? [] : first.value);
+      source = (async function* () {
+        yield first.value;
+        yield second.value;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      })();
+    }
+    if (Array.isArray(source) && source.length <= BATCH_STEP) return this.serial(() => this.batchUpsertNow(source));
+    const thread = this.thread();
+    if (!thread) {
+      const all: unknown[] = [];
+      if (Array.isArray(source)) all.push(...source);
+      else for await (const step of source) all.push(...step);
+      return this.serial(() => this.batchUpsertNow(all));
+    }
+    await this.whenIdle();
+    let done!: () => void;
+    this.batching = new Promise((resolve) => (done = resolve));
+    try {
+      return await this.batchInSteps(thread, source);
+    } finally {
+      this.batching = null;
+      done();
+    }
+  }
+
+  /**
+   * A large batch, a step at a time, the event loop serving between steps (no step holds it
+   * more than a few ms). Its SQLite transaction runs on the SQLite thread's connection, so
+   * nobody sees its rules before the COMMIT; every other write waits (serial). First each
+   * step is validated and sent to the thread, which writes it while the next is validated;
+   * then, as the thread answers, the exact rules of each step go into pcf_flow_map; then the
+   * rules with a precedence in one classifier commit; then the COMMIT. On any failure the
+   * transaction rolls back, and maps already written are reconciled with SQLite.
+   */
+  private async batchInSteps(thread: SqliteThread, source: RuleSource): Promise<BatchAnswer> {
+    if (this.datapath.present && this.reconcileError)
+      throw new UnavailableError(`the maps are not reconciled with SQLite (${this.reconcileError}); retrying, see /readyz`);
+    const limits = this.limits();
+    const now = new Date().toISOString();
+    const base = this.store.currentRevision;
+    const errors: FieldError[] = [];
+    const firstIndex = new Map<string, number>();
+    const sent: { specs: FlowSpec[]; at: number; offered: number[]; returned: Promise<unknown[]> }[] = [];
+    let n = 0;
+    let open = false;
+    let mapsWritten = false;
+    try {
+      await thread.exec('BEGIN IMMEDIATE');
+      open = true;
+      for await (const step of Array.isArray(source) ? stepsOf(source) : source) {
+        const at = n;
+        n += step.length;
+        if (n > MAX_BATCH) throw new CapacityError('flows', `a batch holds at most ${MAX_BATCH} rules; this one has more`);
+        const specs: FlowSpec[] = [];
+        const keys: string[] = [];
+        step.forEach((raw, j) => this.checkBatchRule(raw, at + j, limits, firstIndex, errors, specs, keys));
+        if (!errors.length) {
+          const { args, offered } = this.store.rowsOf(specs, keys, base + at, now);
+          const returned = thread.rows(upsertSql(CHUNK), upsertSql(1), CHUNK, WIDTH, specs.length, args);
+          returned.catch(() => {}); // awaited below; a refusal then is the batch's
+          sent.push({ specs, at, offered, returned });
+        }
+        await turn();
+      }
+      if (n === 0) throw ValidationError.one('flows', 'must hold at least one rule');
+      if (errors.length) throw new ValidationError(errors.slice(0, 20));
+
+      // Kept for the answer: ids, not results (a step's rules are garbage once written:
+      // 200,000 of them held to the end would cost the collector's pauses).
+      const ids: number[] = new Array(n);
+      const unused: number[] = [];
+      const ranked: { r: UpsertResult; i: number }[] = [];
+      let created = 0;
+      const cap = this.datapath.capacity;
+      for (let s = sent.shift(); s; s = sent.shift()) {
+        const { results, unused: back } = this.store.resultsOf(await s.returned, s.specs, s.at, base + s.at, s.offered, now);
+        for (const u of back) unused.push(u);
+        results.forEach((r, j) => {
+          ids[s.at + j] = r.id;
+          if (r.created) created++;
+          if (inClassifier(r.spec)) ranked.push({ r, i: s.at + j });
+        });
+        if (cap !== null && this.store.count() + created > cap)
+          throw new CapacityError('flows', `pcf_flow_map is full: ${this.store.count() + created} rules would not fit in its ${cap} entries`);
+        mapsWritten = true;
+        this.datapath.writeExact(results);
+        await turn();
+      }
+      if (ranked.length) {
+        const rs = ranked.map((x) => x.r);
+        this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), (i) => `flows[${ranked[i].i}].match`);
+      }
+      await thread.exec('COMMIT');
+      open = false;
+      this.store.upserted(n, created, unused);
+      this.publish();
+      return { created, updated: n - created, ids, revision: this.store.currentRevision };
+    } catch (err) {
+      if (open) await thread.exec('ROLLBACK').catch((e) => this.log.error({ err: e }, 'ROLLBACK of a batch failed'));
+      this.store.reload();
+      if (mapsWritten && this.datapath.present) {
+        this.log.warn({ err }, 'a batch failed after writing to the maps; reconciling the maps with SQLite');
+        this.reconcileNow(Date.now());
+      }
+      if (err instanceof ConflictError && /^\d+$/.test(err.field)) throw new ConflictError(`flows[${err.field}].match`, err.message);
+      throw err;
+    }
+  }
+
+  /** One rule of a batch at index i: its spec and key, or its errors (the first 20 kept). */
+  private checkBatchRule(raw: unknown, i: number, limits: DatapathLimits, firstIndex: Map<string, number>, errors: FieldError[], specs: FlowSpec[], keys: string[]): void {
+    const r = checkFlowSpec(raw, limits, `flows[${i}].`);
+    if (r.errors.length) {
+      if (errors.length < 20) errors.push(...r.errors);
+      return;
+    }
+    const k = matchKeyString(r.spec.match);
+    const prev = firstIndex.get(k);
+    const what = (raw as { match?: unknown })?.match !== undefined ? 'match' : 'key';
+    if (prev !== undefined) errors.push({ field: `flows[${i}].${what}`, message: `duplicate of flows[${prev}].${what} within this batch (the same match is the same rule)` });
+    else firstIndex.set(k, i);
+    specs.push(r.spec);
+    keys.push(k);
+  }
+
+  /** batchUpsert in one transaction, now. */
+  private batchUpsertNow(raws: unknown[]): BatchAnswer {
     if (!Array.isArray(raws) || raws.length === 0) throw ValidationError.one('flows', 'must hold at least one rule');
     if (raws.length > MAX_BATCH) throw new CapacityError('flows', `a batch holds at most ${MAX_BATCH} rules; this one has ${raws.length}`);
     const limits = this.limits();
@@ -323,20 +525,7 @@ export class FlowService {
     const specs: FlowSpec[] = [];
     const keys: string[] = [];
     const firstIndex = new Map<string, number>();
-    raws.forEach((raw, i) => {
-      const r = checkFlowSpec(raw, limits, `flows[${i}].`);
-      if (r.errors.length) {
-        if (errors.length < 20) errors.push(...r.errors);
-        return;
-      }
-      const k = matchKeyString(r.spec.match);
-      const prev = firstIndex.get(k);
-      const what = (raw as { match?: unknown })?.match !== undefined ? 'match' : 'key';
-      if (prev !== undefined) errors.push({ field: `flows[${i}].${what}`, message: `duplicate of flows[${prev}].${what} within this batch (the same match is the same rule)` });
-      else firstIndex.set(k, i);
-      specs.push(r.spec);
-      keys.push(k);
-    });
+    raws.forEach((raw, i) => this.checkBatchRule(raw, i, limits, firstIndex, errors, specs, keys));
     if (errors.length) throw new ValidationError(errors.slice(0, 20));
 
     const results = this.commit(specs, 'flows', keys);
@@ -344,7 +533,11 @@ export class FlowService {
     return { created, updated: results.length - created, ids: results.map((r) => r.id), revision: this.store.currentRevision };
   }
 
-  delete(id: number): void {
+  delete(id: number): Promise<void> {
+    return this.serial(() => this.deleteNow(id));
+  }
+
+  private deleteNow(id: number): void {
     this.write(() => {
       const f = this.store.delete(id);
       if (!f) throw new NotFoundError('id', `no flow with id ${id}`);
@@ -357,7 +550,11 @@ export class FlowService {
   }
 
   /** All or nothing, one transaction and one datapath commit; field names ids[i]. */
-  batchDelete(ids: unknown): { deleted: number; revision: number } {
+  batchDelete(ids: unknown): Promise<{ deleted: number; revision: number }> {
+    return this.serial(() => this.batchDeleteNow(ids));
+  }
+
+  private batchDeleteNow(ids: unknown): { deleted: number; revision: number } {
     if (!Array.isArray(ids) || ids.length === 0) throw ValidationError.one('ids', 'must hold at least one id');
     if (ids.length > MAX_BATCH) throw new CapacityError('ids', `a batch holds at most ${MAX_BATCH} ids; this one has ${ids.length}`);
     const seen = new Map<number, number>();
@@ -387,7 +584,11 @@ export class FlowService {
    * packets see all of its filters change at once. New flows take their slots before the
    * replaced ones give theirs back, so no slot changes meaning within the commit.
    */
-  upsertPcc(id: string, raw: unknown): { rule: PccRule; created: boolean } {
+  upsertPcc(id: string, raw: unknown): Promise<{ rule: PccRule; created: boolean }> {
+    return this.serial(() => this.upsertPccNow(id, raw));
+  }
+
+  private upsertPccNow(id: string, raw: unknown): { rule: PccRule; created: boolean } {
     const { specs, row } = pccFlows(id, (raw ?? {}) as Record<string, unknown>, this.limits());
     const now = new Date().toISOString();
     const fieldOf = (i: number) => `flow_infos[${specs[i].owner!.filter_index}].flow_description`;
@@ -408,7 +609,11 @@ export class FlowService {
   }
 
   /** Deletes a PCC rule and its flows in one commit. */
-  deletePcc(id: string): void {
+  deletePcc(id: string): Promise<void> {
+    return this.serial(() => this.deletePccNow(id));
+  }
+
+  private deletePccNow(id: string): void {
     this.write(() => {
       if (!this.pcc.delete(id)) throw new NotFoundError('pcc_rule_id', `no PCC rule ${quote(id)}`);
       const gone = this.store.flowsOfPcc(id).map((f) => this.store.delete(f.id)!);

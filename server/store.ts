@@ -125,13 +125,16 @@ export type ExactRow = [number, number, string, string, number | null, number | 
 export type ExactExtras = [number | null, number | null, number | null, number, string | null, number | null, string | null, number | null];
 
 /** Rows per multi-row INSERT: one statement step per chunk instead of per rule. */
-const CHUNK = 200;
+export const CHUNK = 200;
 const COLS = 'match_key, family, src, dst, src_port_lo, src_port_hi, dst_port_lo, dst_port_hi, proto, precedence, pcc_rule_id, filter_index, flow_description, flow_direction, action_type, ttl_delta, mark, queue_id, mirror, snat_ip, snat_port, dnat_ip, dnat_port, stats_slot, revision, created_revision, created_at, updated_at';
-const ROW = `(${COLS.split(',').map(() => '?').join(', ')})`;
+/** Values in a row of COLS, and in a row the upsert returns. */
+export const WIDTH = COLS.split(',').length;
+export const RETURNED = 5;
+const ROW = `(${Array(WIDTH).fill('?').join(', ')})`;
 
 const text = (p: Prefix | null) => (p ? prefixText(p) : null);
 
-function upsertSql(rows: number): string {
+export function upsertSql(rows: number): string {
   return `INSERT INTO flows (${COLS}) VALUES ${Array(rows).fill(ROW).join(', ')}
     ON CONFLICT (match_key) DO UPDATE SET
       precedence = excluded.precedence, pcc_rule_id = excluded.pcc_rule_id, filter_index = excluded.filter_index,
@@ -241,43 +244,71 @@ export class FlowStore {
    */
   upsertMany(specs: FlowSpec[], now: string, keys?: string[]): UpsertResult[] {
     const base = this.revision;
-    const results: UpsertResult[] = new Array(specs.length);
-    const offered = specs.map(() => this.slots.take());
-    const unused: number[] = [];
-    const args: unknown[] = [];
-    const flush = (rows: number) => {
-      const stmt = rows === CHUNK ? this.stmts.upsertChunk : this.stmts.upsertOne;
-      // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
-      for (const [id, rev, createdRev, createdAt, slot] of stmt.all(args) as [number, number, number, string, number][]) {
-        const i = rev - base - 1;
-        results[i] = new Upserted(id, specs[i], slot, createdRev === rev, rev, createdAt, now);
-        // An update keeps its slot; the one offered for a new row goes back.
-        if (slot !== offered[i]) unused.push(offered[i]);
-      }
-      args.length = 0;
+    const { args, offered } = this.rowsOf(specs, keys ?? specs.map((s) => matchKeyString(s.match)), base, now);
+    const returned: unknown[] = [];
+    const run = (stmt: Database.Statement, from: number, rows: number) => {
+      for (const r of stmt.all(args.slice(from * WIDTH, (from + rows) * WIDTH)) as unknown[][]) returned.push(...r);
     };
-    specs.forEach((s, i) => {
-      const { match: m, action: a } = s;
+    let done = 0;
+    for (; done + CHUNK <= specs.length; done += CHUNK) run(this.stmts.upsertChunk, done, CHUNK);
+    for (; done < specs.length; done++) run(this.stmts.upsertOne, done, 1);
+    const { results, unused } = this.resultsOf(returned, specs, 0, base, offered, now);
+    this.upserted(specs.length, results.filter((r) => r.created).length, unused);
+    return results;
+  }
+
+  /**
+   * The rows of upsertMany for specs that take revisions base+1.., each with a slot offered
+   * (a new row keeps it), WIDTH values each: what the SQLite thread runs for a batch.
+   */
+  rowsOf(specs: FlowSpec[], keys: string[], base: number, now: string): { args: unknown[]; offered: number[] } {
+    const args: unknown[] = [];
+    const offered: number[] = new Array(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      const s = specs[i], m = s.match, a = s.action;
       const rev = base + i + 1;
-      args.push(keys ? keys[i] : matchKeyString(m), m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
+      offered[i] = this.slots.take();
+      args.push(keys[i], m.family, text(m.src), text(m.dst), m.src_ports?.lo ?? null, m.src_ports?.hi ?? null,
         m.dst_ports?.lo ?? null, m.dst_ports?.hi ?? null, m.proto, s.precedence, s.owner?.pcc_rule_id ?? null, s.owner?.filter_index ?? null,
         s.source?.flow_description ?? null, s.source?.flow_direction ?? null, a.type, a.ttl_delta, a.mark, a.queue_id, a.mirror ? 1 : 0,
         a.nat?.snat_ip ?? null, a.nat?.snat_port ?? null, a.nat?.dnat_ip ?? null, a.nat?.dnat_port ?? null, offered[i], rev, rev, now, now);
-      const full = specs.length - (specs.length % CHUNK);
-      if (i < full ? (i + 1) % CHUNK === 0 : true) flush(i < full ? CHUNK : 1);
-    });
-    // A rule a PCC rule owns is changed only through it (and the reverse): the update above
-    // skipped it, so the caller's transaction rolls back.
-    const skipped = specs.findIndex((_, i) => results[i] === undefined);
-    if (skipped >= 0) {
-      const other = this.ruleWithMatch(specs[skipped].match)!;
-      const owner = (o: string | null) => (o === null ? 'a rule of its own' : `a filter of PCC rule ${JSON.stringify(o)}`);
-      throw new ConflictError(String(skipped), `the same match is flow ${other.id}, ${owner(other.pcc_rule_id)}; change it there (or delete it first)`);
     }
-    this.revision = base + specs.length;
+    return { args, offered };
+  }
+
+  /**
+   * The answers to rowsOf's rows from what the statements returned (flat RETURNING rows),
+   * `at` the index of specs[0] in the whole batch. Throws ConflictError (its field the rule's
+   * index) for a rule a PCC rule owns or the reverse: the update skipped it, and the caller's
+   * transaction rolls back.
+   */
+  resultsOf(returned: unknown[], specs: FlowSpec[], at: number, base: number, offered: number[], now: string): { results: UpsertResult[]; unused: number[] } {
+    const results: UpsertResult[] = new Array(specs.length);
+    const unused: number[] = [];
+    // RETURNING order is unspecified; the revision (base + index + 1) says which rule a row is.
+    for (let r = 0; r < returned.length; r += RETURNED) {
+      const id = returned[r] as number, rev = returned[r + 1] as number, createdRev = returned[r + 2] as number;
+      const createdAt = returned[r + 3] as string, slot = returned[r + 4] as number;
+      const i = rev - base - 1;
+      results[i] = new Upserted(id, specs[i], slot, createdRev === rev, rev, createdAt, now);
+      // An update keeps its slot; the one offered for a new row goes back.
+      if (slot !== offered[i]) unused.push(offered[i]);
+    }
+    for (let i = 0; i < specs.length; i++) {
+      if (results[i] !== undefined) continue;
+      const other = this.ruleWithMatch(specs[i].match)!;
+      const owner = other.pcc_rule_id === null ? 'a rule of its own' : `a filter of PCC rule ${JSON.stringify(other.pcc_rule_id)}`;
+      throw new ConflictError(String(at + i), `the same match is flow ${other.id}, ${owner}; change it there (or delete it first)`);
+    }
+    return { results, unused };
+  }
+
+  /** After `count` rules were upserted, `created` of them new (and, for the SQLite thread's
+   * batch, committed): the revision, row count and free slots follow. */
+  upserted(count: number, created: number, unused: number[]): void {
+    this.revision += count;
+    this.rows += created;
     this.slots.give(unused);
-    for (const r of results) if (r.created) this.rows++;
-    return results;
   }
 
   delete(id: number): StoredFlow | undefined {

@@ -256,7 +256,7 @@ describe('XDP classifier against a reference classifier', { skip: why ?? false }
       const service = node.cp.service;
       const rng = prng(c.seed);
       const rules = genRules(rng, c.rules, c.shapes, c.v6, c.exact);
-      const res = service.batchUpsert(rules.map(specOf));
+      const res = await service.batchUpsert(rules.map(specOf));
       res.ids.forEach((id, i) => (rules[i].id = id));
       assert.equal(res.created, rules.length, 'every rule is new');
 
@@ -290,12 +290,12 @@ describe('XDP classifier against a reference classifier', { skip: why ?? false }
       const changed = rules.filter((r) => r.precedence !== null && rng.chance(0.1));
       for (const r of changed) r.precedence = rng.int(0, 40);
       if (changed.length) {
-        const up = service.batchUpsert(changed.map(specOf));
+        const up = await service.batchUpsert(changed.map(specOf));
         assert.equal(up.updated, changed.length);
         await check('after new precedences');
       }
 
-      for (const r of rules) service.delete(r.id);
+      await service.batchDelete(rules.map((r) => r.id));
       assert.equal(service.stats().classifier.rules, 0, 'every rule with a precedence is gone from the classifier');
     });
   }
@@ -348,7 +348,7 @@ describe('the classifier maps are a cache of SQLite', { skip: why ?? false }, ()
   it('re-created maps (detach --purge, attach) and a restarted control plane get the same classifier back', async () => {
     const rng = prng(99);
     const rules = genRules(rng, 400, 16, true, 40);
-    const res = cp!.service.batchUpsert(rules.map(specOf));
+    const res = await cp!.service.batchUpsert(rules.map(specOf));
     res.ids.forEach((id, i) => (rules[i].id = id));
     await agree(rng, rules, 'as written');
 
@@ -374,21 +374,21 @@ describe('the classifier maps are a cache of SQLite', { skip: why ?? false }, ()
     const service = cp!.service;
     // Its own rule set: whatever an earlier test left is deleted first.
     const left = service.store.all().map((f) => f.flow.id);
-    if (left.length) service.batchDelete(left);
+    if (left.length) await service.batchDelete(left);
     const m = { src: '198.18.0.0/24', dst: '198.18.1.0/24', proto: 'udp', dst_ports: '7400-7401' };
     const specs = (pa: number, pb: number) => [
       { match: m, precedence: pa, action: { type: 'PASS' } },
       { match: { ...m, src: '198.18.0.1/32' }, precedence: pb, action: { type: 'PASS' } },
     ];
-    const [a, b] = service.batchUpsert(specs(10, 30)).ids;
-    const d = service.upsert({ match: { src: '198.18.0.0/16', dst: '198.18.1.1/32', proto: 'udp' }, precedence: 20, action: { type: 'DROP' } }).flow.id;
+    const [a, b] = (await service.batchUpsert(specs(10, 30))).ids;
+    const d = (await service.upsert({ match: { src: '198.18.0.0/16', dst: '198.18.1.1/32', proto: 'udp' }, precedence: 20, action: { type: 'DROP' } })).flow.id;
     const frame = udp4({ src: '198.18.0.1', dst: '198.18.1.1', sport: 5000, dport: 7400, payload: 'swap' });
     const before = service.stats().xdp;
     let done = false;
     const running = testRun(lab.pinDir, Array.from({ length: 100_000 }, () => ({ frame }))).finally(() => (done = true));
     let swaps = 0;
     while (!done) {
-      service.batchUpsert(swaps % 2 ? specs(10, 30) : specs(30, 10));
+      await service.batchUpsert(swaps % 2 ? specs(10, 30) : specs(30, 10));
       swaps++;
       await new Promise((r) => setImmediate(r));
     }

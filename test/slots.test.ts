@@ -42,7 +42,7 @@ describe('a control plane with 130,000 rules', () => {
         key: { src_ip: `198.18.${(i >> 8) & 0xff}.${i & 0xff}`, dst_ip: '198.19.0.1', src_port: 1000 + (i >> 16), dst_port: 80, proto: 'udp' },
         action: { type: 'PASS' },
       }));
-      assert.equal(cp.service.batchUpsert(flows).created, 130_000);
+      assert.equal((await cp.service.batchUpsert(flows)).created, 130_000);
       await cp.close();
       cp = await startInProcess(pinDir, db.file);
       try {
