@@ -136,7 +136,7 @@ export async function startControlPlane(cfg: Config, log: Logger = pino({ level:
         shutdownGrpc(grpcServer),
         ...(localServer ? [shutdownGrpc(localServer)] : []),
       ]);
-      service.stop();
+      await service.stop();
       db.close();
     },
   };

@@ -238,9 +238,10 @@ export class Datapath {
    * On failure before publishing the maps and the classifier's picture are as before and
    * this throws, so the caller's transaction rolls back; a classifier limit throws a
    * CapacityError naming field(i). New rules' counter slots are zeroed first: a slot may
-   * have counted for a deleted rule.
+   * have counted for a deleted rule. `rulesAfter`: the rules SQLite will hold, when it is
+   * not yet what it counts (a batch before its COMMIT).
    */
-  apply(upserts: StoredFlow[], deletes: StoredFlow[], newSlots: number[], field: (i: number) => string): void {
+  apply(upserts: StoredFlow[], deletes: StoredFlow[], newSlots: number[], field: (i: number) => string, rulesAfter?: number): void {
     const changes = upserts.map((f) => ({ f, action: actionOf(f) }));
     const plan = this.classifier.plan(changes, deletes, field);
     const maps = this.maps;
@@ -305,7 +306,8 @@ export class Datapath {
       this.log.warn({ err }, 'deleting exact entries after a commit failed; reconciling');
       return;
     }
-    this.syncNoExact(maps, this.rulesInDb() - this.classifier.rules === 0);
+    // rulesAfter: a batch applies before its COMMIT, when SQLite still counts the rules before it.
+    this.syncNoExact(maps, (rulesAfter ?? this.rulesInDb()) - this.classifier.rules === 0);
   }
 
   /**

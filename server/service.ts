@@ -127,9 +127,11 @@ export class FlowService {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops; a batch in flight first ends (commits or rolls back) on its thread and maps. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    while (this.batching) await this.batching;
     if (this.roundTimer) clearTimeout(this.roundTimer);
     this.round = null;
     void this.sqliteThread?.close();
@@ -236,7 +238,8 @@ export class FlowService {
   }
 
   private thread(): SqliteThread | null {
-    if (this.sqliteThread === undefined) this.sqliteThread = SqliteThread.open(this.db);
+    // A thread that died failed its batch (rolled back with its connection): the next one opens another.
+    if (this.sqliteThread === undefined || this.sqliteThread?.dead) this.sqliteThread = SqliteThread.open(this.db);
     return this.sqliteThread;
   }
 
@@ -405,13 +408,16 @@ export class FlowService {
       else for await (const step of source) all.push(...step);
       return this.serial(() => this.batchUpsertNow(all));
     }
-    await this.whenIdle();
+    // Taken in the same turn that sees it free: two batches waiting behind a third must not
+    // both start when it ends.
+    while (this.batching) await this.batching;
     let done!: () => void;
-    this.batching = new Promise((resolve) => (done = resolve));
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.batching = mine;
     try {
       return await this.batchInSteps(thread, source);
     } finally {
-      this.batching = null;
+      if (this.batching === mine) this.batching = null;
       done();
     }
   }
@@ -471,7 +477,8 @@ export class FlowService {
         results.forEach((r, j) => {
           ids[s.at + j] = r.id;
           if (r.created) created++;
-          if (inClassifier(r.spec)) ranked.push({ r, i: s.at + j });
+          // With a precedence now, or had one (the classifier lets it go): the commit below.
+          if (inClassifier(r.spec) || this.datapath.classifier.holds(r.slot)) ranked.push({ r, i: s.at + j });
         });
         if (cap !== null && this.store.count() + created > cap)
           throw new CapacityError('flows', `pcf_flow_map is full: ${this.store.count() + created} rules would not fit in its ${cap} entries`);
@@ -481,7 +488,7 @@ export class FlowService {
       }
       if (ranked.length) {
         const rs = ranked.map((x) => x.r);
-        this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), (i) => `flows[${ranked[i].i}].match`);
+        this.datapath.apply(rs, [], rs.filter((r) => r.created).map((r) => r.slot), (i) => `flows[${ranked[i].i}].match`, this.store.count() + created);
       }
       await thread.exec('COMMIT');
       open = false;

@@ -33,12 +33,27 @@ const statement = (sql) => {
  * statements of `chunk` rows (`many`) and one-row statements (`one`) for the rest, and every
  * row the statements return comes back in one flat array.
  */
+/** An error in a transaction: SQLite may have rolled it back itself (SQLITE_FULL, IOERR), and
+ * the steps queued behind would then run one by one in autocommit. Until the next BEGIN or
+ * ROLLBACK, nothing more runs. */
+let aborted = null;
 parentPort.on('message', ({ id, op, sql, many, one, chunk, width, count, args }) => {
   try {
     if (op === 'exec') {
+      const verb = sql.trim().split(/\s+/)[0].toUpperCase();
+      if (verb === 'ROLLBACK') {
+        aborted = null;
+        if (db.inTransaction) db.exec(sql);
+        return parentPort.postMessage({ id, rows: null });
+      }
+      if (verb === 'BEGIN') aborted = null;
+      else if (aborted) throw aborted;
+      else if (!db.inTransaction) throw new Error(`${verb} without a transaction: SQLite ended it`);
       db.exec(sql);
       return parentPort.postMessage({ id, rows: null });
     }
+    if (aborted) throw aborted;
+    if (!db.inTransaction) throw new Error('no transaction is open: SQLite ended it');
     const out = [];
     const collect = (stmt, from, rows) => {
       const returned = stmt.raw(true).all(args.slice(from * width, (from + rows) * width));
@@ -49,6 +64,7 @@ parentPort.on('message', ({ id, op, sql, many, one, chunk, width, count, args })
     for (; done < count; done++) collect(statement(one), done, 1);
     parentPort.postMessage({ id, rows: out });
   } catch (err) {
+    if (db.inTransaction || op === 'rows') aborted ??= err;
     parentPort.postMessage({ id, error: { message: err.message, code: err.code } });
   }
 });

@@ -34,6 +34,11 @@ export class SqliteThread {
     this.worker.on('exit', (code) => fail(new Error(`the SQLite thread exited (${code})`)));
   }
 
+  /** The thread has died (an error, an exit): every call fails; open another. */
+  get dead(): boolean {
+    return this.failed !== null;
+  }
+
   /** A thread on db's file; null for an in-memory database (a second connection would not see it). */
   static open(db: Database.Database): SqliteThread | null {
     return db.memory ? null : new SqliteThread(db.name);

@@ -14,6 +14,8 @@ import { encodeBatchAnswer, flowsOf } from '../server/grpc_batch.js';
 import { BATCH_STEP } from '../server/service.js';
 import { call, startLabNode, type LabNode } from './lib/cp.js';
 import { datapathUnavailable } from './lib/env.js';
+import { udp4 } from './lib/packets.js';
+import { testRun, XDP_DROP } from './lib/testrun.js';
 
 const why = datapathUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`batch tests need the datapath under CI=true: ${why}`);
@@ -146,6 +148,33 @@ describe('a batch in steps', { skip: why ?? false }, () => {
     await refused({ flows: big }, 'RESOURCE_EXHAUSTED', /flows: pcf_flow_map is full/);
   });
 
+  it('three batches and single writes at once: one at a time, in order, every slot and revision distinct', async () => {
+    const was = state();
+    const n = 3 * BATCH_STEP;
+    const batches = [10, 11, 12].map((f) => call(node.rpc, 'BatchUpsertFlows', { flows: batch(f, n) }));
+    const singles = [13, 14].map((f) => node.http.post('/flows').send(rule(f, 1)).expect(201));
+    const answers = await Promise.all(batches);
+    await Promise.all(singles);
+    assert.deepEqual(answers.map((a) => a.created), [n, n, n]);
+    const revisions = answers.map((a) => a.revision).sort((x, y) => x - y);
+    assert.ok(revisions[1] - revisions[0] >= n && revisions[2] - revisions[1] >= n, `batches did not interleave: ${revisions}`);
+    assert.deepEqual(state(), { rules: was.rules + 3 * n + 2, revision: was.revision + 3 * n + 2, map: was.map + 3 * n + 2 });
+    const slots = db.prepare('SELECT count(*) AS n, count(DISTINCT stats_slot) AS d FROM flows').get() as { n: number; d: number };
+    assert.equal(slots.d, slots.n, 'every rule has a counter slot of its own');
+  });
+
+  it('a statement SQLite answers by rolling the whole transaction back (as on a full disk): nothing of the batch is kept', async () => {
+    const n = 5 * BATCH_STEP;
+    const doomed = batch(20, n)[Math.floor(1.5 * BATCH_STEP)].key;
+    db.exec(`CREATE TRIGGER batch_abort BEFORE INSERT ON flows WHEN NEW.match_key LIKE '%|${doomed.src_ip}/32|${doomed.dst_ip}/32|%'
+      BEGIN SELECT RAISE(ROLLBACK, 'disk full (a test)'); END`);
+    try {
+      await refused({ flows: batch(20, n) }, 'INTERNAL', /disk full \(a test\)|SQLite ended it|transaction/);
+    } finally {
+      db.exec('DROP TRIGGER batch_abort');
+    }
+  });
+
   it('a failed COMMIT (checked by SQLite only then) is refused and leaves nothing', async () => {
     // A deferred foreign key that every insert into flows violates: SQLite checks it at COMMIT.
     // Not TEMP: the batch runs on the SQLite thread's own connection.
@@ -159,5 +188,57 @@ describe('a batch in steps', { skip: why ?? false }, () => {
     }
     const res = await call(node.rpc, 'BatchUpsertFlows', { flows: batch(9, 3 * BATCH_STEP) });
     assert.equal(res.created, 3 * BATCH_STEP, 'the same batch goes through once COMMITs work again');
+  });
+});
+
+describe('a batch on a node of its own', { skip: why ?? false }, () => {
+  let node: LabNode;
+  before(async () => {
+    node = await startLabNode(['--max-rules', '65536']);
+  });
+  after(async () => {
+    await node?.close();
+  });
+  const E = { src_ip: '198.18.0.1', dst_ip: '198.18.1.1', src_port: 5000, dst_port: 7000, proto: 17 };
+  const drop = (i: number) => udp4({ src: rule(7, i).key.src_ip, dst: rule(7, i).key.dst_ip, sport: 1000, dport: 9000, payload: 'x' });
+
+  it("the only exact rule takes a precedence in a batch that adds exact rules: XDP still looks them up", async () => {
+    await node.http.post('/flows').send({ key: E, action: { type: 'PASS' } }).expect(201);
+    const res = await call(node.rpc, 'BatchUpsertFlows', { flows: [{ key: E, precedence: 5, action: { type: 'PASS' } }, ...batch(7, 3 * BATCH_STEP)] });
+    assert.deepEqual([res.created, res.updated], [3 * BATCH_STEP, 1]);
+    const got = await testRun(node.lab.pinDir, [10, 2999].map((i) => ({ frame: drop(i) })));
+    assert.deepEqual(got.map((g) => g.ret), [XDP_DROP, XDP_DROP], 'the new exact DROP rules drop');
+  });
+
+  it('a rule that loses its precedence in a batch leaves the classifier', async () => {
+    const res = await call(node.rpc, 'BatchUpsertFlows', { flows: [{ key: E, action: { type: 'PASS' } }, ...batch(7, 3 * BATCH_STEP, 'PASS')] });
+    assert.deepEqual([res.created, res.updated], [0, 3 * BATCH_STEP + 1]);
+    assert.equal(node.cp.service.stats().classifier.rules, 0);
+    const rs = new native.RuleSet(node.lab.pinDir);
+    try {
+      assert.deepEqual(rs.liveSlots(), [], 'no body left live in pcf_rules');
+    } finally {
+      rs.close();
+    }
+  });
+
+  it('the control plane stopped while a batch runs: the batch ends first, the maps hold what SQLite holds', async () => {
+    const file = (node.cp.service as unknown as { db: Database.Database }).db.name;
+    const running = node.cp.service.batchUpsert(batch(8, 5 * BATCH_STEP));
+    await node.cp.close();
+    const res = await running;
+    assert.equal(res.created, 5 * BATCH_STEP);
+    const check = new (await import('better-sqlite3')).default(file, { readonly: true });
+    try {
+      const exact = (check.prepare('SELECT count(*) AS n FROM flows WHERE precedence IS NULL').get() as { n: number }).n;
+      const m = native.FlowMap.open(path.join(node.lab.pinDir, 'pcf_flow_map'));
+      try {
+        assert.equal(m.countFlows(), exact);
+      } finally {
+        m.close();
+      }
+    } finally {
+      check.close();
+    }
   });
 });
