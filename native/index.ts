@@ -124,6 +124,14 @@ export interface FlowMap extends PinnedMap {
    * `rolledBack` (false: the restore failed too; reconcile the map).
    */
   upsertFlows(entries: FlowEntry | readonly FlowEntry[]): UpsertResult;
+  /**
+   * upsertFlows without the restore, for a caller that reconciles the map when a write fails
+   * (a batch before its COMMIT, a reconcile): it reads nothing first (upsertFlows looks up
+   * every key it may have to put back), so it costs about half as much. On failure the map
+   * may hold some of the entries; the PcfSystemError has `index` and `rolledBack` false.
+   * Returns how many distinct keys were written.
+   */
+  writeFlows(entries: readonly FlowEntry[]): number;
   /** One step of a walk over the entries (about `max`), resumed from `cursor` (null: the
    * start); the returned cursor is null at the end. Entries written between steps may be
    * seen or not; none is seen twice unless the map changed. */
@@ -313,10 +321,11 @@ interface NativeRuleStatsMap extends Omit<RuleStatsMap, 'readCounters'> {
   _readCounterSums(count?: number): Float64Array;
 }
 
-/** What the addon's FlowMap has: upsertFlows is built below from _upsertFlows. */
-interface NativeFlowMap extends Omit<FlowMap, 'upsertFlows'> {
-  /** upsertFlows of the entries gatherEntries read into columns. */
-  _upsertFlows(isArray: boolean, kinds: Uint8Array, nums: Float64Array, strs: string[]): UpsertResult;
+/** What the addon's FlowMap has: upsertFlows and writeFlows are built below from _upsertFlows. */
+interface NativeFlowMap extends Omit<FlowMap, 'upsertFlows' | 'writeFlows'> {
+  /** upsertFlows (restore) or writeFlows of the entries gatherEntries read into columns. */
+  _upsertFlows(isArray: boolean, kinds: Uint8Array, nums: Float64Array, strs: string[], restore: true): UpsertResult;
+  _upsertFlows(isArray: boolean, kinds: Uint8Array, nums: Float64Array, strs: string[], restore: false): number;
 }
 
 interface NativeModule {
@@ -468,7 +477,14 @@ Object.defineProperty(native.FlowMap.prototype, 'upsertFlows', {
   value: function upsertFlows(this: NativeFlowMap, entries: FlowEntry | readonly FlowEntry[]): UpsertResult {
     const isArray = Array.isArray(entries);
     const c = gatherEntries(isArray ? entries : [entries]);
-    return this._upsertFlows(isArray, c.kinds, c.nums, c.strs);
+    return this._upsertFlows(isArray, c.kinds, c.nums, c.strs, true);
+  },
+});
+
+Object.defineProperty(native.FlowMap.prototype, 'writeFlows', {
+  value: function writeFlows(this: NativeFlowMap, entries: readonly FlowEntry[]): number {
+    const c = gatherEntries(entries);
+    return this._upsertFlows(true, c.kinds, c.nums, c.strs, false);
   },
 });
 

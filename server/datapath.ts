@@ -325,7 +325,8 @@ export class Datapath {
       const fresh = exact.filter((f) => f.created).map((f) => f.slot);
       if (fresh.length) maps.ruleStats.resetCounters(fresh);
       this.syncNoExact(maps, false);
-      maps.flows.upsertFlows(exact.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
+      // No restore on failure: the batch reconciles instead.
+      maps.flows.writeFlows(exact.map((f) => ({ key: toNativeKey(f.spec.key!), action: actionOf(f) })));
     } catch (err) {
       this.dirty = true;
       throw this.refused(err);
@@ -368,7 +369,7 @@ export class Datapath {
         if (exactRules === 0) this.syncNoExact(maps, false);
         const entries = rows.map(entryOf);
         resetCounters(rows.map((r) => r[1]));
-        flows.upsertFlows(entries);
+        flows.writeFlows(entries); // a failed reconcile is retried whole
         exactRules += rows.length;
       }
       put = exactRules;
@@ -434,7 +435,7 @@ export class Datapath {
     }
     resetCounters(resetSlots);
     if (put.length) this.syncNoExact(this.maps!, false);
-    if (put.length) flows.upsertFlows(put);
+    if (put.length) flows.writeFlows(put);
     return { exactRules: want.size, put: put.length, stale };
   }
 

@@ -44,6 +44,8 @@ function toBody(f: Flow): FlowBody {
 export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens | null = null): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: it hashes every body (a SHA-1 per answer), and no client here sends If-None-Match.
+  app.disable('etag');
   // Before anything reads the request: a caller without a valid token gets 401, nothing else.
   if (tokens) {
     app.use((req, res, next) => {

@@ -88,6 +88,8 @@ export class FlowService {
   private reconcileError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending: Pending[] = [];
+  /** Rules in the last group commit (upsertGrouped). */
+  private lastGroup = 0;
   private retryMs = 0;
   private retryAt = 0;
   private nextDriftAt = 0;
@@ -339,7 +341,13 @@ export class FlowService {
     const spec = validateFlowSpec(raw, this.limits());
     return new Promise((resolve, reject) => {
       this.pending.push({ spec, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flushPending());
+      // Alone (the last group was one rule): at once. Among others: a millisecond more, so that
+      // the next requests of concurrent clients join this group (one COMMIT for all of them,
+      // PostgreSQL's commit_delay). A lone client never waits.
+      if (this.pending.length === 1) {
+        if (this.lastGroup > 1) setImmediate(() => setImmediate(() => this.flushPending()));
+        else setImmediate(() => this.flushPending());
+      }
     });
   }
 
@@ -351,6 +359,7 @@ export class FlowService {
     }
     const queued = this.pending;
     this.pending = [];
+    this.lastGroup = queued.length;
     // Groups of distinct keys, in arrival order: the same key twice goes to the next group.
     const groups: Pending[][] = [[]];
     let keys = new Set<string>();

@@ -552,6 +552,25 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
     });
   }
 
+  test('writeFlows: 1,000 entries in, then replaced, without a restore: a map that fills midway keeps what went in (rolledBack false, index)', () => {
+    const m = flowMap('write_flows', 1500);
+    const ip = (i: number) => `10.0.${(i >> 8) & 255}.${i & 255}`;
+    const entries: FlowEntry[] = Array.from({ length: 1000 }, (_, i) => ({ key: keyOf(ip(i), 1000 + i, 17), action: plain(i + 1) }));
+    assert.equal(m.writeFlows(entries), 1000);
+    assert.equal(m.countFlows(), 1000);
+    assert.equal(m.writeFlows(entries.map((e) => ({ ...e, action: { ...e.action, type: 'DROP' as const } }))), 1000);
+    assert.deepEqual(m.lookupFlow(entries[999].key), { ...entries[999].action, type: 'DROP' });
+    const more: FlowEntry[] = Array.from({ length: 1000 }, (_, i) => ({ key: keyOf(ip(1000 + i), 1, 6), action: plain(5000 + i) }));
+    assert.throws(() => m.writeFlows(more), (e: unknown) => {
+      isSysError('E2BIG', 7, 'writeFlows', m.path)(e);
+      assert.equal((e as NativeModule.PcfSystemError).rolledBack, false);
+      assert.equal((e as NativeModule.PcfSystemError).index, 500);
+      return true;
+    });
+    assert.equal(m.countFlows(), 1500, 'what went in before the map filled stays: the caller reconciles');
+    assert.throws(() => m.writeFlows([{ key: keyOf('10.9.9.9', 1), action: { ...plain(1), type: 'NOPE' as never } }]), /entries\[0\]\.action\.type/);
+  });
+
   test('100,000 entries into a map of 131072: inserted, replaced, restored', () => {
     const n = 100_000;
     const m = flowMap('big_upsert', 131072);

@@ -204,17 +204,22 @@ static uint32_t ReadOldValues(Napi::Env env, const PinnedMap &map, int fd, const
 	return found;
 }
 
-/* _upsertFlows(isArray, kinds, nums, strs): upsertFlows once native/index.ts has gathered the
- * entries into columns (EntryColumns). */
+/* _upsertFlows(isArray, kinds, nums, strs, restore): upsertFlows (restore true) or writeFlows
+ * (false: no old values read, nothing put back on failure) once native/index.ts has gathered
+ * the entries into columns (EntryColumns). */
 Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	int fd = map_.Fd(env, "upsertFlows");
+	bool restore = info[4].ToBoolean();
+	const char *op = restore ? "upsertFlows" : "writeFlows";
+	int fd = map_.Fd(env, op);
 	bool is_array = info[0].ToBoolean();
 	EntryColumns cols(env, info[1], info[2], info[3]);
 
 	uint32_t count = cols.Size();
-	std::future<FlowDump> dump = StartDump(fd, count, map_.Info().max_entries); /* for 2. */
+	std::future<FlowDump> dump;
+	if (restore)
+		dump = StartDump(fd, count, map_.Info().max_entries); /* for 2. */
 
 	/* 1. Validate and pack everything; a repeated key keeps its last action. */
 	std::vector<struct pcf_flow_key> keys;
@@ -256,13 +261,22 @@ Napi::Value FlowMap::UpsertFlows(const Napi::CallbackInfo &info)
 	std::vector<struct pcf_flow_action> old;
 	std::vector<bool> existed;
 	uint32_t replaced =
-		ReadOldValues(env, map_, fd, "upsertFlows", keys, index, &dump, &old, &existed);
+		restore ? ReadOldValues(env, map_, fd, op, keys, index, &dump, &old, &existed) : 0;
 
 	/* 3. Write; on failure put back the elements already written, last first. */
 	uint32_t done = 0;
 	const char *call = nullptr;
 	int err = UpdateElems(fd, keys.data(), actions.data(), sizeof(keys[0]),
 			      sizeof(actions[0]), n, &done, &call);
+	if (err && !restore) {
+		Napi::Error e = SysError(env, err, op, call, map_.Path());
+		if (done < n)
+			e.Value().Set("index", Napi::Number::New(env, source[done]));
+		e.Value().Set("rolledBack", Napi::Boolean::New(env, false));
+		throw e;
+	}
+	if (!restore)
+		return Napi::Number::New(env, n);
 	if (err) {
 		int rb_err = 0;
 		const char *rb_call = nullptr;
