@@ -256,7 +256,8 @@ export class Datapath {
       // With a commit to follow, keep what the exact entries were, to put back if it fails.
       const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
       if (exactPut.length) this.syncNoExact(maps, false);
-      if (exactPut.length) maps.flows.upsertFlows(changes.filter((c) => isExact(c.f)).map((c) => ({ key: toNativeKey(c.f.spec.key!), action: c.action })));
+      // No restore on failure: the caller's write() reconciles the maps before it answers.
+      if (exactPut.length) maps.flows.writeFlows(changes.filter((c) => isExact(c.f)).map((c) => ({ key: toNativeKey(c.f.spec.key!), action: c.action })));
       // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata);
       // zeros ("keep") for a port-only NAT, so a reused slot never keeps another rule's.
       for (const f of upserts) {

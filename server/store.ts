@@ -80,8 +80,7 @@ export function flowOf(id: number, spec: FlowSpec, revision: number, created_at:
 }
 
 function storedOf(r: FlowRow): StoredFlow {
-  const spec = rowToSpec(r);
-  return { id: r.id, flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
+  return new Stored(r.id, rowToSpec(r), r.stats_slot, r.revision, r.created_at, r.updated_at);
 }
 
 function rowToFlow(r: FlowRow): Flow {
@@ -103,14 +102,21 @@ export interface UpsertResult extends StoredFlow {
   created: boolean;
 }
 
-/** An upserted rule; the API's Flow is built only if asked for (a batch answers ids only). */
-class Upserted implements UpsertResult {
+/** A stored rule whose API Flow is built only if asked for: a batch answers ids only, a
+ * drift check or a reconcile compares specs. */
+class Stored implements StoredFlow {
   private shown: Flow | null = null;
-  constructor(readonly id: number, readonly spec: FlowSpec, readonly slot: number, readonly created: boolean,
+  constructor(readonly id: number, readonly spec: FlowSpec, readonly slot: number,
     private readonly revision: number, private readonly createdAt: string, private readonly updatedAt: string) {}
 
   get flow(): Flow {
     return (this.shown ??= flowOf(this.id, this.spec, this.revision, this.createdAt, this.updatedAt));
+  }
+}
+
+class Upserted extends Stored implements UpsertResult {
+  constructor(id: number, spec: FlowSpec, slot: number, readonly created: boolean, revision: number, createdAt: string, updatedAt: string) {
+    super(id, spec, slot, revision, createdAt, updatedAt);
   }
 }
 
