@@ -122,6 +122,28 @@ describe('a batch in steps', { skip: why ?? false }, () => {
     assert.equal((await node.http.get('/flows?src_ip=198.19.2.0&limit=1000').expect(200)).body.flows.length, 256);
   });
 
+  it('a watcher streaming live gets every rule of the batch after its COMMIT, in revision order, and nothing of a refused one', async () => {
+    const from = state().revision;
+    const events: { revision: number; kind: string; id: number }[] = [];
+    const stream = node.rpc.WatchFlows({ from_revision: from });
+    stream.on('data', (e: { revision: number; kind: string; id: number }) => events.push(e));
+    stream.on('error', () => {});
+    try {
+      const n = 5 * BATCH_STEP;
+      const bad = batch(30, n);
+      bad[n - 1] = rule(30, 3);
+      await refused({ flows: bad }, 'INVALID_ARGUMENT', /duplicate/);
+      const res = await call(node.rpc, 'BatchUpsertFlows', { flows: batch(31, n) });
+      for (const end = Date.now() + 10_000; events.length < n && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(events.length, n, 'one event per rule of the batch that was answered');
+      assert.deepEqual(events.map((e) => e.revision), Array.from({ length: n }, (_, i) => from + 1 + i));
+      assert.deepEqual(events.map((e) => e.id), res.ids);
+      assert.ok(events.every((e) => e.kind === 'UPSERT'));
+    } finally {
+      stream.cancel();
+    }
+  });
+
   it('refused late, nothing kept: a duplicate at the last index, a rule a PCC rule owns, more than the map holds', async () => {
     const n = 6 * BATCH_STEP;
     const dup = batch(4, n);
