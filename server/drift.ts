@@ -7,8 +7,10 @@ import type { FlowStore } from './store.js';
 /** Rules (or map entries) per step: a few ms of work. */
 export const DRIFT_STEP = 1000;
 /** After a step the round pauses this many times as long as the step took: a round uses at
- * most 1 / (1 + DRIFT_PAUSE) of a CPU (20 %), however many rules there are. */
+ * most 1 / (1 + DRIFT_PAUSE) of a CPU (20 %), however many rules there are; while rules are
+ * being written, DRIFT_PAUSE_BUSY (5 %): the writes go first, and the check still ends. */
 export const DRIFT_PAUSE = 4;
+export const DRIFT_PAUSE_BUSY = 19;
 
 export const noDrift = (): Drift => ({ exact_missing: 0, exact_stale: 0, exact_changed: 0, classifier_missing: 0, classifier_extra: 0, classifier_changed: 0, buckets_changed: 0 });
 

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type Datapath, type DatapathState, type Drift, type RuleSnapshot } from './datapath.js';
-import { DRIFT_PAUSE, DriftRound } from './drift.js';
+import { DRIFT_PAUSE, DRIFT_PAUSE_BUSY, DriftRound } from './drift.js';
 import { CapacityError, ConflictError, NotFoundError, OutOfRangeError, quote, UnavailableError, ValidationError, type FieldError } from './errors.js';
 import { PccStore, pccFlows, type PccRuleRow } from './pcc.js';
 import { matchKeyString } from './match.js';
@@ -195,6 +195,7 @@ export class FlowService {
     this.nextDriftAt = now + this.driftCheckMs;
     const round = new DriftRound(this.store, this.datapath);
     this.round = round;
+    let writes = this.datapath.writes;
     const step = () => {
       if (this.round !== round) return; // aborted: the maps were reconciled or closed meanwhile
       if (this.batching) {
@@ -205,7 +206,9 @@ export class FlowService {
       const t0 = performance.now();
       try {
         if (!round.next()) {
-          this.roundTimer = setTimeout(step, Math.max(1, (performance.now() - t0) * DRIFT_PAUSE));
+          const busy = this.datapath.writes !== writes;
+          writes = this.datapath.writes;
+          this.roundTimer = setTimeout(step, Math.max(1, (performance.now() - t0) * (busy ? DRIFT_PAUSE_BUSY : DRIFT_PAUSE)));
           this.roundTimer.unref();
           return;
         }
