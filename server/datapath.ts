@@ -253,10 +253,9 @@ export class Datapath {
     this.writes++;
     try {
       if (newSlots.length) maps.ruleStats.resetCounters(newSlots);
-      // With a commit to follow, keep what the exact entries were, to put back if it fails.
-      const before = plan && exactPut.length ? exactPut.map((f) => maps.flows.lookupFlow(toNativeKey(f.spec.key!))) : null;
       if (exactPut.length) this.syncNoExact(maps, false);
-      // No restore on failure: the caller's write() reconciles the maps before it answers.
+      // Nothing is put back on a failure here: the caller's write() (or the batch) reconciles
+      // the maps with SQLite before it answers.
       if (exactPut.length) maps.flows.writeFlows(changes.filter((c) => isExact(c.f)).map((c) => ({ key: toNativeKey(c.f.spec.key!), action: c.action })));
       // The IPv6 NAT addresses the worker reads by the rule's slot (no room in the metadata);
       // zeros ("keep") for a port-only NAT, so a reused slot never keeps another rule's.
@@ -264,18 +263,7 @@ export class Datapath {
         const n = f.spec.action.nat;
         if (f.spec.match.family === 6 && n) maps.ruleSet.setNat6(f.slot, n.snat_ip, n.dnat_ip);
       }
-      if (plan) {
-        try {
-          maps.ruleSet.commit(plan);
-        } catch (err) {
-          before?.forEach((a, i) => {
-            const key = toNativeKey(exactPut[i].spec.key!);
-            if (a) maps.flows.upsertFlows({ key, action: a });
-            else maps.flows.deleteFlows(key);
-          });
-          throw err;
-        }
-      }
+      if (plan) maps.ruleSet.commit(plan);
     } catch (err) {
       this.classifier.rollback();
       // The addon restored what it could (rolledBack false: not even that) and another
@@ -338,7 +326,7 @@ export class Datapath {
   private refused(err: unknown): unknown {
     const e = err as native.PcfSystemError;
     this.log.warn({ err, rolledBack: e.rolledBack }, 'a map write failed; reconciling');
-    if (e.errno) return new UnavailableError(`the datapath refused the write (${e.code} from ${e.syscall}); nothing was written; the maps are being reconciled with SQLite, retry`);
+    if (e.errno) return new UnavailableError(`the datapath refused the write (${e.code} from ${e.syscall}); nothing of it is kept; the maps are being reconciled with SQLite, retry`);
     return err;
   }
 
@@ -363,7 +351,7 @@ export class Datapath {
     let exactRules = 0;
     let put = 0;
     let stale: native.FlowKey[] = [];
-    if (flows.countFlows() === 0) {
+    if (flows.scanFlows(null, 1).entries.length === 0) {
       // Empty (a start-up after the loader created the maps): every rule goes in, chunk by
       // chunk as SQLite yields them, with nothing to compare.
       for (const rows of snap.exact()) {

@@ -344,9 +344,9 @@ export class FlowService {
     const spec = validateFlowSpec(raw, this.limits());
     return new Promise((resolve, reject) => {
       this.pending.push({ spec, resolve, reject });
-      // Alone (the last group was one rule): at once. Among others: a millisecond more, so that
-      // the next requests of concurrent clients join this group (one COMMIT for all of them,
-      // PostgreSQL's commit_delay). A lone client never waits.
+      // Alone (the last group was one rule): at once. Among others: one more turn of the event
+      // loop, so that the next requests of concurrent clients join this group (one COMMIT for
+      // all of them, as PostgreSQL's commit_delay). A lone client never waits.
       if (this.pending.length === 1) {
         if (this.lastGroup > 1) setImmediate(() => setImmediate(() => this.flushPending()));
         else setImmediate(() => this.flushPending());

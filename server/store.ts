@@ -181,7 +181,6 @@ export class FlowStore {
       ofPcc: db.prepare<[string], FlowRow>('SELECT * FROM flows WHERE pcc_rule_id = ? ORDER BY filter_index, id'),
       slotsInUse: db.prepare<[], [number, number]>('SELECT id, stats_slot FROM flows').raw(),
       slots: db.prepare<[], number>('SELECT stats_slot FROM flows').pluck(),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flows'),
       maxRevision: db.prepare<[], { r: number | null }>(
         `SELECT max(r) AS r FROM (SELECT max(revision) AS r FROM flows UNION ALL SELECT max(revision) FROM flow_tombstones
            UNION ALL SELECT compacted_revision FROM watch_state)`),
@@ -233,10 +232,7 @@ export class FlowStore {
 
   /** The flows of a PCC rule, by filter. */
   flowsOfPcc(pccRuleId: string): StoredFlow[] {
-    return this.stmts.ofPcc.all(pccRuleId).map((r) => {
-      const spec = rowToSpec(r);
-      return { id: r.id, flow: flowOf(r.id, spec, r.revision, r.created_at, r.updated_at), spec, slot: r.stats_slot };
-    });
+    return this.stmts.ofPcc.all(pccRuleId).map(storedOf);
   }
 
   slotOf(id: number): number | undefined {
@@ -341,12 +337,6 @@ export class FlowStore {
 
   all(): StoredFlow[] {
     return this.stmts.all.all().map(storedOf);
-  }
-
-  /** Every rule in id order, one at a time: a caller that keeps little of each (the start-up's
-   * reconcile at a million rules) leaves short-lived garbage, not a heap of rule objects. */
-  *each(): Generator<StoredFlow> {
-    for (const r of this.stmts.all.iterate()) yield storedOf(r);
   }
 
   /** The rules with a precedence (the classifier's), in id order. */
