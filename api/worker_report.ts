@@ -16,9 +16,13 @@ export interface WorkerCounters {
   poll_mode: string;
   pid: number;
   sequence: number;
+  /** The worker's TSC frequency (rte_get_tsc_hz()): the unit of busy_cycles; 0 from a worker
+   * that does not send it. */
+  tsc_hz: number;
   /** attachment: the RX interface's place in the pin dir; queue: its RX queue; queue_id
-   * (deprecated): their pcf_xskmap key, attachment * 64 + queue. */
-  queues: { attachment: number; queue: number; queue_id: number; counters: StageCounters }[];
+   * (deprecated): their pcf_xskmap key, attachment * 64 + queue. busy_cycles: TSC cycles of
+   * the queue's bursts that carried packets, RX through TX (idle polls not counted). */
+  queues: { attachment: number; queue: number; queue_id: number; busy_cycles: number; counters: StageCounters }[];
   rules: { rule_id: number; packets: number; bytes: number }[];
 }
 
@@ -38,6 +42,7 @@ const queueFromMessage = (q: QueueStats__Output): WorkerCounters['queues'][numbe
   attachment: q.attachment ?? Math.floor((q.queue_id ?? 0) / QUEUES_PER_ATTACHMENT),
   queue: q.queue ?? (q.queue_id ?? 0) % QUEUES_PER_ATTACHMENT,
   queue_id: q.queue_id ?? (q.attachment ?? 0) * QUEUES_PER_ATTACHMENT + (q.queue ?? 0),
+  busy_cycles: Number(q.busy_cycles ?? 0),
   counters: { ...ZERO, ...Object.fromEntries(Object.entries(q.counters ?? {}).map(([k, v]) => [k, k === 'drops' ? v : Number(v)])) },
 });
 
@@ -53,9 +58,19 @@ export function countersFromMessage(m: WorkerStats__Output | WorkerState__Output
     poll_mode: m.poll_mode ?? '',
     pid: Number(m.pid ?? 0),
     sequence: Number(m.sequence ?? 0),
+    tsc_hz: Number(m.tsc_hz ?? 0),
     queues: (m.queues ?? []).map(queueFromMessage),
     rules: (m.rules ?? []).map(ruleFromMessage),
   };
+}
+
+/** A queue as GET /stats shows it: with the worker's cycles per packet, busy_cycles /
+ * rx_packets; null before the first packet, and from a worker that does not measure them
+ * (busy_cycles 0: every burst that carried a packet adds to it). */
+export type QueueView = WorkerCounters['queues'][number] & { cycles_per_packet: number | null };
+
+export function queueView(q: WorkerCounters['queues'][number]): QueueView {
+  return { ...q, cycles_per_packet: q.counters.rx_packets > 0 && q.busy_cycles > 0 ? q.busy_cycles / q.counters.rx_packets : null };
 }
 
 /** A WorkerStats message (a worker's Report) to a complete report. */

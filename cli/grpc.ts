@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../api/proto.js';
 import { KEY_PROTOCOLS, MATCH_PROTOCOLS } from '../api/protocols.js';
-import { countersFromMessage } from '../api/worker_report.js';
+import { countersFromMessage, queueView } from '../api/worker_report.js';
 import type { Flow__Output } from '../server/generated/proto/pcf/v1/Flow.js';
 import type { FlowDirection } from '../server/generated/proto/pcf/v1/FlowDirection.js';
 import type { FlowEvent__Output } from '../server/generated/proto/pcf/v1/FlowEvent.js';
@@ -153,9 +153,10 @@ function statsFromMessage(m: Stats__Output, withRules: boolean): Stats {
     },
     xdp,
     rules: !withRules ? undefined : (m.rules ?? []).map((r) => ({ id: r.id ?? 0, packets: r.packets ?? 0, bytes: r.bytes ?? 0 })),
-    workers: (m.workers ?? []).map((w) => ({
-      ...countersFromMessage(w), started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false,
-    })),
+    workers: (m.workers ?? []).map((w) => {
+      const c = countersFromMessage(w);
+      return { ...c, queues: c.queues.map(queueView), started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false };
+    }),
   };
 }
 

@@ -194,6 +194,7 @@ static struct rte_tel_data *counters_dict(const struct pcf_queue_counters *c)
 	rte_tel_data_add_dict_u64(d, "no_meta_passed", c->no_meta_passed);
 	rte_tel_data_add_dict_u64(d, "rx_ipv6", c->rx_ipv6);
 	rte_tel_data_add_dict_u64(d, "frag_later", c->frag_later);
+	rte_tel_data_add_dict_u64(d, "busy_cycles", c->busy_cycles);
 	for (i = 0; i < PCF_DROP__MAX; i++) {
 		snprintf(key, sizeof(key), "drop_%s", pcf_drop_names[i]);
 		rte_tel_data_add_dict_u64(d, key, c->drops[i]);
@@ -257,6 +258,7 @@ static void tel_fill_stats(const struct pcf_stats_view *v, struct rte_tel_data *
 	rte_tel_data_add_dict_string(d, "xdp_mode", v->xdp_mode);
 	rte_tel_data_add_dict_string(d, "poll_mode", v->poll_mode);
 	rte_tel_data_add_dict_u64(d, "started_at_unix_ms", v->started_at_unix_ms);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", v->tsc_hz);
 	if (v->reverse)
 		rte_tel_data_add_dict_string(d, "reverse", v->reverse);
 	for (i = 0; i < v->n_queues; i++) {

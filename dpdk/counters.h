@@ -51,6 +51,9 @@ struct pcf_queue_counters {
 	uint64_t rx_ipv6;        /* IPv6 frames among rx that parsed (telemetry only) */
 	uint64_t frag_later;     /* later fragments (IPv4 and IPv6) among rx that parsed: no
 				  * ports, addresses and TTL / hop limit only (nat.h) */
+	uint64_t busy_cycles;    /* TSC cycles (rte_rdtsc) of the bursts that carried packets,
+				  * from before their RX burst to after their TX (datapath.c);
+				  * empty polls and the wakeup-mode poll() are not counted */
 	uint64_t drops[PCF_DROP__MAX];
 };
 
@@ -141,6 +144,7 @@ struct pcf_stats_view {
 	const char *poll_mode;
 	const char *reverse;          /* --reverse: "<egress> attachment <n> -> <iface>"; NULL without */
 	uint64_t started_at_unix_ms;
+	uint64_t tsc_hz;              /* rte_get_tsc_hz(): the unit of busy_cycles */
 	uint32_t rule_slots;          /* entries of each lcore's per-rule table */
 	/* The main lcore's tables, for their sizes: [0] of the egress, [1] of --iface (--reverse);
 	 * NULL when not used (--dst-mac, --egress tap). */

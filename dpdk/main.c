@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -358,6 +359,7 @@ static void setup_reporting(void)
 					.poll_mode = pcf_poll_name(conf.poll),
 					.reverse = conf.reverse ? reverse_desc : NULL,
 					.started_at_unix_ms = clock_ms(CLOCK_REALTIME),
+					.tsc_hz = rte_get_tsc_hz(),
 					.rule_slots = rule_slots,
 					.neigh = { neigh, neigh_rev }, .routes = { routes, routes_rev },
 					.n_queues = n_rx };

@@ -59,6 +59,7 @@ static void snapshot(struct pcf_reporter *r, struct pcf_report_buf *b, bool fina
 			.tx_packets = qc.tx_packets, .tx_bytes = qc.tx_bytes,
 			.nat = qc.nat, .ttl_expired = qc.ttl_expired, .mirrored = qc.mirrored,
 			.rx_ipv6 = qc.rx_ipv6, .frag_later = qc.frag_later,
+			.busy_cycles = qc.busy_cycles,
 			.drops = b->drops[i], .n_drops = PCF_DROP__MAX,
 		};
 	}
@@ -70,6 +71,7 @@ static void snapshot(struct pcf_reporter *r, struct pcf_report_buf *b, bool fina
 		.worker_id = v->worker_id, .iface = v->iface, .egress = v->egress,
 		.xdp_mode = v->xdp_mode, .poll_mode = v->poll_mode,
 		.pid = (uint64_t)getpid(), .started_at_unix_ms = v->started_at_unix_ms,
+		.tsc_hz = v->tsc_hz,
 		.queues = b->q, .n_queues = v->n_queues, .rules = b->rules, .n_rules = n_rules,
 	};
 	b->final = final;

@@ -34,6 +34,7 @@ void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
   m->set_pid(r.pid);
   m->set_started_at_unix_ms(r.started_at_unix_ms);
   m->set_sequence(sequence);
+  m->set_tsc_hz(r.tsc_hz);
   for (unsigned i = 0; i < r.n_queues; i++) {
     const pcf_report_queue &q = r.queues[i];
     pcf::v1::QueueStats *qs = m->add_queues();
@@ -45,6 +46,7 @@ void Fill(const pcf_report &r, uint64_t sequence, pcf::v1::WorkerStats *m) {
 #pragma GCC diagnostic pop
     qs->set_attachment(q.attachment);
     qs->set_queue(q.queue);
+    qs->set_busy_cycles(q.busy_cycles);
     pcf::v1::StageCounters *c = qs->mutable_counters();
     c->set_rx_packets(q.rx_packets);
     c->set_rx_bytes(q.rx_bytes);

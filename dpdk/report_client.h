@@ -24,6 +24,7 @@ struct pcf_report_queue {
 	uint32_t attachment, queue;
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t nat, ttl_expired, mirrored, rx_ipv6, frag_later;
+	uint64_t busy_cycles; /* TSC cycles of the bursts that carried packets (counters.h) */
 	const struct pcf_report_counter *drops;
 	unsigned int n_drops;
 };
@@ -36,6 +37,7 @@ struct pcf_report_rule {
 struct pcf_report {
 	const char *worker_id, *iface, *egress, *xdp_mode, *poll_mode;
 	uint64_t pid, started_at_unix_ms;
+	uint64_t tsc_hz; /* the TSC's frequency: busy_cycles / tsc_hz is seconds */
 	const struct pcf_report_queue *queues;
 	unsigned int n_queues;
 	const struct pcf_report_rule *rules;

@@ -39,6 +39,9 @@
 #   R  a hung report target (report_sink --hang): mirror copies reach the pcapng file and the
 #      neighbour table is re-read as if it answered; the stop's wait is bounded;
 #   S  reports resume within 2 s after the report target comes back;
+#   T  the worker's cost per packet: busy_cycles (TSC cycles of the bursts that carried packets)
+#      stays 0 while idle, grows with a known number of packets to between 100 and 10,000,000
+#      cycles per packet, at most the wall time; tsc_hz > 0; the same in the gRPC report;
 #   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
 #
 # A case that cannot run here while the rest can (L, M, N and P without a control plane, L's
@@ -817,6 +820,57 @@ if worker_start resume --egress iface:dut1 --poll wakeup --report "unix:$SOCK" -
 	worker_stop TERM
 else
 	fail "S worker starts" "$OUT"
+fi
+
+# ---- T: the worker's cost per packet: busy_cycles and tsc_hz -------------------------------------
+# 300 packets through rule 42 (REDIRECT, DNAT + TTL) in wakeup mode: queue_0's busy_cycles, the
+# TSC cycles from before each burst's RX to after its TX for the bursts that carried packets,
+# is 0 before the first packet and does not grow while the lcore idles (empty polls and the
+# poll() wait are not counted); per packet it is between 100 and 10,000,000 cycles, and in
+# seconds (/ tsc_hz) no more than the time the packets took to send. The report says the same.
+T_SOCK=$TMP/t.sock
+"$SINK" "unix:$T_SOCK" 60 >"$TMP/t-sink.json" 2>"$TMP/t-sink.err" &
+PIDS+=("$!")
+for i in $(seq 1 50); do grep -q listening "$TMP/t-sink.err" && break; sleep 0.1; done
+if worker_start cost --egress iface:dut1 --poll wakeup --report "unix:$T_SOCK" --report-interval-ms 200; then
+	sleep 0.5
+	TEL=$(telemetry cost)
+	OUT=$TEL
+	expect "T before any packet: busy_cycles 0 (idle polls are not counted), tsc_hz > 0" \
+		'[ "$(jget "$TEL" "[r.queue_0.busy_cycles, r.total.busy_cycles, r.tsc_hz > 0].join()")" = 0,0,true ]'
+	T_N=300
+	T0=$(date +%s%N)
+	send 5000 7000 $T_N 1
+	T_WALL_NS=$(($(date +%s%N) - T0))
+	for i in $(seq 1 50); do [ "$(jget "$(telemetry cost)" "r.queue_0.rx_packets")" = $T_N ] && break; sleep 0.1; done
+	sleep 0.2 # the last burst's cycles are added after its TX
+	TEL=$(telemetry cost)
+	T_BUSY=$(jget "$TEL" "r.queue_0.busy_cycles")
+	T_HZ=$(jget "$TEL" "r.tsc_hz")
+	OUT="$TEL wall ${T_WALL_NS} ns"
+	echo "info T cost per packet: $(jget "$TEL" "const q = r.queue_0; \`\${q.busy_cycles} cycles for \${q.rx_packets} packets = \${(q.busy_cycles / q.rx_packets).toFixed(0)} cycles = \${(1e9 * q.busy_cycles / q.rx_packets / r.tsc_hz).toFixed(0)} ns per packet at \${r.tsc_hz} Hz\`")"
+	expect "T after $T_N packets: rx $T_N, busy_cycles > 0 (queue_0 and total)" \
+		'[ "$(jget "$TEL" "[r.queue_0.rx_packets, r.queue_0.busy_cycles > 0, r.total.busy_cycles == r.queue_0.busy_cycles].join()")" = $T_N,true,true ]'
+	expect "T busy_cycles / rx_packets between 100 and 10,000,000 cycles" \
+		'[ "$(jget "$TEL" "const c = r.queue_0.busy_cycles / r.queue_0.rx_packets; c >= 100 && c <= 1e7")" = true ]'
+	expect "T busy_cycles / tsc_hz (busy seconds) no more than the ${T_WALL_NS} ns the packets took" \
+		'[ "$(jget "$TEL" "1e9 * r.queue_0.busy_cycles / r.tsc_hz <= $T_WALL_NS")" = true ]'
+	sleep 1
+	TEL=$(telemetry cost)
+	OUT="$TEL before: $T_BUSY"
+	expect "T idle for 1 s after the traffic: busy_cycles unchanged" '[ "$(jget "$TEL" "r.queue_0.busy_cycles")" = "$T_BUSY" ]'
+	REPORT=
+	for i in $(seq 1 50); do
+		REPORT=$(tail -n 1 "$TMP/t-sink.json" 2>/dev/null)
+		[ -n "$REPORT" ] && [ "$(jget "$REPORT" 'r.queues[0].counters.rx_packets')" = $T_N ] && break
+		sleep 0.1
+	done
+	OUT="report: $REPORT"
+	expect "T gRPC report: QueueStats.busy_cycles and WorkerStats.tsc_hz as telemetry shows them" \
+		'[ "$(jget "$REPORT" "[r.queues[0].counters.rx_packets, r.queues[0].busy_cycles, r.tsc_hz].join()")" = "$T_N,$T_BUSY,$T_HZ" ]'
+	worker_stop TERM
+else
+	fail "T worker starts" "$OUT"
 fi
 
 # ---- L: IPv6 through the control plane's rules --------------------------------------------

@@ -1,7 +1,9 @@
 // metrics.ts - GET /metrics for Prometheus: the XDP counters, rules and datapath state,
-// read from the maps at scrape time (prom-client), plus the process's own metrics.
+// read from the maps at scrape time (prom-client), the DPDK workers' latest reports (their
+// CPU cost per packet), plus the process's own metrics.
 import client from 'prom-client';
 import type { FlowService } from './service.js';
+import type { WorkerView } from './workers.js';
 
 export function createMetrics(service: FlowService): client.Registry {
   const registry = new client.Registry();
@@ -53,6 +55,30 @@ export function createMetrics(service: FlowService): client.Registry {
       },
     });
   }
+  // The workers' latest reports (stale ones included until they expire), per RX queue:
+  // rate(pcf_worker_busy_cycles_total) / rate(pcf_worker_rx_packets_total) is the worker's
+  // cycles per packet, and divided by pcf_worker_tsc_hz its busy share of a core.
+  const queueLabels = ['worker_id', 'attachment', 'queue'] as const;
+  for (const [name, help, get] of [
+    ['pcf_worker_busy_cycles_total', 'TSC cycles a worker queue\'s lcore spent on bursts that carried packets, RX through TX (idle polls not counted)', (q) => q.busy_cycles],
+    ['pcf_worker_rx_packets_total', 'Frames a worker queue took into its pipeline', (q) => q.counters.rx_packets],
+  ] as const satisfies readonly (readonly [string, string, (q: WorkerView['queues'][number]) => number])[]) {
+    new client.Counter({
+      name, help, labelNames: queueLabels, registers: [registry],
+      collect() {
+        this.reset();
+        for (const w of service.workers.list())
+          for (const q of w.queues) this.inc({ worker_id: w.worker_id, attachment: q.attachment, queue: q.queue }, get(q));
+      },
+    });
+  }
+  new client.Gauge({
+    name: 'pcf_worker_tsc_hz', help: 'A worker\'s TSC frequency (rte_get_tsc_hz()): the unit of pcf_worker_busy_cycles_total', labelNames: ['worker_id'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const w of service.workers.list()) this.set({ worker_id: w.worker_id }, w.tsc_hz);
+    },
+  });
   new client.Gauge({
     name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
     collect() {

@@ -78,6 +78,16 @@ describe('worker and control plane', { skip: why ?? false }, () => {
     assert.deepEqual(w.rules.find((x: { rule_id: number }) => x.rule_id === id)?.packets, 100);
     const s = await stats();
     assert.equal(s.xdp.act_redirect.packets, 100, 'XDP handed all of them to the worker');
+    // The worker's own cost: the cycles of its bursts that carried packets, per packet.
+    const q = w.queues.find((x: { attachment: number; queue: number }) => x.attachment === 0 && x.queue === 0);
+    assert.ok(w.tsc_hz > 0, `tsc_hz ${w.tsc_hz}`);
+    assert.ok(q.busy_cycles > 0, `busy_cycles ${q.busy_cycles}`);
+    assert.equal(q.cycles_per_packet, q.busy_cycles / 100);
+    assert.ok(q.cycles_per_packet >= 100 && q.cycles_per_packet <= 1e7, `${q.cycles_per_packet} cycles per packet`);
+    const m = await (await fetch(`${cp.url}/metrics`)).text();
+    const labels = `worker_id="${w.worker_id}",attachment="0",queue="0"`;
+    assert.match(m, new RegExp(`^pcf_worker_busy_cycles_total\\{${labels.replace(/[/.]/g, '\\$&')}\\} \\d+$`, 'm'));
+    assert.match(m, new RegExp(`^pcf_worker_tsc_hz\\{worker_id="${w.worker_id.replace(/[/.]/g, '\\$&')}"\\} ${w.tsc_hz}$`, 'm'));
   });
 
   it('the control plane restarts while traffic flows: nothing lost, the worker reconnects, counters go on', async () => {

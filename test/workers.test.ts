@@ -13,15 +13,19 @@ import { loadPcfPackage } from '../api/proto.js';
 import { call, grpcClient, startInProcess, tempDb, type PcfClient } from './lib/cp.js';
 import { ROOT } from './lib/env.js';
 import { reportFromMessage } from '../api/worker_report.js';
-import { MAX_WORKERS, WorkerRegistry } from '../server/workers.js';
+import { checkReport, MAX_WORKERS, WorkerRegistry } from '../server/workers.js';
 
 const run = promisify(execFile);
+
+/** The TSC frequency and the cycles a queue's bursts took for rx packets, as a worker sends them. */
+const TSC_HZ = 2_095_078_000;
+const busy = (rx: number) => rx * 1500 + 7;
 
 function report(seq: number, rx: number) {
   return {
     worker_id: 'lab-dut/dut0', iface: 'dut0', egress: 'iface:dut1', xdp_mode: 'copy', poll_mode: 'wakeup',
-    pid: 4242, started_at_unix_ms: Date.now() - 10_000, sequence: seq,
-    queues: [{ queue_id: 0, counters: { rx_packets: rx, rx_bytes: rx * 60, tx_packets: rx - 1, tx_bytes: (rx - 1) * 60, nat: rx, ttl_expired: 1, mirrored: 0, drops: { ttl_expired: 1 } } }],
+    pid: 4242, started_at_unix_ms: Date.now() - 10_000, sequence: seq, tsc_hz: TSC_HZ,
+    queues: [{ queue_id: 0, busy_cycles: busy(rx), counters: { rx_packets: rx, rx_bytes: rx * 60, tx_packets: rx - 1, tx_bytes: (rx - 1) * 60, nat: rx, ttl_expired: 1, mirrored: 0, drops: { ttl_expired: 1 } } }],
     rules: [{ rule_id: 7, packets: rx, bytes: rx * 60 }],
   };
 }
@@ -62,10 +66,26 @@ describe('worker reports', () => {
     // The report has only the deprecated queue_id (a worker of the release before): its
     // attachment and queue are read from it.
     assert.deepEqual([w.queues[0].attachment, w.queues[0].queue, w.queues[0].queue_id], [0, 0, 0]);
+    // The worker's cost per packet: its TSC frequency, the queue's busy cycles, and their
+    // ratio to the packets.
+    assert.equal(w.tsc_hz, TSC_HZ);
+    assert.equal(w.queues[0].busy_cycles, busy(250));
+    assert.equal(w.queues[0].cycles_per_packet, busy(250) / 250);
     const g = await call(rpc, 'GetStats', {});
     assert.equal(g.workers[0].worker_id, 'lab-dut/dut0');
     assert.equal(Number(g.workers[0].queues[0].counters.rx_packets), 250);
     assert.deepEqual([g.workers[0].queues[0].attachment, g.workers[0].queues[0].queue], [0, 0]);
+    assert.deepEqual([Number(g.workers[0].tsc_hz), Number(g.workers[0].queues[0].busy_cycles)], [TSC_HZ, busy(250)]);
+  });
+
+  it('GET /metrics: the worker\'s busy cycles and packets per queue, and its TSC frequency', async () => {
+    const m = await (await fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
+    const labels = 'worker_id="lab-dut/dut0",attachment="0",queue="0"';
+    assert.match(m, /^# TYPE pcf_worker_busy_cycles_total counter$/m);
+    assert.match(m, new RegExp(`^pcf_worker_busy_cycles_total\\{${labels}\\} ${busy(250)}$`, 'm'));
+    assert.match(m, new RegExp(`^pcf_worker_rx_packets_total\\{${labels}\\} 250$`, 'm'));
+    assert.match(m, /^# TYPE pcf_worker_tsc_hz gauge$/m);
+    assert.match(m, new RegExp(`^pcf_worker_tsc_hz\\{worker_id="lab-dut/dut0"\\} ${TSC_HZ}$`, 'm'));
   });
 
   it('pcfctl stats shows the worker per queue, over REST and gRPC', async () => {
@@ -147,6 +167,31 @@ describe('worker reports', () => {
     const r = new WorkerRegistry(1000, 5000);
     r.accept(reportFromMessage({ ...report(1, 1), queues: [{ attachment: 1, queue: 2, counters: {} }] }));
     assert.deepEqual(pick(r.list()[0].queues[0]), [1, 2, 66]);
+  });
+
+  it('busy cycles past 2^53 (40 days of a busy queue at 2.6 GHz) are taken, their last digits rounded, not the report refused', () => {
+    const r = reportFromMessage({ ...report(1, 1000), queues: [{ ...report(1, 1000).queues[0], busy_cycles: '9007199254740993' }] });
+    assert.equal(checkReport(r, Date.now()), null);
+    const reg = new WorkerRegistry(1000, 5000);
+    reg.accept(r);
+    assert.deepEqual([reg.list()[0].queues[0].busy_cycles, reg.list()[0].queues[0].cycles_per_packet], [9007199254740992, 9007199254740.992]);
+  });
+
+  it('cycles per packet: busy_cycles / rx_packets per queue, null before the first packet; a worker without tsc_hz and busy_cycles reads 0 and null', () => {
+    const r = new WorkerRegistry(1000, 5000);
+    const counters = (rx: number) => ({ ...report(1, rx).queues[0].counters });
+    r.accept(reportFromMessage({ ...report(1, 1), queues: [
+      { attachment: 0, queue: 0, busy_cycles: 123_456_789, counters: counters(1000) },
+      { attachment: 0, queue: 1, busy_cycles: 0, counters: { ...counters(0), tx_packets: 0, tx_bytes: 0 } },
+    ] }));
+    const [q0, q1] = r.list()[0].queues;
+    assert.deepEqual([q0.busy_cycles, q0.cycles_per_packet], [123_456_789, 123_456.789]);
+    assert.deepEqual([q1.busy_cycles, q1.cycles_per_packet], [0, null]);
+    const { tsc_hz: _, ...older } = report(1, 5);
+    const old = new WorkerRegistry(1000, 5000);
+    old.accept(reportFromMessage({ ...older, queues: [{ queue_id: 0, counters: counters(5) }] }));
+    const w = old.list()[0];
+    assert.deepEqual([w.tsc_hz, w.queues[0].busy_cycles, w.queues[0].cycles_per_packet], [0, 0, null], 'not 0 cycles per packet: not measured');
   });
 
   it('a worker that stops reporting is forgotten after PCF_WORKER_EXPIRE_MS', () => {
