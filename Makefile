@@ -13,7 +13,8 @@ export PCF_GRPC_UNIX ?= $(CURDIR)/var/$(PCF_LAB)/grpc.sock
 # Debian packages the build, the lab and the tests use.
 APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \
                 libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
-                iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib python3 openssl
+                iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib python3 openssl \
+                nftables sockperf gnuplot-nox
 
 NATIVE_ADDON := native/build/Release/pcf_native.node
 
@@ -70,8 +71,11 @@ lab-down:
 test: build typecheck
 	node --import tsx --test --test-concurrency=1 --test-timeout=600000 test/*.test.ts
 
+# Every benchmark, its results in bench/results/ (<name>.json, <name>.md, REPORT.md: bench/run.sh).
+# QUICK=1: the short version of each (a few minutes in all), passed on in the environment.
+QUICK ?=
 bench: build
-	@bench/run.sh
+	@QUICK=$(QUICK) bench/run.sh
 
 # The reliability suite with its figures (make test runs it short: test/reliability.test.ts).
 reliability: build

@@ -7,9 +7,11 @@
 // the classifier (built from git) and the current one, both loaded beside with a copy of the
 // exact table: one hot flow (repeat 1,000,000) and 65,536 new flows (kernel BPF stats); then
 // rules per second through gRPC BatchUpsertFlows and the time until packets see a batch.
-// Prints one table; --json also writes bench/results/classifier_cost.json.
+// Prints the run's header and one table; writes bench/results/classifier_cost.json and
+// classifier_cost.md (the report's section) every time (--json, which used to ask for the file,
+// is still accepted).
 //   node --import tsx bench/classifier_cost.ts [--quick] [--json] [--cpu N] [--before REF]
-//   --quick     3 rounds and no 1,000,000-rule set (a few minutes)
+//   --quick     (or QUICK=1) 3 rounds and no 1,000,000-rule set (a few minutes)
 //   --cpu N     the CPU the timer runs on (default 1)
 //   --before R  the git commit of "before" (default: the newest commit of xdp/pcf_xdp.bpf.c
 //               without the flow cache)
@@ -28,6 +30,7 @@ import { datapathUnavailable, LOADER, ROOT } from '../test/lib/env.js';
 import { hex, udp4, udp6 } from '../test/lib/packets.js';
 import { mulberry32 } from '../test/lib/prng.js';
 import { median } from '../test/lib/samples.js';
+import { describe, header, mdTable, QUICK, writeResults, type Header } from './lib/results.js';
 
 const args = process.argv.slice(2);
 const flag = (n: string) => args.includes(n);
@@ -35,8 +38,6 @@ const optArg = (n: string) => {
   const i = args.indexOf(n);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const QUICK = flag('--quick');
-const JSON_OUT = flag('--json');
 const CPU = Number(optArg('--cpu') ?? 1);
 const ROUNDS = Number(optArg('--rounds') ?? (QUICK ? 3 : 9));
 const ONLY = optArg('--only'); // a RegExp over set keys (exact/100000, prefix/v6/10000/32): a subset, for a look
@@ -661,7 +662,10 @@ async function main() {
   for (const f of [TIMER, FLOOR_OBJ, SHIM_OBJ]) if (!fs.existsSync(f)) throw new Error(`${f} missing: run make -C xdp`);
   sh('which', ['xdp-filter']);
   const names = counterNames(fs.readFileSync(path.join(ROOT, 'include/pcf_common.h'), 'utf8'));
-  const started = new Date().toISOString();
+  const h = await header('classifier_cost', { xdp: '?', timer: 'BPF_PROG_TEST_RUN', control_plane: 'in-process (FlowService.batchUpsert, gRPC for the rates)' },
+    `repeat ${REPEAT.toLocaleString('en')} per test run, ${ROUNDS} rounds per set (programs interleaved); ${PER_ROUND.toLocaleString('en')} test runs per round for the stats method; ` +
+    `${RATE_TRIALS} rate trial${RATE_TRIALS > 1 ? 's' : ''}, ${LATENCY_TRIALS} visibility trials`);
+  const started = h.started_at;
   const prov = provenance();
   if (prov.build_older_than_sources) log('warning: build/ is older than the datapath sources: run make -C xdp (the figures would be an older program\'s)');
   setupNetns();
@@ -671,6 +675,8 @@ async function main() {
   inNs(LOADER, ['attach', '--iface', IF_PCF, '--pin-dir', PIN]);
   const xdpMode = JSON.parse(inNs(LOADER, ['status', '--iface', IF_PCF, '--pin-dir', PIN, '--json'])).attachments?.[0]?.mode ?? 'unknown';
   inNs(LOADER, ['detach', '--iface', IF_PCF, '--pin-dir', PIN, '--purge']);
+  h.modes.xdp = `${xdpMode} (attached to a veth; a test run does not depend on the mode)`;
+  h.modes.cpu = `timer pinned to CPU ${CPU}`;
 
   const sets: SetDef[] = [];
   for (const n of QUICK ? [1, 100_000] : [1, 100_000, 1_000_000]) sets.push({ key: `exact/${n}`, kind: 'exact', family: 4, rules: n, shapes: 0 });
@@ -718,13 +724,45 @@ async function main() {
     before: 'error' in before ? { error: before.error } : { commit: before.commit, subject: before.subject },
     comparators, targets, sets: results, rates,
   };
+  for (const l of describe(h)) console.log(l);
   printTable(res);
-  if (JSON_OUT) {
-    const out = path.join(ROOT, 'bench/results/classifier_cost.json');
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, `${JSON.stringify(res, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(ROOT, out)}`);
-  }
+  // The header has the start, the end and the machine (with how busy it was before the run).
+  const { started_at: _s, finished_at: _f, machine: _m, ...body } = res;
+  const out = writeResults(h, body, markdown(h, res));
+  console.log(`\nwrote ${path.relative(ROOT, out)} and classifier_cost.md`);
+}
+
+/** The report's section: the header, the sets' table, the targets, the rates. */
+function markdown(h: Header, res: any): string[] {
+  const c = res.comparators;
+  const L = [
+    '## Classifier cost per packet: exact and prefix rule sets against the floor, xdp-filter and the program before (BPF_PROG_TEST_RUN)', '',
+    ...describe(h).map((l) => `- ${l}`), '',
+    `64-byte UDP frames; hot: one flow, wall time / repeat, median [min-max] over ${ROUNDS} rounds (metadata writers behind xdp_cost_shim, its cost taken off); ` +
+      `new flows: kernel BPF stats over ${PER_ROUND.toLocaleString('en')} test runs of repeat 1 per round, tuples the flow cache has never seen (room: cache emptied first; full: every insert evicts). ` +
+      `x before / x xdp-f: ratios to the program before the classifier (loaded beside, a copy of the exact table) and to xdp-filter on the same frames.`, '',
+    `Comparators: floor ${spread(c.floor)} ns; shim ${spread(c.shim_cost)} ns; xdp-filter ${res.xdp_filter.version} IPv4 ${spread(c.xdp_filter_v4)} ns, IPv6 ${spread(c.xdp_filter_v6)} ns; ` +
+      `before = ${res.before.commit ? `${res.before.commit.slice(0, 7)} "${String(res.before.subject).slice(0, 60)}"` : `not built: ${res.before.error}`}.` +
+      (res.program.build_older_than_sources ? ' WARNING: build/ was older than the datapath sources.' : ''), '',
+    ...mdTable(['set', 'rules', 'shapes', 'hot ns [min-max]', 'x before', 'x xdp-f', 'new flows ns: room', 'full', 'x before', 'x xdp-f', 'hot (stats) ns'],
+      res.sets.map((r: any) => {
+        const s = r.set, rp = r.repeat, st = r.stats, last = st.pcf_flows.length - 1;
+        return [s.kind === 'exact' ? 'exact, IPv4' : `prefix, IPv${s.family}`, s.rules.toLocaleString('en'), s.kind === 'exact' ? '-' : String(s.shapes),
+          spread(rp.pcf_hot), rp.pcf_over_before ? f2(rp.pcf_over_before.median) : '-', f2(rp.pcf_over_xdp_filter.median),
+          st.pcf_flows[0] ? spread(st.pcf_flows[0]) : 'n/a (1 rule)', st.pcf_flows[1] ? spread(st.pcf_flows[1]) : '-',
+          st.pcf_flows_over_before ? f2(st.pcf_flows_over_before.median) : '-', last >= 0 ? f2(st.pcf_flows_over_xdp_filter[last].median) : '-', f1(st.pcf_hot.median)];
+      })),
+    '',
+    ...mdTable(['target (issue 7)', 'value', 'wanted', 'met'], res.targets.map((t: any) => [t.what, t.value, t.target, t.ok ? 'yes' : 'NO'])),
+  ];
+  const rates = res.rates.rate as any[], lat = res.rates.latency as any[];
+  if (rates.length || lat.length) L.push('');
+  for (const r of rates) L.push(`- gRPC BatchUpsertFlows of ${r.rules.toLocaleString('en')} prefix rules (IPv4, 32 shapes) into an empty control plane: ${r.rules_per_s.toLocaleString('en')} rules/s (${r.seconds} s; service.batchUpsert alone ${r.service_rules_per_s.toLocaleString('en')}/s)`);
+  if (lat.length)
+    L.push(`- a 10,000-rule batch (on top of 100,000) until packets see it: visible ${spread(stat(lat.map((x) => x.visible_ms)))} ms after the call, response ${spread(stat(lat.map((x) => x.response_ms)))} ms (${lat.length} batches)`);
+  const args = process.argv.slice(2).filter((a) => a !== '--json');
+  L.push('', `Reproduce: \`${QUICK && !args.includes('--quick') ? 'QUICK=1 ' : ''}node --import tsx bench/classifier_cost.ts${args.length ? ` ${args.join(' ')}` : ''}\``);
+  return L;
 }
 
 try {
