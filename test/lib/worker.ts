@@ -21,7 +21,7 @@ export class Worker {
   log = '';
 
   /** reverse: also receive on dut1 (attachment 1) and send out of dut0; needs lab.attachReverse(). */
-  constructor(readonly lab: Lab, readonly args: string[], readonly opts: { reverse?: boolean; lcores?: string } = {}) {}
+  constructor(readonly lab: Lab, readonly args: string[], readonly opts: { reverse?: boolean; lcores?: string; cpus?: string } = {}) {}
 
   /** Starts and resolves once it printed "ready"; rejects with its log if it exits first. */
   async start(): Promise<void> {
@@ -29,7 +29,11 @@ export class Worker {
     this.log = '';
     // The main lcore, then one per (interface, queue): on two CPUs, in wakeup mode.
     const lcores = this.opts.lcores ?? (this.opts.reverse ? '0@0,1@0,2@1' : '0@0,1@1');
-    this.proc = spawn('nsenter', [`--net=/run/netns/${this.lab.dut}`, WORKER, '--in-memory', '--no-pci', '--lcores', lcores,
+    // cpus: every thread of the worker on these CPUs (its lcores go where --lcores says; its
+    // control and report threads would otherwise take the spawner's affinity).
+    const cmd = ['nsenter', `--net=/run/netns/${this.lab.dut}`, WORKER];
+    if (this.opts.cpus) cmd.unshift('taskset', '-c', this.opts.cpus);
+    this.proc = spawn(cmd[0], [...cmd.slice(1), '--in-memory', '--no-pci', '--lcores', lcores,
       '--file-prefix', `${this.lab.name}-w`, '--', '--iface', 'dut0', '--pin-dir', this.lab.pinDir, '--egress', 'iface:dut1',
       '--poll', 'wakeup', ...(this.opts.reverse ? ['--reverse'] : []), ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const p = this.proc;
