@@ -96,13 +96,20 @@ describe('pid files (scripts/common.sh)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcf-pid-'));
     const kids: number[] = [];
     try {
-      // A zombie: `sleep 0` exits and its parent, exec'd into `sleep 30`, never reaps it.
-      const parent = spawn('sh', ['-c', `sleep 0 & echo $! > "${dir}/zombie"; exec sleep 30`], { stdio: 'ignore' });
+      // A zombie: the child exits and its parent never reaps it (perl, which is in every Debian,
+      // leaves SIGCHLD alone; a shell may reap a background job before it execs).
+      const parent = spawn('perl', ['-e', 'my $p = fork(); exit 0 unless $p; open(my $f, ">", $ARGV[0]) or die; print $f "$p\n"; close $f; sleep 30', path.join(dir, 'zombie')], { stdio: 'ignore' });
       kids.push(parent.pid!);
       let zombie = 0;
       for (let i = 0; i < 100 && !zombie; i++) {
         const z = Number(fs.readFileSync(path.join(dir, 'zombie'), { encoding: 'utf8', flag: 'a+' }).trim());
-        if (z && /\) Z /.test(fs.readFileSync(`/proc/${z}/stat`, 'utf8'))) zombie = z;
+        let state = '';
+        try {
+          state = z ? fs.readFileSync(`/proc/${z}/stat`, 'utf8') : '';
+        } catch {
+          /* not there yet */
+        }
+        if (/\) Z /.test(state)) zombie = z;
         else await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(zombie, 'the zombie was made');
