@@ -622,7 +622,8 @@ async function main(): Promise<void> {
     // A path that loses frames at a tenth of the generator's ceiling would bring the rate down to
     // nothing: it is measured at the same rate as the others, and its loss is in its row.
     const floor = 0.1 * result.generator.max_pps[s0];
-    const lowest = Math.min(...result.paths.map((e: any) => e.throughput[s0].zero_loss_pps.median).filter((x: number) => x >= floor));
+    const medians = result.paths.map((e: any) => e.throughput[s0].zero_loss_pps.median).filter((x: number) => x > 0);
+    const lowest = Math.min(...medians.filter((x: number) => x >= floor)) || Math.min(...medians, floor); // none reach the floor: the floor
     const rate = Math.round((0.8 * lowest) / 1000) * 1000;
     result.cpu_rate_excludes = result.paths.filter((e: any) => e.throughput[s0].zero_loss_pps.median < floor).map((e: any) => e.name);
     await b.reset();

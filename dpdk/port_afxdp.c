@@ -44,6 +44,11 @@ struct afxdp_port {
 	struct xsk_ring_cons rx;
 	struct rte_mempool *mp;
 	struct pcf_port_stats rx_st;  /* rx_* fields */
+	/* RX chunks the worker is done with that the fill ring had no room for yet: the kernel
+	 * may publish its fill-ring consumer index after it published the frames it put in
+	 * those chunks, so room for a burst's chunks is not certain when the burst is read. */
+	uint32_t n_refill;
+	uint64_t refill[RING_SIZE];
 	/* TX half */
 	struct xsk_ring_cons cq __rte_cache_aligned;
 	struct xsk_ring_prod tx;
@@ -80,13 +85,34 @@ static inline void wipe_magic(uint8_t *frame, uint64_t off_in_chunk)
 		memset(frame - sizeof(uint32_t), 0, sizeof(uint32_t));
 }
 
+/* Hands back to the fill ring as many of the pending chunks as it has room for, oldest first. */
+static void refill(struct afxdp_port *p)
+{
+	uint32_t room, idx = 0, i;
+
+	if (p->n_refill == 0)
+		return;
+	room = xsk_prod_nb_free(&p->fq, p->n_refill);
+	if (room > p->n_refill)
+		room = p->n_refill;
+	if (room == 0 || xsk_ring_prod__reserve(&p->fq, room, &idx) != room)
+		return;
+	for (i = 0; i < room; i++)
+		*xsk_ring_prod__fill_addr(&p->fq, idx + i) = p->refill[i];
+	xsk_ring_prod__submit(&p->fq, room);
+	p->n_refill -= room;
+	if (p->n_refill)
+		memmove(p->refill, p->refill + room, p->n_refill * sizeof(p->refill[0]));
+}
+
 static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct afxdp_port *p = afxdp(port);
-	uint32_t idx_rx = 0, idx_fq = 0, got, i;
+	uint32_t idx_rx = 0, got, i;
 	uint16_t nb = 0;
 	bool have_mbufs;
 
+	refill(p);
 	got = xsk_ring_cons__peek(&p->rx, n, &idx_rx);
 	if (got == 0) {
 		/* A zero-copy driver may wait for a kick to refill from the fill ring. */
@@ -98,14 +124,11 @@ static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 	if (!have_mbufs)
 		p->rx_st.rx_no_mbuf += got;
 
-	/* Room is certain: the fill ring holds all RING_SIZE RX frames and we hold these. */
-	xsk_ring_prod__reserve(&p->fq, got, &idx_fq);
 	for (i = 0; i < got; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&p->rx, idx_rx + i);
 		uint64_t chunk = d->addr & ~(uint64_t)(FRAME_SIZE - 1);
 		uint8_t *frame = xsk_umem__get_data(p->mz->addr, d->addr);
 
-		*xsk_ring_prod__fill_addr(&p->fq, idx_fq + i) = chunk;
 		if (have_mbufs) {
 			struct rte_mbuf *m = pkts[i];
 
@@ -122,18 +145,25 @@ static uint16_t afxdp_rx_burst(struct pcf_port *port, struct rte_mbuf **pkts, ui
 			}
 		}
 		wipe_magic(frame, d->addr - chunk);
+		/* Never more than RING_SIZE: every RX chunk is in the fill ring, the kernel, the RX
+		 * ring or here, once. */
+		p->refill[p->n_refill++] = chunk;
 	}
-	xsk_ring_prod__submit(&p->fq, got);
 	xsk_ring_cons__release(&p->rx, got);
+	refill(p);
 	p->rx_st.rx_packets += nb;
 	return nb;
 }
 
 static void afxdp_wait_rx(struct pcf_port *port, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = afxdp(port)->fd, .events = POLLIN };
+	struct afxdp_port *p = afxdp(port);
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
 
-	poll(&pfd, 1, timeout_ms);
+	/* Chunks still waiting for fill-ring room: the kernel may need them before a frame
+	 * arrives that would wake us, so look again soon. */
+	refill(p);
+	poll(&pfd, 1, p->n_refill ? 1 : timeout_ms);
 }
 
 /* ---- TX ------------------------------------------------------------------------------------ */
