@@ -67,11 +67,13 @@ const xdpProgId = (ns: string, dev: string): number | null => {
 };
 const progStats = (id: number) => {
   const p = json('bpftool', ['prog', 'show', 'id', String(id), '-j']);
-  return { ns: Number(p.run_time_ns ?? 0), runs: Number(p.run_cnt ?? 0), name: String(p.name) };
+  return { ns: Number(p.run_time_ns ?? 0), runs: Number(p.run_cnt ?? 0) };
 };
-/** Packets a sink program counted (its per-CPU map, summed). */
+/** Packets a sink program counted (its per-CPU map, summed); the map's id by program, once. */
+const sinkMaps = new Map<number, number>();
 function sinkCount(progId: number): number {
-  const mapId = json('bpftool', ['prog', 'show', 'id', String(progId), '-j']).map_ids[0];
+  let mapId = sinkMaps.get(progId);
+  if (mapId === undefined) sinkMaps.set(progId, (mapId = json('bpftool', ['prog', 'show', 'id', String(progId), '-j']).map_ids[0] as number));
   const d = json('bpftool', ['map', 'dump', 'id', String(mapId), '-j']);
   return d[0].formatted.values.reduce((a: number, v: any) => a + v.value.packets, 0);
 }
@@ -82,7 +84,6 @@ function taskNs(pid: number): number {
   return sum;
 }
 // ---- the lab ------------------------------------------------------------------------------
-interface Counted { seen: number; detail?: Record<string, number> }
 interface PathDef {
   name: string;
   label: string;
@@ -91,7 +92,7 @@ interface PathDef {
   latency: boolean;
   setup: () => Promise<void>;
   /** The packets this path's own counter saw so far (rule counter, worker, nft, ...). */
-  seen: () => Promise<Counted>;
+  seen: () => number;
   /** No rules and no worker before it (Bench.reset). */
   fresh?: boolean;
   /** The XDP program on dut0 whose BPF stats are the path's program time, if any. */
@@ -110,7 +111,6 @@ class Bench {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pcf-rfc2544-'));
   sockperfServer: ChildProcess | null = null;
   flowId = 0;
-  probeId = 0;
   fillers = 0;
 
   async setup(): Promise<void> {
@@ -206,7 +206,7 @@ class Bench {
       this.fillers = Math.max(n - 2, 0);
     }
     this.flowId = (await svc.upsert({ key: FLOW, action } as any)).flow.id;
-    if (probeAction) this.probeId = (await svc.upsert({ key: PROBE, action: probeAction } as any)).flow.id;
+    if (probeAction) await svc.upsert({ key: PROBE, action: probeAction } as any);
   }
 
   ruleSeen(id: number): number {
@@ -219,13 +219,13 @@ class Bench {
     await this.worker.start();
   }
 
-  /** The worker's latest report: rx packets and busy cycles of its queues, its TSC rate. */
-  workerReport(): { rx: number; cycles: number; hz: number; at: string } | null {
+  /** The worker's latest report: rx packets and busy cycles of its queues. */
+  workerReport(): { rx: number; cycles: number } | null {
     const w = this.cp.service.stats().workers[0] as any;
     if (!w) return null;
     const rx = w.queues.reduce((a: number, q: any) => a + Number(q.counters.rx_packets), 0);
     const cycles = w.queues.reduce((a: number, q: any) => a + Number(q.busy_cycles ?? 0), 0);
-    return { rx, cycles, hz: Number(w.tsc_hz ?? 0), at: String(w.received_at ?? w.reported_at ?? '') };
+    return { rx, cycles };
   }
 
   /** The worker's drops by reason (its latest report), summed over its queues. */
@@ -238,10 +238,10 @@ class Bench {
   }
 
   /** Waits for a worker report that counts at least `rx` packets (reports come every 200 ms). */
-  async workerAt(rx: number): Promise<{ rx: number; cycles: number; hz: number }> {
+  async workerAt(rx: number): Promise<{ rx: number; cycles: number }> {
     let r = this.workerReport();
     await until(() => (r = this.workerReport()) !== null && r.rx >= rx, 5000, `the worker's report to count ${rx} packets`).catch(() => {});
-    return r ?? { rx: 0, cycles: 0, hz: 0 };
+    return r ?? { rx: 0, cycles: 0 };
   }
 
   teardownNow(): void {
@@ -347,9 +347,9 @@ interface Trial {
 async function trial(b: Bench, p: PathDef, conf: string, pps: number, seconds = TRIAL_S): Promise<Trial> {
   b.pinNapi();
   const dropped = () => [linkStats(b.lab.client, 'c0').tx.dropped as number, linkStats(b.lab.dut, 'dut1').tx.dropped as number];
-  const d0 = sinkCount(b.sinkS0), s0 = (await p.seen()).seen, [i0, o0] = dropped();
+  const d0 = sinkCount(b.sinkS0), s0 = p.seen(), [i0, o0] = dropped();
   const { sent, secs } = await send(b, conf, pps, seconds);
-  const seen = (await settled(async () => (await p.seen()).seen)) - s0;
+  const seen = (await settled(p.seen)) - s0;
   const delivered = (await settled(() => sinkCount(b.sinkS0))) - d0;
   const [i1, o1] = dropped();
   // A forwarded frame that the receiver's queue refused was sent by the DUT: it is the tester's
@@ -367,7 +367,7 @@ function limitOf(s: Search, ceiling: number): 'generator' | 'DUT' {
 
 // ---- the paths ----------------------------------------------------------------------------
 function paths(b: Bench): PathDef[] {
-  const xdp = (k: string) => async () => ({ seen: (b.cp.service.stats().xdp as any)[k]?.packets ?? 0 });
+  const xdp = (k: string) => () => ((b.cp.service.stats().xdp as any)[k]?.packets ?? 0) as number;
   const nft = (hook: 'ingress' | 'prerouting'): PathDef => ({
     name: `nft-${hook}-drop`, label: `kernel, nftables drop (${hook === 'ingress' ? 'netdev ingress' : 'inet prerouting, raw priority'})`, kind: 'drop', latency: false,
     setup: async () => {
@@ -379,10 +379,10 @@ function paths(b: Bench): PathDef[] {
       fs.writeFileSync(file, rule);
       sh('ip', ['netns', 'exec', b.lab.dut, 'nft', '-f', file]);
     },
-    seen: async () => {
+    seen: () => {
       const out = json('ip', ['netns', 'exec', b.lab.dut, 'nft', '-j', 'list', 'ruleset']).nftables as any[];
       const c = out.flatMap((o) => o.rule?.expr ?? []).find((e: any) => e.counter);
-      return { seen: c?.counter.packets ?? 0 };
+      return (c?.counter.packets ?? 0) as number;
     },
     prog: () => null,
   });
@@ -395,7 +395,7 @@ function paths(b: Bench): PathDef[] {
         await b.rules(0, { type: 'REDIRECT', ttl_delta: -1, nat: { snat_ip: '198.18.1.254', snat_port: 6000 } }, { type: 'REDIRECT', ttl_delta: -1 });
         await b.startWorker();
       },
-      seen: async () => ({ seen: b.ruleSeen(b.flowId) }), prog: () => xdpProgId(b.lab.dut, 'dut0') },
+      seen: () => b.ruleSeen(b.flowId), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     { name: 'worker-killed', label: 'the same REDIRECT rule, the worker killed: XDP falls back to the kernel', kind: 'forward', latency: false,
       setup: async () => {
         await b.worker?.stop('SIGKILL');
@@ -404,7 +404,7 @@ function paths(b: Bench): PathDef[] {
       seen: xdp('redirect_fallback'), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     { name: 'kernel', label: 'kernel forwarding, no XDP program', kind: 'forward', latency: true, fresh: true,
       // What the kernel forwarded out of dut1: taken by the receiver's queue or refused by it.
-      setup: () => b.dut0('none'), seen: async () => { const t = linkStats(b.lab.dut, 'dut1').tx; return { seen: t.packets + t.dropped }; }, prog: () => null },
+      setup: () => b.dut0('none'), seen: () => { const t = linkStats(b.lab.dut, 'dut1').tx; return t.packets + t.dropped; }, prog: () => null },
     { name: 'xdp-pass-0', label: 'pcf_xdp, no rules (miss: PASS)', kind: 'forward', latency: true,
       setup: () => b.dut0('pcf'), seen: xdp('miss_pass'), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     ...FILLERS.map((n): PathDef => ({
@@ -413,7 +413,7 @@ function paths(b: Bench): PathDef[] {
         await b.dut0('pcf');
         await b.rules(n, { type: 'PASS' }, { type: 'PASS' });
       },
-      seen: async () => ({ seen: b.ruleSeen(b.flowId) }), prog: () => xdpProgId(b.lab.dut, 'dut0'),
+      seen: () => b.ruleSeen(b.flowId), prog: () => xdpProgId(b.lab.dut, 'dut0'),
     })),
     { name: 'xdp-drop-rule', label: `pcf_xdp DROP rule, counted at the DUT, ${FILLERS[FILLERS.length - 1].toLocaleString('en')} rules`, kind: 'drop', latency: false,
       setup: async () => {
@@ -422,12 +422,12 @@ function paths(b: Bench): PathDef[] {
         await b.dut0('pcf');
         await b.rules(0, { type: 'DROP' }, null);
       },
-      seen: async () => ({ seen: b.ruleSeen(b.flowId) }), prog: () => xdpProgId(b.lab.dut, 'dut0') },
+      seen: () => b.ruleSeen(b.flowId), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     { name: 'bare-xdp-drop', label: 'peer: a bare XDP_DROP program (counts, drops)', kind: 'drop', latency: false,
-      setup: () => b.dut0('sink'), seen: async () => ({ seen: sinkCount(xdpProgId(b.lab.dut, 'dut0')!) }), prog: () => xdpProgId(b.lab.dut, 'dut0') },
+      setup: () => b.dut0('sink'), seen: () => sinkCount(xdpProgId(b.lab.dut, 'dut0')!), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     { name: 'xdp-filter', label: 'peer: xdp-filter, one port rule (drops)', kind: 'drop', latency: false,
       setup: () => b.dut0('xdp-filter'),
-      seen: async () => ({ seen: progStats(xdpFilterProg(b)).runs }), prog: () => xdpFilterProg(b) },
+      seen: () => progStats(xdpFilterProg(b)).runs, prog: () => xdpFilterProg(b) },
     nft('ingress'),
     nft('prerouting'),
   ];
