@@ -873,45 +873,6 @@ else
 	fail "T worker starts" "$OUT"
 fi
 
-# ---- U: sustained traffic: every frame reaches the worker with its metadata ---------------------
-# 100,000 frames at 100,000 a second (trafgen) through rule 42, dut0's NAPI in a thread on the
-# sender's CPU (as bench/rfc2544.ts runs it), the worker on the other CPU in wakeup mode: the
-# worker receives every one and none lacks its metadata. (The fill-ring fault this guards
-# against, chunks handed back twice when the ring had less room than assumed, showed in the
-# benchmark's lab, with the sink's real-time thread beside the worker, and not here:
-# `bench/rfc2544.ts --quick --sizes 64 --paths '^worker$'` is its reproduction.)
-U_N=100000
-U_CONF=$TMP/u.trafgen
-C0_MAC=$(ip -n "$CLIENT" -o link show c0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-D0_MAC=$(ip -n "$DUT" -o link show dut0 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-printf '{ eth(da=%s, sa=%s, type=0x0800), ipv4(saddr=198.18.0.1, daddr=198.18.1.1, ttl=64), udp(sp=5000, dp=7000), fill(0x41, 18) }\n' \
-	"$D0_MAC" "$C0_MAC" >"$U_CONF"
-U_NAPI_BEFORE=$(pgrep '^napi/' | sort)
-U_GRO=$(ip netns exec "$DUT" ethtool -k dut0 | awk '/^generic-receive-offload:/ {print $2}')
-ip netns exec "$DUT" ethtool -K dut0 gro on >/dev/null
-ip netns exec "$DUT" sh -c 'echo 1 > /sys/class/net/dut0/threaded'
-U_NAPI=$(comm -13 <(echo "$U_NAPI_BEFORE") <(pgrep '^napi/' | sort))
-for t in $U_NAPI; do taskset -pc 0 "$t" >/dev/null; done
-if [ -z "$U_NAPI" ]; then
-	fail "U dut0's NAPI thread" "none appeared after threaded=1"
-elif worker_start sustained --egress iface:dut1 --poll wakeup; then
-	U_RX0=$(jget "$(telemetry sustained)" "r.queue_0.rx_packets")
-	ip netns exec "$CLIENT" taskset -c 0 timeout 10 trafgen --dev c0 --conf "$U_CONF" --cpus 1 -n $U_N -b 100000pps -q -Q >/dev/null 2>&1
-	for i in $(seq 1 50); do
-		[ "$(jget "$(telemetry sustained)" "r.queue_0.rx_packets")" -ge $((U_RX0 + U_N)) ] && break
-		sleep 0.1
-	done
-	TEL=$(telemetry sustained)
-	OUT=$TEL
-	expect "U $U_N frames at 100,000/s: the worker received all, none without metadata (no_meta 0)" \
-		'[ "$(jget "$TEL" "[r.queue_0.rx_packets - $U_RX0, r.queue_0.drop_no_meta].join()")" = "$U_N,0" ]'
-	worker_stop TERM
-else
-	fail "U worker starts" "$OUT"
-fi
-ip netns exec "$DUT" sh -c 'echo 0 > /sys/class/net/dut0/threaded'
-ip netns exec "$DUT" ethtool -K dut0 gro "${U_GRO:-off}" >/dev/null
-
 # ---- L: IPv6 through the control plane's rules --------------------------------------------
 # IPv6 rules have a precedence: they live in the classifier maps (pcf_rules, pcf_match_map,
 # pcf_shapes, pcf_ruleset), which the control plane writes (REST, as in test/lib/cp.ts), and
