@@ -1,7 +1,7 @@
 // rfc2544.ts - the benchmarks the field trusts, for every path of the fast path and its peers,
 // in one run on one lab (README: Performance; bench/README.md says how and why):
 //   throughput  RFC 2544 §26.1: per frame size (§9: 64, 128, 512, 1518 bytes), a binary search
-//               for the highest offered rate with no loss (trafgen paced, a trial per rate)
+//               for the highest offered rate with no loss (a paced generator, a trial per rate)
 //   cpu         the DUT's CPU per packet at one offered rate below every path's zero-loss rate:
 //               the DUT CPU's busy time, the XDP program's (kernel BPF stats) and the worker's
 //               own (cycles of its non-empty bursts, from its report)
@@ -11,9 +11,12 @@
 // DUT (dut0's NAPI in a thread, the worker); the other CPU runs the generator, the packet sink
 // (an XDP program on the server's interface that counts and drops), the probes and this script.
 //   node --import tsx bench/rfc2544.ts [--quick] [--paths REGEX] [--sizes 64,1518]
-//     [--trial S] [--repeats N] [--resolution PCT] [--loss-tolerance PCT]
-// Needs root, `make build`, trafgen (netsniff-ng), xdp-filter (xdp-tools), nft (nftables),
-// sockperf, gnuplot. Everything it creates (a lab, a pin dir, SQLite files) goes at the end.
+//     [--trial S] [--repeats N] [--resolution PCT] [--loss-tolerance PCT] [--generator G]
+// The generator: xdpgen (build/pcf-xdpgen, the default: frames reach dut0 as xdp_frames, as
+// from a NIC) or trafgen (skbs, which veth copies before XDP runs; bench/README.md).
+// Needs root, `make build`, xdp-filter (xdp-tools), nft (nftables), sockperf, gnuplot, and
+// trafgen (netsniff-ng) for --generator trafgen. Everything it creates (a lab, a pin dir,
+// SQLite files) goes at the end.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +25,7 @@ import type { Running } from '../server/app.js';
 import { startInProcess, tempDb } from '../test/lib/cp.js';
 import { datapathUnavailable, ROOT } from '../test/lib/env.js';
 import { CLIENT_IP, Lab, SERVER_IP } from '../test/lib/lab.js';
+import { hex, udp4 } from '../test/lib/packets.js';
 import { median, percentile } from '../test/lib/samples.js';
 import { until } from '../test/lib/until.js';
 import { Worker, WORKER } from '../test/lib/worker.js';
@@ -36,6 +40,8 @@ const TRIAL_S = Number(opt('--trial') ?? (QUICK ? 0.5 : 1));
 const REPEATS = Number(opt('--repeats') ?? (QUICK ? 1 : 3));
 const RESOLUTION = Number(opt('--resolution') ?? (QUICK ? 5 : 2)) / 100; // search stops when hi - lo < this share of hi
 const LOSS_TOLERANCE = Number(opt('--loss-tolerance') ?? 0) / 100; // share of the frames sent; 0: RFC 2544's zero loss
+const GENERATOR = (opt('--generator') ?? 'xdpgen') as 'xdpgen' | 'trafgen';
+if (!['xdpgen', 'trafgen'].includes(GENERATOR)) throw new Error(`--generator: xdpgen or trafgen, not ${GENERATOR}`);
 const CPU_S = QUICK ? 2 : 4;
 const LATENCY_S = QUICK ? 2 : 5;
 const LOADS = [10, 50, 90];
@@ -43,17 +49,29 @@ const PROBE_CPU = 1; // sockperf's client and server: away from the generator's 
 const PATHS = new RegExp(opt('--paths') ?? '.');
 const FILLERS = QUICK ? [1_000, 10_000] : [1_000, 100_000];
 
-// Where each part runs on two CPUs. trafgen pins its one sender to CPU 0. dut0's NAPI thread
-// runs beside it: on the other CPU, AF_XDP copy-mode redirects fail with -ENOMEM (the
-// xdp:xdp_redirect_err tracepoint; kernel 6.18, veth, threaded NAPI) even at 10,000 pps, so
-// the worker path would lose frames for a reason that is not the DUT's work. The worker and
-// the sink run on CPU 1, the sink's thread at real-time priority so that it never starves.
-const GEN_CPU = 0; // trafgen, dut0's NAPI thread, the probes, this script and its control plane
+// Where each part runs on two CPUs. The generator sends from CPU 0 and dut0's NAPI thread
+// receives there, at real-time priority, so that it takes each batch as soon as the generator
+// flushes it. Apart, on a VM whose CPUs stall for 0.1-4 ms a few hundred times a second
+// (kdamond, the host), veth's 256-frame queue overflows at any rate above a few hundred
+// thousand pps, whatever the DUT costs; together, a stall stops both. The worker and the sink
+// run on CPU 1, the sink's thread at a higher real-time priority so that it never starves.
+const GEN_CPU = 0; // the generator, dut0's NAPI thread, this script and its control plane
 const WORKER_CPU = 1; // the worker's lcores
-const SINK_CPU = 1; // s0's NAPI thread (SCHED_FIFO)
+const SINK_CPU = 1; // s0's NAPI thread
+// dut0's NAPI thread, SCHED_FIFO; with trafgen an ordinary thread: trafgen sends a frame per
+// system call, and a real-time receiver would take the CPU from it at every frame.
+const NAPI_PRIO = GENERATOR === 'xdpgen' ? 5 : 0;
+const SINK_PRIO = 10; // s0's, SCHED_FIFO
 const FLOW = { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 5000, dst_port: 7000, proto: 17 }; // the generator's
 const PROBE = { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 11112, dst_port: 11111, proto: 17 }; // sockperf's
 const SINK = path.join(ROOT, 'build/sink.bpf.o');
+const XDPGEN = path.join(ROOT, 'build/pcf-xdpgen');
+// xdpgen hands dut0 50 µs of frames at a time (at most 64), as a NIC's interrupt moderation
+// would; under the latency probes 8 µs, since its CPU takes nothing else in (the probes'
+// frames into dut0) while it sends a batch.
+const BATCH_US = 50;
+const PROBE_BATCH_US = 8;
+const HOLD = 'xdpgen-hold'; // xdpgen's idle veth in the client's namespace (bench/xdpgen.c: --hold)
 
 const sh = (cmd: string, a: string[]) => execFileSync(cmd, a, { encoding: 'utf8', maxBuffer: 64 << 20 });
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -123,6 +141,7 @@ class Bench {
       sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'gro', 'on']);
       sh('ip', ['netns', 'exec', ns, 'sh', '-c', `echo 1 > /sys/class/net/${dev}/threaded`]);
     }
+    if (GENERATOR === 'xdpgen') sh('ip', ['-n', this.lab.client, 'link', 'add', HOLD, 'type', 'veth', 'peer', 'name', `${HOLD}1`]);
     this.pinNapi();
     if (!this.napi.length) throw new Error('no NAPI thread appeared for dut0: threaded NAPI is needed to time the DUT');
     this.sinkOnS0('xdp_sink');
@@ -149,18 +168,21 @@ class Bench {
   }
 
   /** Pins this lab's NAPI threads (their names carry the interface), new ones too: a change of
-   * XDP program on a veth can give it a new thread, which would run anywhere. dut0's go beside
-   * the generator, s0's (the sink) on SINK_CPU at SCHED_FIFO, so that a starving receiver is
-   * not counted as the DUT's loss. */
+   * XDP program on a veth can give it a new thread, which would run anywhere. dut0's go
+   * beside the generator, s0's (the sink) to SINK_CPU, both at SCHED_FIFO, so that neither a
+   * late receive nor a starving receiver is counted as the DUT's loss. */
   pinNapi(): void {
     const ours = (dev: string) => napiThreads((comm) => comm.startsWith(`napi/${dev}-`)).filter((p) => !this.napiBefore.includes(p));
     const was = this.napi.join(',');
     this.napi = ours('dut0');
     if (was && was !== this.napi.join(',')) log(`   dut0's NAPI thread changed: ${was} -> ${this.napi.join(',')} (pinned again)`);
-    for (const p of this.napi) sh('taskset', ['-pc', String(GEN_CPU), String(p)]);
+    for (const p of this.napi) {
+      sh('taskset', ['-pc', String(GEN_CPU), String(p)]);
+      if (NAPI_PRIO) sh('chrt', ['-f', '-p', String(NAPI_PRIO), String(p)]);
+    }
     for (const p of ours('s0')) {
       sh('taskset', ['-pc', String(SINK_CPU), String(p)]);
-      sh('chrt', ['-f', '-p', '10', String(p)]);
+      sh('chrt', ['-f', '-p', String(SINK_PRIO), String(p)]);
     }
   }
 
@@ -286,13 +308,17 @@ function napiThreads(want: (comm: string) => boolean): number[] {
 // ---- the generator ------------------------------------------------------------------------
 const macOf = (ns: string, dev: string) => json('ip', ['-n', ns, '-j', 'link', 'show', dev])[0].address as string;
 
-/** One frame of `size` bytes on the wire with its FCS (RFC 2544 §9), as trafgen writes it
- * (veth has no FCS: 4 bytes less), UDP from the generator's flow. */
-function trafgenConf(b: Bench, size: number): string {
-  const file = path.join(b.tmp, `udp${size}.trafgen`);
+/** One frame of `size` bytes on the wire with its FCS (RFC 2544 §9; veth has no FCS: 4 bytes
+ * less), UDP from the generator's flow, as the generator takes it: trafgen a configuration
+ * file, xdpgen the bytes in hex. */
+function frameSpec(b: Bench, size: number): string {
+  const dmac = macOf(b.lab.dut, 'dut0'), smac = macOf(b.lab.client, 'c0');
   const payload = size - 4 - 14 - 20 - 8;
+  if (GENERATOR === 'xdpgen')
+    return hex(udp4({ dmac, smac, src: FLOW.src_ip, dst: FLOW.dst_ip, ttl: 64, sport: FLOW.src_port, dport: FLOW.dst_port, payload: Buffer.alloc(payload, 0x41) }));
+  const file = path.join(b.tmp, `udp${size}.trafgen`);
   fs.writeFileSync(file, `{
-  eth(da=${macOf(b.lab.dut, 'dut0')}, sa=${macOf(b.lab.client, 'c0')}, type=0x0800),
+  eth(da=${dmac}, sa=${smac}, type=0x0800),
   ipv4(saddr=${FLOW.src_ip}, daddr=${FLOW.dst_ip}, ttl=64),
   udp(sp=${FLOW.src_port}, dp=${FLOW.dst_port}),
   fill(0x41, ${payload})
@@ -300,27 +326,40 @@ function trafgenConf(b: Bench, size: number): string {
   return file;
 }
 
-/** Sends for `seconds` at `pps` (0: as fast as paced sending goes, the generator's ceiling),
- * bounded in count and time; returns what left c0 and how long it took. Paced, trafgen sends
- * one frame per sendto() (its TX ring mode stops at the first full queue). */
-async function send(b: Bench, conf: string, pps: number, seconds: number): Promise<{ sent: number; secs: number }> {
+/** Sends for `seconds` at `pps` (0: as fast as the generator goes, its ceiling), bounded in
+ * count and time; returns what the generator sent and how long it took, by its own account.
+ * Paced, trafgen sends one frame per sendto() (its TX ring mode stops at the first full
+ * queue); xdpgen's program waits for each frame's time, and dut0 receives them in batches of
+ * `batchUs` of frames (bench/xdpgen.c: --batch-us). */
+async function send(b: Bench, spec: string, pps: number, seconds: number, batchUs = BATCH_US): Promise<{ sent: number; secs: number }> {
   const CEILING = 20_000_000;
   const count = Math.round((pps || CEILING) * seconds);
-  const tx0 = linkStats(b.lab.client, 'c0').tx.packets;
-  const t0 = process.hrtime.bigint();
+  const tx0 = linkStats(b.lab.client, 'c0').tx.packets, t0 = process.hrtime.bigint();
+  // Unpaced: as many as it can for `seconds`; paced: the count, bounded by time.
+  const bound = String(pps ? seconds + 2 : seconds);
+  const args = GENERATOR === 'xdpgen'
+    ? [XDPGEN, '--dev', 'c0', '--frame', spec, '--count', String(count), '--pps', String(Math.round(pps)), '--seconds', bound, '--hold', HOLD, '--batch-us', String(batchUs)]
+    : ['timeout', bound, 'trafgen', '--dev', 'c0', '--conf', spec, '--cpus', '1', '-n', String(count), '-Q', '-b', `${Math.round(pps || CEILING)}pps`];
   const out = await new Promise<string>((resolve, reject) => {
-    // Unpaced: as many as it can for `seconds` (timeout ends it); paced: the count, bounded by time.
-    const p = spawn('ip', ['netns', 'exec', b.lab.client, 'timeout', String(pps ? seconds + 2 : seconds), 'trafgen',
-      '--dev', 'c0', '--conf', conf, '--cpus', '1', '-n', String(count), '-Q', '-b', `${Math.round(pps || CEILING)}pps`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', ['netns', 'exec', b.lab.client, 'taskset', '-c', String(GEN_CPU), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     p.stdout!.on('data', (d) => (text += d));
     p.stderr!.on('data', (d) => (text += d));
-    p.on('exit', (code) => (code === 0 || code === 124 ? resolve(text) : reject(new Error(`trafgen exited ${code}: ${text.slice(-500)}`))));
+    p.on('exit', (code) => (code === 0 || code === 124 ? resolve(text) : reject(new Error(`${GENERATOR} exited ${code}: ${text.slice(-500)}`))));
   });
+  if (GENERATOR === 'xdpgen') return JSON.parse(out.trim().split('\n').pop()!);
   // trafgen's own account: the frames it handed to the kernel and the time it took (µs).
   const m = /(\d+) sec,\s*(\d+) usec on CPU\d+ \((\d+) packets\)/.exec(out);
   if (m) return { sent: Number(m[3]), secs: Number(m[1]) + Number(m[2]) / 1e6 };
-  return { sent: linkStats(b.lab.client, 'c0').tx.packets - tx0, secs: Number(process.hrtime.bigint() - t0) / 1e9 };
+  return { sent: linkStats(b.lab.client, 'c0').tx.packets - tx0, secs: Number(process.hrtime.bigint() - t0) / 1e9 }; // ended by timeout
+}
+
+/** Frames the DUT's input refused (its queue was full): c0's tx_dropped for trafgen's skbs,
+ * which it sends again; veth's xdp_xmit_errors for xdpgen's frames, which are lost. */
+function inputRefused(b: Bench): number {
+  if (GENERATOR === 'trafgen') return linkStats(b.lab.client, 'c0').tx.dropped;
+  const lines = sh('ip', ['netns', 'exec', b.lab.client, 'ethtool', '-S', 'c0']).split('\n');
+  return lines.filter((l) => /tx_queue_\d+_xdp_xmit_errors:/.test(l)).reduce((a, l) => a + Number(l.split(':')[1]), 0);
 }
 
 /** Waits until a counter stops moving (the last frames of a trial drain): polls, no fixed wait. */
@@ -337,18 +376,19 @@ async function settled(read: () => Promise<number> | number): Promise<number> {
 
 interface Trial {
   pps: number; offered_pps: number; sent: number; delivered: number; seen: number; loss: number; ok: boolean;
-  /** in_drops: sends the DUT's receive queue refused (c0's tx_dropped), which trafgen sends
-   * again: back-pressure, not loss. out_drops: frames the receiver's queue refused (dut1's
-   * tx_dropped): sent by the DUT, lost at the tester's sink; not in `loss`, which is what the
-   * DUT lost (XDP, an AF_XDP ring, the worker, its queues). */
+  /** in_drops: frames the DUT's receive queue refused (inputRefused): trafgen sends them again
+   * (back-pressure, not loss), xdpgen's are lost (in `loss`, as a NIC's full RX ring's are).
+   * out_drops: frames the receiver's queue refused (dut1's tx_dropped): sent by the DUT, lost
+   * at the tester's sink; not in `loss`, which is what the DUT lost (its input queue with
+   * xdpgen, XDP, an AF_XDP ring, the worker, its queues). */
   in_drops: number; out_drops: number;
 }
 
-async function trial(b: Bench, p: PathDef, conf: string, pps: number, seconds = TRIAL_S): Promise<Trial> {
+async function trial(b: Bench, p: PathDef, conf: string, pps: number, seconds = TRIAL_S, batchUs = BATCH_US): Promise<Trial> {
   b.pinNapi();
-  const dropped = () => [linkStats(b.lab.client, 'c0').tx.dropped as number, linkStats(b.lab.dut, 'dut1').tx.dropped as number];
+  const dropped = () => [inputRefused(b), linkStats(b.lab.dut, 'dut1').tx.dropped as number];
   const d0 = sinkCount(b.sinkS0), s0 = p.seen(), [i0, o0] = dropped();
-  const { sent, secs } = await send(b, conf, pps, seconds);
+  const { sent, secs } = await send(b, conf, pps, seconds, batchUs);
   const seen = (await settled(p.seen)) - s0;
   const delivered = (await settled(() => sinkCount(b.sinkS0))) - d0;
   const [i1, o1] = dropped();
@@ -359,10 +399,13 @@ async function trial(b: Bench, p: PathDef, conf: string, pps: number, seconds = 
   return { pps, offered_pps: Math.round(sent / secs), sent, delivered, seen, loss, ok: sent > 0 && loss <= sent * LOSS_TOLERANCE, in_drops: i1 - i0, out_drops: o1 - o0 };
 }
 
-/** What limited a search: the generator (the path lost nothing at the most it could offer)
- * or the DUT. */
-function limitOf(s: Search, ceiling: number): 'generator' | 'DUT' {
-  return s.generator_bound || s.zero_loss_pps >= 0.97 * ceiling ? 'generator' : 'DUT';
+/** What limited a search: the generator (the path lost nothing at the most it could offer);
+ * the generator's CPU (nothing lost, but dut0's receive, which shares that CPU at a higher
+ * priority, left the generator less than 90 % of its ceiling: the figure is what one CPU does
+ * sending and receiving); or the DUT (it lost frames above the figure). */
+function limitOf(s: Search, ceiling: number): 'generator' | 'generator CPU' | 'DUT' {
+  if (s.generator_bound) return s.zero_loss_pps >= 0.9 * ceiling ? 'generator' : 'generator CPU';
+  return s.zero_loss_pps >= 0.97 * ceiling ? 'generator' : 'DUT';
 }
 
 // ---- the paths ----------------------------------------------------------------------------
@@ -528,7 +571,7 @@ async function latencyAt(b: Bench, p: PathDef, conf: string, loadPct: number, ze
   const rate = Math.round((zeroLoss * loadPct) / 100);
   const out = path.join(b.tmp, `sockperf-${p.name}-${loadPct}.txt`);
   const drops0 = b.workerDrops();
-  const bg = trial(b, p, conf, rate, LATENCY_S + 1);
+  const bg = trial(b, p, conf, rate, LATENCY_S + 1, PROBE_BATCH_US);
   await new Promise((r) => setTimeout(r, 300)); // the load is on before the first probe
   let text: string;
   try {
@@ -559,13 +602,14 @@ const k = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en'
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
 async function main(): Promise<void> {
-  const why = datapathUnavailable() ?? (fs.existsSync(WORKER) && fs.existsSync(SINK) ? null : `not built: ${WORKER} or ${SINK} (make build)`);
+  const why = datapathUnavailable() ?? ([WORKER, SINK, XDPGEN].every((f) => fs.existsSync(f)) ? null : `not built: ${WORKER}, ${SINK} or ${XDPGEN} (make build)`);
   if (why) throw new Error(`cannot run: ${why}`);
-  for (const tool of ['trafgen', 'xdp-filter', 'nft', 'sockperf', 'gnuplot', 'bpftool', 'taskset'])
+  for (const tool of [...(GENERATOR === 'trafgen' ? ['trafgen'] : []), 'xdp-filter', 'nft', 'sockperf', 'gnuplot', 'bpftool', 'taskset', 'ethtool'])
     try { sh('which', [tool]); } catch { throw new Error(`cannot run: ${tool} is missing (make deps installs it)`); }
   if (os.cpus().length < 2) throw new Error('cannot run: two CPUs are needed (one for the DUT, one for the generator)');
 
-  const h = await header('rfc2544', { xdp: 'native (veth)', af_xdp: 'copy (veth has no zero-copy)', poll: 'wakeup', napi: `threaded: dut0's on CPU ${GEN_CPU}, the sink's on CPU ${SINK_CPU} (FIFO)`, generator: `trafgen, CPU ${GEN_CPU}`, worker: `CPU ${WORKER_CPU}` },
+  const h = await header('rfc2544', { xdp: 'native (veth)', af_xdp: 'copy (veth has no zero-copy)', poll: 'wakeup', napi: `threaded: dut0's on CPU ${GEN_CPU} (${NAPI_PRIO ? `FIFO ${NAPI_PRIO}` : 'SCHED_OTHER'}), the sink's on CPU ${SINK_CPU} (FIFO ${SINK_PRIO})`,
+    generator: `${GENERATOR === 'xdpgen' ? 'xdpgen (BPF_PROG_TEST_RUN live frames: xdp_frames into dut0)' : 'trafgen (skbs into dut0)'}, CPU ${GEN_CPU}`, worker: `CPU ${WORKER_CPU}` },
     `${TRIAL_S} s per trial, ${REPEATS} search${REPEATS > 1 ? 'es' : ''} per figure, resolution ${RESOLUTION * 100} %, loss tolerance ${LOSS_TOLERANCE * 100} %; CPU ${CPU_S} s x ${REPEATS}; latency ${LATENCY_S} s per load`);
   for (const l of describe(h)) log(l);
   const b = new Bench();
@@ -577,15 +621,16 @@ async function main(): Promise<void> {
       b.teardownNow();
       process.exit(130);
     });
-  const result: any = { sizes: SIZES, settings: { trial_s: TRIAL_S, repeats: REPEATS, resolution: RESOLUTION, loss_tolerance: LOSS_TOLERANCE, cpu_s: CPU_S, latency_s: LATENCY_S, gen_cpu: GEN_CPU, worker_cpu: WORKER_CPU, sink_cpu: SINK_CPU, probe_cpu: PROBE_CPU, probe: 'sockperf ping-pong --mps max: one round trip at a time' } };
+  const result: any = { sizes: SIZES, settings: { trial_s: TRIAL_S, repeats: REPEATS, resolution: RESOLUTION, loss_tolerance: LOSS_TOLERANCE, cpu_s: CPU_S, latency_s: LATENCY_S, gen_cpu: GEN_CPU, napi_cpu: GEN_CPU, worker_cpu: WORKER_CPU, sink_cpu: SINK_CPU, probe_cpu: PROBE_CPU, probe: 'sockperf ping-pong --mps max: one round trip at a time' } };
   try {
     await b.setup();
-    const confs = Object.fromEntries(SIZES.map((s) => [s, trafgenConf(b, s)]));
+    const confs = Object.fromEntries(SIZES.map((s) => [s, frameSpec(b, s)]));
     const defs = paths(b);
 
     // The generator's own ceiling per size: into a bare XDP_DROP on dut0, the least a DUT does.
     await b.dut0('sink');
-    result.generator = { tool: 'trafgen', version: (() => { try { return sh('dpkg-query', ['-W', '-f', 'trafgen (netsniff-ng ${Version})', 'netsniff-ng']); } catch { return 'trafgen'; } })(), max_pps: {} as Record<number, number> };
+    const version = () => { try { return sh('dpkg-query', ['-W', '-f', 'trafgen (netsniff-ng ${Version})', 'netsniff-ng']); } catch { return 'trafgen'; } };
+    result.generator = { tool: GENERATOR, version: GENERATOR === 'xdpgen' ? `pcf-xdpgen (bench/xdpgen.c, BPF_PROG_TEST_RUN live frames, kernel ${os.release()})` : version(), max_pps: {} as Record<number, number> };
     for (const s of SIZES) {
       const t = await send(b, confs[s], 0, TRIAL_S);
       result.generator.max_pps[s] = Math.round(t.sent / t.secs);
@@ -607,7 +652,7 @@ async function main(): Promise<void> {
         const mismatched = searches.flatMap((x) => x.trials).filter((t) => t.ok && Math.abs(t.seen - t.sent) > t.sent * LOSS_TOLERANCE);
         if (mismatched.length) entry.verified = false;
         const limits = searches.map((x) => limitOf(x, result.generator.max_pps[s]));
-        const limited = ['generator', 'DUT'].find((l) => limits.filter((x) => x === l).length * 2 > limits.length) ?? limits.join('/');
+        const limited = ['generator', 'generator CPU', 'DUT'].find((l) => limits.filter((x) => x === l).length * 2 > limits.length) ?? limits.join('/');
         entry.throughput[s] = { zero_loss_pps: spread(z), limited_by: limited, mbps: (median(z) * s * 8) / 1e6, searches, mismatched: mismatched.length };
         log(`   ${s} B: zero loss ${k(median(z))} pps [${k(Math.min(...z))}-${k(Math.max(...z))}] (${limited}), ${searches.reduce((a, x) => a + x.trials.length, 0)} trials${mismatched.length ? `, ${mismatched.length} trials where the path's counter disagrees with the frames sent` : ''}`);
       }
@@ -619,12 +664,13 @@ async function main(): Promise<void> {
     // Pass 2, the same paths from no rules again: CPU per packet at one rate every path
     // sustains without loss (80 % of the lowest zero-loss rate, 64-byte frames), then latency.
     const s0 = SIZES[0];
-    // A path that loses frames at a tenth of the generator's ceiling would bring the rate down to
-    // nothing: it is measured at the same rate as the others, and its loss is in its row.
-    const floor = 0.1 * result.generator.max_pps[s0];
+    // A path that loses frames at a tenth of the paths' median zero-loss rate would bring the
+    // rate down to nothing: it is measured at the same rate as the others, and its loss is in
+    // its row.
     const medians = result.paths.map((e: any) => e.throughput[s0].zero_loss_pps.median).filter((x: number) => x > 0);
-    const lowest = Math.min(...medians.filter((x: number) => x >= floor)) || Math.min(...medians, floor); // none reach the floor: the floor
-    const rate = Math.round((0.8 * lowest) / 1000) * 1000;
+    const floor = 0.1 * (medians.length ? median(medians) : 0);
+    const above = medians.filter((x: number) => x >= floor);
+    const rate = Math.max(1000, Math.round((0.8 * (above.length ? Math.min(...above) : 0)) / 1000) * 1000);
     result.cpu_rate_excludes = result.paths.filter((e: any) => e.throughput[s0].zero_loss_pps.median < floor).map((e: any) => e.name);
     await b.reset();
     result.cpu = { rate_pps: rate, frame_bytes: s0, rows: [] as CpuRow[] };
@@ -669,7 +715,8 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
   ];
   r.all_paths_verified = r.paths.every((e: any) => e.verified);
   const md: string[] = ['## RFC 2544: zero-loss throughput, CPU per packet, latency (bench/rfc2544.ts)', '', ...describe(h).map((l) => `${l}  `), '',
-    `Generator: ${r.generator.version}, one sender on CPU ${r.settings.gen_cpu}, beside dut0's NAPI thread; its ceiling (into a bare XDP_DROP on dut0): ${r.sizes.map((s: number) => `${s} B ${k(r.generator.max_pps[s])} pps`).join(', ')}. The worker and the sink (an XDP program on the server's interface that counts and drops) run on CPU ${r.settings.worker_cpu}. Frame sizes include the 4-byte FCS that veth does not carry.`, '',
+    `Generator: ${r.generator.version}, one sender on CPU ${r.settings.gen_cpu}; its ceiling (what it offered, unpaced, to a bare XDP_DROP on dut0): ${r.sizes.map((s: number) => `${s} B ${k(r.generator.max_pps[s])} pps`).join(', ')}. ` +
+      `dut0's NAPI thread runs on CPU ${r.settings.napi_cpu ?? r.settings.gen_cpu}, the worker on CPU ${r.settings.worker_cpu}, the sink (an XDP program on the server's interface that counts and drops) on CPU ${r.settings.sink_cpu}. Frame sizes include the 4-byte FCS that veth does not carry.`, '',
     '### Zero-loss throughput (RFC 2544 §26.1), packets per second: median [min-max] of the searches', ''];
   md.push(...mdTable(['path', ...r.sizes.map((s: number) => `${s} B`), 'limited by (64 B)', 'counters agree'],
     r.paths.map((e: any) => [e.label, ...r.sizes.map((s: number) => { const z = e.throughput[s].zero_loss_pps; return `${k(z.median)} [${k(z.min)}-${k(z.max)}]`; }),
@@ -678,7 +725,7 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
   if (dropsOf.length)
     md.push('', ...dropsOf.map((e: any) => `The worker's own drops over the ${e.name} searches, by reason: ${Object.entries(e.worker_drops).map(([x, n]) => `${x} ${k(n as number)}`).join(', ')}.`));
   md.push('', `### CPU per packet at ${k(r.cpu.rate_pps)} pps (${r.cpu.frame_bytes}-byte frames), every path: median [min-max] ns per packet`, '',
-    ...(r.cpu_rate_excludes?.length ? [`The rate is 80 % of the lowest 64-byte zero-loss rate of the paths that reach a tenth of the generator's ceiling; ${r.cpu_rate_excludes.join(', ')} did not, and lost frames at this rate (its row).`, ''] : []),
+    ...(r.cpu_rate_excludes?.length ? [`The rate is 80 % of the lowest 64-byte zero-loss rate of the paths that reach a tenth of the paths' median; ${r.cpu_rate_excludes.join(', ')} did not, and lost frames at this rate (its row).`, ''] : []),
     "DUT threads (the headline): the exact run time (schedstat) of dut0's NAPI thread, which runs XDP, the kernel's forwarding or nftables and the AF_XDP copy, plus the worker's threads. XDP program: the kernel's BPF statistics (run_time_ns / run_cnt). Worker cycles: its own count, RX through TX of its non-empty bursts. Lost: frames lost in those trials (0 expected: the rate is below every zero-loss rate).", '');
   const sp = (xs: number[]) => (xs.length ? `${f1(median(xs))} [${f1(Math.min(...xs))}-${f1(Math.max(...xs))}]` : '-');
   md.push(...mdTable(['path', 'DUT threads ns/packet', 'NAPI thread ns/packet', 'XDP program ns/packet', 'worker ns/packet (its threads)', 'worker cycles/packet (its loop)', 'x kernel', 'lost by the DUT; by the receiver; refused at the input and sent again'],
