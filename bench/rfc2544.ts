@@ -727,13 +727,15 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
   md.push('', `### CPU per packet at ${k(r.cpu.rate_pps)} pps (${r.cpu.frame_bytes}-byte frames), every path: median [min-max] ns per packet`, '',
     ...(r.cpu_rate_excludes?.length ? [`The rate is 80 % of the lowest 64-byte zero-loss rate of the paths that reach a tenth of the paths' median; ${r.cpu_rate_excludes.join(', ')} did not, and lost frames at this rate (its row).`, ''] : []),
     "DUT threads (the headline): the exact run time (schedstat) of dut0's NAPI thread, which runs XDP, the kernel's forwarding or nftables and the AF_XDP copy, plus the worker's threads. XDP program: the kernel's BPF statistics (run_time_ns / run_cnt). Worker cycles: its own count, RX through TX of its non-empty bursts. Lost: frames lost in those trials (0 expected: the rate is below every zero-loss rate).", '');
+  // xdpgen's refused frames are lost (part of the DUT's loss); trafgen sends its again.
+  const refusedIs = r.generator.tool === 'trafgen' ? 'sent again' : 'of the DUT\'s loss';
   const sp = (xs: number[]) => (xs.length ? `${f1(median(xs))} [${f1(Math.min(...xs))}-${f1(Math.max(...xs))}]` : '-');
-  md.push(...mdTable(['path', 'DUT threads ns/packet', 'NAPI thread ns/packet', 'XDP program ns/packet', 'worker ns/packet (its threads)', 'worker cycles/packet (its loop)', 'x kernel', 'lost by the DUT; by the receiver; refused at the input and sent again'],
+  md.push(...mdTable(['path', 'DUT threads ns/packet', 'NAPI thread ns/packet', 'XDP program ns/packet', 'worker ns/packet (its threads)', 'worker cycles/packet (its loop)', 'x kernel', `lost by the DUT; by the receiver; refused at dut0's input (${refusedIs})`],
     r.cpu.rows.map((x: CpuRow) => [x.path, sp(x.dut_ns), sp(x.napi_ns), sp(x.xdp_prog_ns), sp(x.worker_ns),
       x.worker_cycles.length ? k(median(x.worker_cycles)) : '-', (median(x.dut_ns) / med('kernel')).toFixed(2), x.lost.map((l, i) => `${k(l)}; ${k(x.lost_receiver[i])}; ${k(x.lost_input[i])}`).join(', ')])));
   md.push('', ...mdTable(['target', 'value', 'target', 'met'], r.targets.map((t: any) => [t.what, t.value.toFixed(2), t.target, t.ok ? 'yes' : '**no**'])));
   md.push('', `### Latency (RFC 2544 §26.2): sockperf ping-pong round trips, µs, at a share of each path's ${s0}-byte zero-loss rate`, '');
-  md.push(...mdTable(['path', 'load', 'rate pps', 'p50', 'p99', 'p99.9', 'round trips', 'background frames lost by the DUT; by the receiver; refused at the input and sent again'],
+  md.push(...mdTable(['path', 'load', 'rate pps', 'p50', 'p99', 'p99.9', 'round trips', `background frames lost by the DUT; by the receiver; refused at dut0's input (${refusedIs})`],
     r.latency.map((x: LatencyRow) => [x.path, `${x.load_pct} %`, k(x.rate_pps), f1(x.p50_us), f1(x.p99_us), f1(x.p999_us), k(x.samples) + (x.note ? ` (${x.note})` : ''), `${k(x.bg_loss)}; ${k(x.bg_receiver_drops)}; ${k(x.bg_input_drops)}`])));
   const svgs = [
     plot({ file: 'rfc2544_throughput', title: 'Zero-loss throughput by frame size (RFC 2544 §26.1)', xlabel: 'frame size (bytes)', ylabel: 'packets per second', style: 'lines', logx: true,
