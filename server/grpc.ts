@@ -1,5 +1,6 @@
-// grpc.ts - pcf.v1.PcfControl over the same service layer as REST. Built apart from binding
-// (createGrpcServer); the entry point or a test binds it.
+// grpc.ts - pcf.v1.PcfControl over the same service layer as REST, with the standard health
+// and reflection services (grpc_health.ts). Built apart from binding (createGrpcServer); the
+// entry point or a test binds it.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { loadPcfPackage, MAX_MESSAGE_BYTES } from '../api/proto.js';
@@ -21,6 +22,7 @@ import type { Flow, FlowEvent, FlowFilter } from './model.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import { BATCH_STEP, type FlowService, type PccRule } from './service.js';
 import { encodeBatchAnswer, flowsOf } from './grpc_batch.js';
+import { healthAndReflection } from './grpc_health.js';
 import type { WatchSink } from './watch.js';
 
 /** A PortRange message in the API's form: one port as a number, else "first-last". */
@@ -202,13 +204,16 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
   };
   const unary = <Req, Res>(l: Logger, fn: (req: Req) => Res | Promise<Res>) => unaryCall<Req, Res>(l, fn, admit);
   const watchStallMs = limits.watchStallMs;
+  const standard = healthAndReflection(service, workerReport);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_connection_idle_ms': limits.idleMs,
     'grpc.keepalive_time_ms': limits.keepaliveMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    interceptors: [standard.interceptor],
   });
+  standard.addTo(server);
   server.addService(decodeOrMark(pkg.pcf.v1.PcfControl.service), {
     UpsertFlow: unary(log, async (req) => {
       const r = await service.upsertGrouped(specFromMessage(req));
