@@ -40,7 +40,7 @@ build: deps
 	$(MAKE) -C dpdk
 	@$(MAKE) --no-print-directory $(NATIVE_ADDON) server/generated/openapi.ts server/generated/proto/pcf.ts
 
-$(NATIVE_ADDON): native/binding.gyp $(wildcard native/src/*) include/pcf_common.h node_modules/.pcf-stamp
+$(NATIVE_ADDON): native/binding.gyp $(wildcard native/src/*) include/pcf_common.h include/pcf_map_info.h node_modules/.pcf-stamp
 	cd native && npx --no-install node-gyp rebuild
 
 server/generated/openapi.ts: openapi.yaml node_modules/.pcf-stamp

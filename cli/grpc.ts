@@ -157,6 +157,10 @@ function statsFromMessage(m: Stats__Output, withRules: boolean): Stats {
       const c = countersFromMessage(w);
       return { ...c, queues: c.queues.map(queueView), started_at: w.started_at ?? '', received_at: w.received_at ?? '', age_ms: Number(w.age_ms ?? 0), stale: w.stale ?? false };
     }),
+    maps: Object.fromEntries(Object.entries(m.maps ?? {}).map(([name, p]) => [name, {
+      type: p.type ?? '', id: p.id ?? 0, capacity: Number(p.capacity ?? 0), elements: p.elements ?? null,
+      memory_bytes: p.memory_bytes ?? null, used_pct: p.used_pct ?? null,
+    }])),
   };
 }
 

@@ -26,6 +26,10 @@
 #define PCF_PIN_FLOW_CACHE "pcf_flow_cache" /* LRU_PERCPU_HASH struct pcf_tuple -> struct pcf_cache_entry (IPv6) */
 #define PCF_PIN_FLOW_CACHE4 "pcf_flow_cache4" /* LRU_PERCPU_HASH struct pcf_tuple4 -> struct pcf_cache_entry (IPv4) */
 #define PCF_PIN_NAT6       "pcf_nat6"       /* ARRAY (mmapable) stats_slot -> struct pcf_nat6 */
+/* A BPF iterator's link (xdp/map_count.bpf.c), pinned by pcf-xdp attach where the kernel has
+ * bpf_map_sum_elem_count (Linux 6.6): reading the file gives one line per map named pcf_*,
+ * "<map id> <name> <elements>", the element count the kernel keeps (0 for an array). */
+#define PCF_PIN_MAP_COUNTS "pcf_map_counts"
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
 /* Rules (exact and with a precedence) per pin dir: 2^20, so a million fit by default. Maps

@@ -8,6 +8,7 @@
         "src/counter_maps.cc",
         "src/errors.cc",
         "src/flow_map.cc",
+        "src/map_info.cc",
         "src/map_ops.cc",
         "src/pinned_map.cc",
         "src/ruleset.cc"

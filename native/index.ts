@@ -337,6 +337,7 @@ interface NativeModule {
   maxShapes: number;
   bucketRules: number;
   pinnedMapId(path: string): number | null;
+  mapInfo(pinDir: string): Record<string, MapInfo | null>;
   possibleCpus(): number;
   _setBatchSyscalls(enabled: boolean): void;
   _entryColumns: string[];
@@ -503,6 +504,29 @@ export const limits = Object.freeze({ maxShapes: native.maxShapes, bucketRules: 
  */
 export function pinnedMapId(path: string): number | null {
   return native.pinnedMapId(path);
+}
+
+/** What the kernel says of one pinned map (map_info.cc). */
+export interface MapInfo {
+  /** libbpf's name of the map type: "hash", "percpu_array", "lru_percpu_hash", ... */
+  type: string;
+  id: number;
+  /** max_entries */
+  capacity: number;
+  /** The kernel's element count (hash maps, through the pinned map-count iterator, Linux
+   * 6.6); null for an array (every entry is there) or without the iterator. */
+  elements: number | null;
+  /** The kernel's memlock figure of the map (its fdinfo), in bytes. */
+  memory_bytes: number | null;
+}
+
+/**
+ * Every pinned map of pcf_common.h under pinDir by name, null when it is not pinned: type,
+ * capacity, elements and memory, as the kernel reports them. A dozen system calls and one
+ * read of the iterator, whatever the maps hold.
+ */
+export function mapInfo(pinDir: string): Record<string, MapInfo | null> {
+  return native.mapInfo(pinDir);
 }
 
 /** libbpf_num_possible_cpus(): the number of per-CPU slots summed on read. */

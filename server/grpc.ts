@@ -243,6 +243,7 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
         ...s,
         datapath: dropNulls({ ...s.datapath, drift: { checks: d.checks, checked_at: d.checked_at ?? undefined, duration_ms: d.duration_ms ?? undefined, repaired: d.repaired, ...(d.last_repair ? { last_repair: d.last_repair } : {}) } }),
         classifier: dropNulls({ ...s.classifier }),
+        maps: Object.fromEntries(Object.entries(s.maps).flatMap(([name, m]) => (m ? [[name, dropNulls({ ...m })]] : []))),
       };
     }),
     UpsertPccRule: unary(log, async (req) => {

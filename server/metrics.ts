@@ -2,6 +2,7 @@
 // read from the maps at scrape time (prom-client), the DPDK workers' latest reports (their
 // CPU cost per packet), plus the process's own metrics.
 import client from 'prom-client';
+import type { MapPressure } from './map_pressure.js';
 import type { FlowService } from './service.js';
 import type { WorkerView } from './workers.js';
 
@@ -40,6 +41,24 @@ export function createMetrics(service: FlowService): client.Registry {
       name, help, registers: [registry],
       collect() {
         this.set(get(service.datapath.classifier.stats()));
+      },
+    });
+  }
+  // Each pinned map as the kernel reports it (map_pressure.ts), by pin name.
+  const pressure: [string, string, (m: MapPressure) => number | null][] = [
+    ['pcf_map_capacity', 'Entries a pinned map holds at most (max_entries)', (m) => m.capacity],
+    ['pcf_map_elements', 'Elements the kernel counts in a pinned hash map', (m) => m.elements],
+    ['pcf_map_memory_bytes', 'Memory of a pinned map (the memlock figure of its fdinfo)', (m) => m.memory_bytes],
+  ];
+  for (const [name, help, get] of pressure) {
+    new client.Gauge({
+      name, help, labelNames: ['map'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [map, m] of Object.entries(service.mapPressure.maps())) {
+          const v = m && get(m);
+          if (v !== null && v !== undefined) this.set({ map }, v);
+        }
       },
     });
   }

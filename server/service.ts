@@ -15,6 +15,7 @@ import { inClassifier } from './classifier.js';
 import { SqliteThread } from './sqlite_thread.js';
 import { CHUNK, FlowStore, upsertSql, WIDTH, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec, type DatapathLimits } from './validate.js';
+import { MapPressureMonitor, type MapPressure } from './map_pressure.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
 
@@ -61,6 +62,8 @@ export interface Stats {
   /** Only when asked (stats({ rules: true })): it reads every rule's counter slot. */
   rules?: { id: number; packets: number; bytes: number }[];
   workers: WorkerView[];
+  /** Each pinned map as the kernel reports it (map_pressure.ts). */
+  maps: Record<string, MapPressure | null>;
 }
 
 /** A PCC rule as the API shows it: each filter with the flows it became and their counters. */
@@ -106,6 +109,7 @@ export class FlowService {
   private batching: Promise<void> | null = null;
 
   readonly workers: WorkerRegistry;
+  readonly mapPressure: MapPressureMonitor;
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000,
     private readonly driftCheckMs = 5000) {
@@ -117,6 +121,7 @@ export class FlowService {
     this.datapath.load(this.startRules);
     this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
+    this.mapPressure = new MapPressureMonitor(datapath.pinDir, log);
     this.events.setMaxListeners(0);
   }
 
@@ -696,6 +701,7 @@ export class FlowService {
       xdp: this.datapath.counters(),
       ...(opts.rules ? { rules: this.ruleCounters() } : {}),
       workers: this.workers.list(),
+      maps: this.mapPressure.maps(),
     };
   }
 
@@ -709,10 +715,12 @@ export class FlowService {
   }
 
 
-  readiness(): { ready: boolean; reason?: string } {
+  /** /readyz: ready, or why not; while ready, what is near its limit (a map past 90 % full). */
+  readiness(): { ready: boolean; reason?: string; warnings?: string[] } {
     if (!this.datapath.present) return { ready: false, reason: `datapath absent: no pinned maps under ${this.datapath.pinDir} (load XDP with make up or pcf-xdp attach)` };
     if (this.reconcileError) return { ready: false, reason: `maps not reconciled with SQLite: ${this.reconcileError}` };
-    return { ready: true };
+    const warnings = this.mapPressure.warnings();
+    return warnings.length ? { ready: true, warnings } : { ready: true };
   }
 
   /**

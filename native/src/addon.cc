@@ -1,4 +1,4 @@
-/* addon.cc - module entry: the map classes, pinnedMapId and the names of pcf_common.h.
+/* addon.cc - module entry: the map classes, pinnedMapId, mapInfo and the names of pcf_common.h.
  *
  * The whole API is synchronous on purpose: the control plane calls it inside better-sqlite3
  * transactions, which must be synchronous, and bpf() map operations do not block.
@@ -53,6 +53,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("RuleSet", InitRuleSet(env));
 	exports.Set("pinnedMapId", Napi::Function::New(env, PinnedMapIdJs, "pinnedMapId"));
 	exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpusJs, "possibleCpus"));
+	exports.Set("mapInfo", Napi::Function::New(env, MapInfoJs, "mapInfo"));
 	exports.Set("_setBatchSyscalls",
 		    Napi::Function::New(env, SetBatchSyscalls, "_setBatchSyscalls"));
 

@@ -63,6 +63,9 @@ private:
 /* Id of the map pinned at `path`, or -1 when nothing is pinned there (ENOENT). */
 int64_t PinnedMapId(Napi::Env env, const std::string &path);
 
+/* mapInfo(pinDir) (map_info.cc): each pinned map's type, capacity, elements and memory. */
+Napi::Value MapInfoJs(const Napi::CallbackInfo &info);
+
 /* Names of enum pcf_counter_idx, in order, from PCF_COUNTER_TABLE (addon.cc). */
 extern const char *const kCounterNames[];
 

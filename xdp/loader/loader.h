@@ -10,6 +10,7 @@
  *   xdp.c     the XDP link: state, attach, replace, detach, purge
  *   tc.c      pcf_tc_mark at TC ingress: a tcx link, or a clsact filter before Linux 6.6
  *   status.c  status, as text or --json
+ *   counts.c  the pinned map-count iterator (PCF_PIN_MAP_COUNTS): pinned at attach, read by status
  */
 #ifndef PCF_LOADER_H
 #define PCF_LOADER_H
@@ -150,5 +151,9 @@ int tc_update(__u32 attachment, int ifindex, int prog_fd);
 
 /* status.c */
 int cmd_status(int ifindex);
+
+/* counts.c */
+void counts_pin(void);                        /* at attach; a kernel without it gets a note */
+int counts_read(const __u32 *ids, __s64 *out, size_t n); /* out[i]: -1 when not listed; -errno */
 
 #endif /* PCF_LOADER_H */

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include "loader.h"
+#include "pcf_map_info.h"
 
 static void json_str(FILE *f, const char *s)
 {
@@ -50,6 +51,9 @@ int cmd_status(int ifindex)
 {
 	struct xdp_state s = { .link_fd = -1 }, o;
 	struct bpf_map_info minfo[N_MAPS];
+	long long memlock[N_MAPS];
+	__u32 ids[N_MAPS];
+	__s64 elems[N_MAPS];
 	struct pcf_config cfg = {}, ocfg;
 	bool have_cfg, pinned[N_MAPS] = {}, first = true;
 	char path[PATH_MAX], name[IF_NAMESIZE];
@@ -70,13 +74,21 @@ int cmd_status(int ifindex)
 	read_tc_state(opt.attachment, ifindex, &t);
 	for (i = 0; i < N_MAPS; i++) {
 		memset(&minfo[i], 0, sizeof(minfo[i]));
+		memlock[i] = -1;
 		fd = open_pin(map_names[i]);
 		if (fd < 0)
 			continue;
 		len = sizeof(minfo[i]);
 		pinned[i] = !bpf_obj_get_info_by_fd(fd, &minfo[i], &len);
+		memlock[i] = pcf_map_memlock(fd);
 		close(fd);
 	}
+	for (i = 0; i < N_MAPS; i++)
+		ids[i] = pinned[i] ? minfo[i].id : 0;
+	counts_read(ids, elems, N_MAPS); /* none pinned: every count stays -1 */
+	for (i = 0; i < N_MAPS; i++)
+		if (!pinned[i] || !pcf_map_counts_elements(minfo[i].type))
+			elems[i] = -1;
 	have_cfg = config_read(opt.attachment, &cfg);
 
 	if (opt.json) {
@@ -116,7 +128,16 @@ int cmd_status(int ifindex)
 			if (pinned[i]) {
 				printf("{\"id\":%u,\"pin\":", minfo[i].id);
 				json_str(stdout, path);
-				printf(",\"max_entries\":%u}", minfo[i].max_entries);
+				printf(",\"max_entries\":%u,\"elements\":", minfo[i].max_entries);
+				if (elems[i] >= 0)
+					printf("%lld", (long long)elems[i]);
+				else
+					printf("null");
+				printf(",\"memlock\":");
+				if (memlock[i] >= 0)
+					printf("%lld}", memlock[i]);
+				else
+					printf("null}");
 			} else {
 				printf("null");
 			}
@@ -146,9 +167,15 @@ int cmd_status(int ifindex)
 			printf("tc ingress:     not attached\n");
 		for (i = 0; i < N_MAPS; i++) {
 			pin_path(path, sizeof(path), map_names[i]);
-			if (pinned[i])
-				printf("map:            %-15s id %-6u max_entries %-7u %s\n",
-				       map_names[i], minfo[i].id, minfo[i].max_entries, path);
+			if (pinned[i]) {
+				char el[24] = "-";
+
+				if (elems[i] >= 0)
+					snprintf(el, sizeof(el), "%lld", (long long)elems[i]);
+				printf("map:            %-15s id %-6u max_entries %-7u elements %-7s "
+				       "memlock %-9lld %s\n", map_names[i], minfo[i].id,
+				       minfo[i].max_entries, el, memlock[i], path);
+			}
 			else
 				printf("map:            %-15s not pinned\n", map_names[i]);
 		}

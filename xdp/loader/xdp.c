@@ -244,6 +244,8 @@ int cmd_attach(int ifindex)
 	       PROG_XDP, opt.iface, opt.attachment, mode, s.link.prog_id, s.link.id, opt.pin_dir);
 	ret = EXIT_OK;
 cleanup:
+	if (ret == EXIT_OK)
+		counts_pin(); /* also for a pin dir made before there was one */
 	if (ret != EXIT_OK) {
 		/* Tear down only what this run created. */
 		if (link_fd >= 0)
@@ -374,6 +376,11 @@ static int purge(void)
 			msg("failed to unpin %s/%s: %s", opt.pin_dir, map_names[i], strerror(-err));
 			return EXIT_ERR;
 		}
+	}
+	err = unpin(PCF_PIN_MAP_COUNTS);
+	if (err) {
+		msg("failed to unpin %s/%s: %s", opt.pin_dir, PCF_PIN_MAP_COUNTS, strerror(-err));
+		return EXIT_ERR;
 	}
 	if (rmdir(opt.pin_dir) && errno != ENOENT) {
 		msg("failed to remove pin dir %s: %s", opt.pin_dir, strerror(errno));

@@ -1,0 +1,91 @@
+/* map_info.cc - mapInfo(pinDir): what the kernel says of each pinned map, for map pressure in
+ * GET /stats and /metrics: its type, capacity (max_entries), memory (the memlock figure of
+ * its fdinfo) and, for the hash maps, its elements, read from the map-count iterator that
+ * pcf-xdp pins (PCF_PIN_MAP_COUNTS, xdp/map_count.bpf.c): one read for every map, however
+ * many elements they hold. A map not pinned is null; elements are null where the kernel
+ * keeps no count (arrays: all their entries are there) or the iterator is not pinned. */
+#include "maps.h"
+#include "pcf_common.h"
+#include "pcf_map_info.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <map>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+namespace pcf {
+
+static const char *const kPinnedMaps[] = {
+	PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS, PCF_PIN_XSKMAP, PCF_PIN_CONFIG,
+	PCF_PIN_RULES, PCF_PIN_MATCH_MAP, PCF_PIN_SHAPES, PCF_PIN_RULESET, PCF_PIN_FLOW_CACHE,
+	PCF_PIN_FLOW_CACHE4, PCF_PIN_NAT6,
+};
+
+/* The iterator's lines "<id> <name> <elements>" by map id; empty when it is not pinned. */
+static std::map<uint32_t, long long> ReadCounts(const std::string &pin_dir)
+{
+	std::map<uint32_t, long long> out;
+	int link = bpf_obj_get((pin_dir + "/" PCF_PIN_MAP_COUNTS).c_str());
+	if (link < 0)
+		return out;
+	int fd = bpf_iter_create(link);
+	close(link);
+	if (fd < 0)
+		return out;
+	std::string text;
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		text.append(buf, (size_t)n);
+	close(fd);
+	size_t at = 0;
+	while (at < text.size()) {
+		size_t end = text.find('\n', at);
+		std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+		unsigned int id;
+		long long count;
+		if (sscanf(line.c_str(), "%u %*s %lld", &id, &count) == 2)
+			out[id] = count;
+		if (end == std::string::npos)
+			break;
+		at = end + 1;
+	}
+	return out;
+}
+
+Napi::Value MapInfoJs(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsString())
+		ThrowArg(env, "pinDir", "must be a string");
+	std::string dir = info[0].As<Napi::String>().Utf8Value();
+	std::map<uint32_t, long long> counts = ReadCounts(dir);
+	Napi::Object out = Napi::Object::New(env);
+	for (const char *name : kPinnedMaps) {
+		int fd = bpf_obj_get((dir + "/" + name).c_str());
+		struct bpf_map_info mi = {};
+		__u32 len = sizeof(mi);
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &len)) {
+			if (fd >= 0)
+				close(fd);
+			out.Set(name, env.Null());
+			continue;
+		}
+		long long memlock = pcf_map_memlock(fd);
+		close(fd);
+		Napi::Object m = Napi::Object::New(env);
+		m.Set("type", MapTypeName(mi.type));
+		m.Set("id", Napi::Number::New(env, mi.id));
+		m.Set("capacity", Napi::Number::New(env, mi.max_entries));
+		auto c = counts.find(mi.id);
+		m.Set("elements", pcf_map_counts_elements(mi.type) && c != counts.end() ? Napi::Number::New(env, (double)c->second) : env.Null());
+		m.Set("memory_bytes", memlock >= 0 ? Napi::Number::New(env, (double)memlock) : env.Null());
+		out.Set(name, m);
+	}
+	return out;
+}
+
+} // namespace pcf
