@@ -14,7 +14,7 @@ export PCF_GRPC_UNIX ?= $(CURDIR)/var/$(PCF_LAB)/grpc.sock
 APT_PACKAGES := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libdpdk-dev pkg-config \
                 libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
                 iproute2 iputils-ping ethtool curl tcpdump tshark netsniff-ng gcc-multilib python3 openssl \
-                nftables sockperf gnuplot-nox python3-grpcio
+                nftables sockperf gnuplot-nox python3-grpcio systemtap-sdt-dev bpftrace
 
 NATIVE_ADDON := native/build/Release/pcf_native.node
 

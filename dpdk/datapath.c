@@ -1,4 +1,11 @@
-/* datapath.c - the datapath lcore loop (datapath.h). */
+/* datapath.c - the datapath lcore loop (datapath.h).
+ *
+ * USDT probes (sys/sdt.h; `readelf -n build/pcf-worker` lists them), a nop until a tracer
+ * attaches (bpftrace, a libbpf tool) to the running worker, no restart:
+ *   pcf_worker:rx_burst(port, queue, n)        a burst of n > 0 packets received
+ *   pcf_worker:tx_burst(port, queue, n, sent)  n packets handed to the egress, sent of them taken
+ * port is the port's name ("dut0 queue 0"), a C string; queue its RX queue. */
+#include <sys/sdt.h>
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
@@ -21,6 +28,7 @@ static void transmit(struct pcf_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 	for (i = 0; i < n; i++)
 		len[i] = pkts[i]->pkt_len;
 	sent = pcf_port_tx_burst(lc->tx, pkts, n);
+	DTRACE_PROBE4(pcf_worker, tx_burst, lc->tx->name, lc->queue, n, sent);
 	q->tx_packets += sent;
 	for (i = 0; i < sent; i++)
 		q->tx_bytes += len[i];
@@ -63,6 +71,7 @@ int pcf_datapath_loop(void *arg)
 			t0 = rte_rdtsc();
 			continue;
 		}
+		DTRACE_PROBE3(pcf_worker, rx_burst, lc->rx->name, lc->queue, n);
 		n_tx = pcf_pipeline_burst(lc, rx, n, tx);
 		if (n_tx)
 			transmit(lc, tx, n_tx);

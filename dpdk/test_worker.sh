@@ -42,6 +42,8 @@
 #   T  the worker's cost per packet: busy_cycles (TSC cycles of the bursts that carried packets)
 #      stays 0 while idle, grows with a known number of packets to between 100 and 10,000,000
 #      cycles per packet, at most the wall time; tsc_hz > 0; the same in the gRPC report;
+#   U  USDT probes: bpftrace attached to the running worker sees bursts whose packets sum to
+#      the packets sent and forwarded;
 #   J  two RX queues, two datapath lcores (veth channels, XPS picks the client's TX queue).
 #
 # A case that cannot run here while the rest can (L, M, N and P without a control plane, L's
@@ -871,6 +873,39 @@ if worker_start cost --egress iface:dut1 --poll wakeup --report "unix:$T_SOCK" -
 	worker_stop TERM
 else
 	fail "T worker starts" "$OUT"
+fi
+
+# ---- U: USDT probes on the RX and TX bursts --------------------------------------------------
+# bpftrace attached to the running worker (no restart) by its probes pcf_worker:rx_burst and
+# pcf_worker:tx_burst: the packets of the bursts it sees sum to the packets sent through rule 42
+# and to what the worker counted, on the port named "dut0 queue 0".
+if ! command -v bpftrace >/dev/null; then
+	skip_case U "bpftrace is not installed (make deps installs it)"
+elif worker_start usdt --egress iface:dut1 --poll wakeup; then
+	U_N=300
+	timeout 60 bpftrace -p "$WPID" -e "
+usdt:$WORKER:pcf_worker:rx_burst { @rx_packets = sum(arg2); @rx_bursts = count(); @port[str(arg0), arg1] = sum(arg2); }
+usdt:$WORKER:pcf_worker:tx_burst { @tx_packets = sum(arg3); @tx_handed = sum(arg2); }" >"$TMP/u.bt" 2>&1 &
+	U_BT=$!
+	PIDS+=("$U_BT")
+	for i in $(seq 1 100); do grep -q "Attaching 2 probes" "$TMP/u.bt" && break; sleep 0.1; done
+	send 5000 7000 $U_N 1
+	for i in $(seq 1 50); do [ "$(jget "$(telemetry usdt)" "r.queue_0.tx_packets")" = $U_N ] && break; sleep 0.1; done
+	TEL=$(telemetry usdt)
+	kill -INT "$U_BT" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$U_BT" 2>/dev/null || break; sleep 0.1; done
+	OUT="$(cat "$TMP/u.bt") telemetry: $TEL"
+	bt() { awk -v k="$1" '$1 == k {print $2}' "$TMP/u.bt"; }
+	echo "info U $(bt @rx_bursts:) RX bursts for $U_N packets"
+	expect "U rx_burst: the bursts' packets sum to the $U_N sent and to the worker's rx_packets" \
+		'[ "$(bt @rx_packets:)" = $U_N ] && [ "$(jget "$TEL" "r.queue_0.rx_packets")" = $U_N ]'
+	expect "U rx_burst: between 1 and $U_N bursts, all on port \"dut0 queue 0\", queue 0" \
+		'[ "$(bt @rx_bursts:)" -ge 1 ] && [ "$(bt @rx_bursts:)" -le $U_N ] && grep -q "^@port\[dut0 queue 0, 0\]: $U_N\$" "$TMP/u.bt"'
+	expect "U tx_burst: handed and sent sum to the worker's tx_packets ($U_N)" \
+		'[ "$(bt @tx_handed:)" = $U_N ] && [ "$(bt @tx_packets:)" = $U_N ]'
+	worker_stop TERM
+else
+	fail "U worker starts" "$OUT"
 fi
 
 # ---- L: IPv6 through the control plane's rules --------------------------------------------
