@@ -66,6 +66,7 @@ const FLOW = { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 5000, dst_port: 7
 const PROBE = { src_ip: CLIENT_IP, dst_ip: SERVER_IP, src_port: 11112, dst_port: 11111, proto: 17 }; // sockperf's
 const SINK = path.join(ROOT, 'build/sink.bpf.o');
 const XDPGEN = path.join(ROOT, 'build/pcf-xdpgen');
+const TRACE = path.join(ROOT, 'build/pcf-trace');
 // xdpgen hands dut0 50 µs of frames at a time (at most 64), as a NIC's interrupt moderation
 // would; under the latency probes 8 µs, since its CPU takes nothing else in (the probes'
 // frames into dut0) while it sends a batch.
@@ -122,6 +123,9 @@ class Bench {
   cp!: Running;
   db = tempDb();
   worker: Worker | null = null;
+  /** pcf-trace attached to the worker (the worker-traced path); its last JSON line. */
+  trace: ChildProcess | null = null;
+  traceLast: any = null;
   sinkS0 = 0; // its program id
   napi: number[] = []; // dut0's NAPI threads
   napiBefore: number[] = []; // NAPI threads of others, there before the lab
@@ -155,6 +159,7 @@ class Bench {
 
   /** Back to no rules: the worker stopped, a new SQLite file, the maps made anew. */
   async reset(): Promise<void> {
+    await this.stopTrace();
     await this.worker?.stop('SIGKILL');
     this.worker = null;
     await this.cp.close();
@@ -241,6 +246,42 @@ class Bench {
     await this.worker.start();
   }
 
+  /** pcf-trace on the running worker, as an operator runs it (published for /metrics too). */
+  async startTrace(): Promise<void> {
+    if (this.trace) return;
+    const p = spawn(TRACE, ['--json', '--pid', String(this.worker!.proc!.pid), '--pin-dir', this.lab.pinDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.trace = p;
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      p.stdout!.on('data', (d) => {
+        buf += d;
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          if (line.event === 'attached') resolve();
+          else if (!line.event) this.traceLast = line;
+        }
+      });
+      p.once('exit', (code) => reject(new Error(`pcf-trace exited ${code}`)));
+    });
+  }
+
+  /** Stops pcf-trace (SIGINT: it detaches and unpins) and waits for it. */
+  async stopTrace(): Promise<void> {
+    const p = this.trace;
+    this.trace = null;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGINT');
+    await exited;
+  }
+
+  /** The trace's mean packets per RX burst since it attached. */
+  traceBurst(): number {
+    const q = this.traceLast?.queues?.find((x: any) => x.dir === 'rx');
+    return q && q.total_bursts ? q.total_packets / q.total_bursts : NaN;
+  }
+
   /** The worker's latest report: rx packets and busy cycles of its queues. */
   workerReport(): { rx: number; cycles: number } | null {
     const w = this.cp.service.stats().workers[0] as any;
@@ -268,6 +309,7 @@ class Bench {
 
   teardownNow(): void {
     this.sockperfServer?.kill('SIGKILL');
+    this.trace?.kill('SIGKILL');
     this.worker?.proc?.kill('SIGKILL');
     if (this.lab) {
       try {
@@ -284,6 +326,7 @@ class Bench {
 
   async teardown(): Promise<void> {
     this.sockperfServer?.kill('SIGKILL');
+    await this.stopTrace();
     await this.worker?.stop('SIGKILL');
     await this.cp?.close().catch(() => {});
     await this.lab?.destroy();
@@ -439,8 +482,21 @@ function paths(b: Bench): PathDef[] {
         await b.startWorker();
       },
       seen: () => b.ruleSeen(b.flowId), prog: () => xdpProgId(b.lab.dut, 'dut0') },
+    // The probes' cost (trace/README.md): the same worker with pcf-trace attached to its USDT
+    // probes, measured beside the worker path at the same rates.
+    { name: 'worker-traced', label: 'the same worker with pcf-trace attached to its USDT probes', kind: 'forward', latency: false,
+      setup: async () => {
+        if (!b.worker) {
+          await b.dut0('pcf');
+          await b.rules(0, { type: 'REDIRECT', ttl_delta: -1, nat: { snat_ip: '198.18.1.254', snat_port: 6000 } }, { type: 'REDIRECT', ttl_delta: -1 });
+          await b.startWorker();
+        }
+        await b.startTrace();
+      },
+      seen: () => b.ruleSeen(b.flowId), prog: () => xdpProgId(b.lab.dut, 'dut0') },
     { name: 'worker-killed', label: 'the same REDIRECT rule, the worker killed: XDP falls back to the kernel', kind: 'forward', latency: false,
       setup: async () => {
+        await b.stopTrace();
         await b.worker?.stop('SIGKILL');
         b.worker = null;
       },
@@ -460,6 +516,7 @@ function paths(b: Bench): PathDef[] {
     })),
     { name: 'xdp-drop-rule', label: `pcf_xdp DROP rule, counted at the DUT, ${FILLERS[FILLERS.length - 1].toLocaleString('en')} rules`, kind: 'drop', latency: false,
       setup: async () => {
+        await b.stopTrace();
         await b.worker?.stop('SIGKILL');
         b.worker = null;
         await b.dut0('pcf');
@@ -522,6 +579,8 @@ interface CpuRow {
    * and the frames the DUT sent that the receiver's queue refused (the tester's loss); and the
    * sends the DUT's input refused (sent again). */
   lost: number[]; lost_input: number[]; lost_receiver: number[];
+  /** worker-traced: the mean packets per RX burst pcf-trace counted over these trials. */
+  pkts_per_burst?: number;
 }
 
 async function cpuAt(b: Bench, p: PathDef, conf: string, rate: number): Promise<CpuRow> {
@@ -602,7 +661,7 @@ const k = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en'
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
 async function main(): Promise<void> {
-  const why = datapathUnavailable() ?? ([WORKER, SINK, XDPGEN].every((f) => fs.existsSync(f)) ? null : `not built: ${WORKER}, ${SINK} or ${XDPGEN} (make build)`);
+  const why = datapathUnavailable() ?? ([WORKER, SINK, XDPGEN, TRACE].every((f) => fs.existsSync(f)) ? null : `not built: ${WORKER}, ${SINK}, ${XDPGEN} or ${TRACE} (make build)`);
   if (why) throw new Error(`cannot run: ${why}`);
   for (const tool of [...(GENERATOR === 'trafgen' ? ['trafgen'] : []), 'xdp-filter', 'nft', 'sockperf', 'gnuplot', 'bpftool', 'taskset', 'ethtool'])
     try { sh('which', [tool]); } catch { throw new Error(`cannot run: ${tool} is missing (make deps installs it)`); }
@@ -683,6 +742,7 @@ async function main(): Promise<void> {
       await e.def.setup();
       b.sinkOnS0('xdp_sink');
       const row = await cpuAt(b, e.def, confs[s0], rate);
+      if (b.trace) row.pkts_per_burst = b.traceBurst();
       result.cpu.rows.push(row);
       log(`   ${e.name}: ${f1(median(row.dut_ns))} ns/packet DUT threads (NAPI ${f1(median(row.napi_ns))}), lost ${row.lost.join('/')}` +
         `${row.xdp_prog_ns.length ? `, XDP program ${f1(median(row.xdp_prog_ns))} ns` : ''}${row.worker_cycles.length ? `, worker ${k(median(row.worker_cycles))} cycles` : ''}`);
@@ -734,6 +794,7 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
     r.cpu.rows.map((x: CpuRow) => [x.path, sp(x.dut_ns), sp(x.napi_ns), sp(x.xdp_prog_ns), sp(x.worker_ns),
       x.worker_cycles.length ? k(median(x.worker_cycles)) : '-', (median(x.dut_ns) / med('kernel')).toFixed(2), x.lost.map((l, i) => `${k(l)}; ${k(x.lost_receiver[i])}; ${k(x.lost_input[i])}`).join(', ')])));
   md.push('', ...mdTable(['target', 'value', 'target', 'met'], r.targets.map((t: any) => [t.what, t.value.toFixed(2), t.target, t.ok ? 'yes' : '**no**'])));
+  md.push(...probeCost(r, cpuOf));
   md.push('', `### Latency (RFC 2544 §26.2): sockperf ping-pong round trips, µs, at a share of each path's ${s0}-byte zero-loss rate`, '');
   md.push(...mdTable(['path', 'load', 'rate pps', 'p50', 'p99', 'p99.9', 'round trips', `background frames lost by the DUT; by the receiver; refused at dut0's input (${refusedIs})`],
     r.latency.map((x: LatencyRow) => [x.path, `${x.load_pct} %`, k(x.rate_pps), f1(x.p50_us), f1(x.p99_us), f1(x.p999_us), k(x.samples) + (x.note ? ` (${x.note})` : ''), `${k(x.bg_loss)}; ${k(x.bg_receiver_drops)}; ${k(x.bg_input_drops)}`])));
@@ -754,6 +815,31 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
     log('FAILED: on some path the counters disagree with the frames sent: its figures are not what they claim');
     process.exitCode = 1;
   }
+}
+
+/** The USDT probes' cost: the worker with pcf-trace attached against without, at one rate
+ * (CPU per packet; per burst with the trace's own burst size) and by zero-loss rate. */
+function probeCost(r: any, cpuOf: (name: string) => CpuRow | undefined): string[] {
+  const plain = cpuOf('worker'), traced = cpuOf('worker-traced');
+  if (!plain || !traced) return [];
+  const s0 = r.sizes[0];
+  const z = (name: string) => r.paths.find((e: any) => e.name === name)?.throughput[s0]?.zero_loss_pps.median ?? NaN;
+  const dNs = median(traced.dut_ns) - median(plain.dut_ns);
+  const dCycles = median(traced.worker_cycles) - median(plain.worker_cycles);
+  const burst = traced.pkts_per_burst ?? NaN;
+  r.probe_cost = {
+    rate_pps: r.cpu.rate_pps, dut_ns_detached: median(plain.dut_ns), dut_ns_attached: median(traced.dut_ns), dut_ns_delta: dNs,
+    worker_cycles_detached: median(plain.worker_cycles), worker_cycles_attached: median(traced.worker_cycles), worker_cycles_delta: dCycles,
+    pkts_per_burst: burst, worker_cycles_per_burst: dCycles * burst, zero_loss_detached: z('worker'), zero_loss_attached: z('worker-traced'),
+  };
+  const c = r.probe_cost;
+  return ['', `### The USDT probes' cost: the worker with pcf-trace attached and detached`, '',
+    ...mdTable(['', 'detached', 'attached', 'difference'], [
+      [`DUT threads ns/packet at ${k(c.rate_pps)} pps`, f1(c.dut_ns_detached), f1(c.dut_ns_attached), `${dNs >= 0 ? '+' : ''}${f1(dNs)} (${f1((100 * dNs) / c.dut_ns_detached)} %)`],
+      ['worker cycles/packet (its loop, RX through TX)', k(c.worker_cycles_detached), k(c.worker_cycles_attached), `${dCycles >= 0 ? '+' : ''}${k(dCycles)}; ${k(c.worker_cycles_per_burst)} a burst of ${f1(burst)} packets (the trace's mean)`],
+      [`zero-loss pps, ${s0} B (median of the searches)`, k(c.zero_loss_detached), k(c.zero_loss_attached), `${f1((100 * (c.zero_loss_attached - c.zero_loss_detached)) / c.zero_loss_detached)} %`],
+    ]),
+    '', 'Each burst with a tracer attached takes two traps (rx_burst and tx_burst) into the kernel, where the uprobe runs bursts.bpf.c; detached, the probes are a nop. The cost is per burst, so per packet it falls as bursts grow with the rate.'];
 }
 
 if (argv.includes('--report-only')) {

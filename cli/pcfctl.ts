@@ -366,6 +366,46 @@ async function watch(o: { from?: number }, cmd: Command): Promise<void> {
   }
 }
 
+/** build/pcf-trace of this checkout, else pcf-trace on PATH (an installed node); PCF_TRACE_BIN overrides. */
+function traceBinary(): string {
+  if (process.env.PCF_TRACE_BIN) return process.env.PCF_TRACE_BIN;
+  const built = path.join(ROOT, 'build/pcf-trace');
+  return fs.existsSync(built) ? built : 'pcf-trace';
+}
+
+/** Runs pcf-trace on this node (it attaches to the worker's USDT probes: root); its exit code is ours. */
+async function trace(o: { pid?: number; intervalMs?: number; count?: number; pinDir?: string; pin: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const args = [
+    ...(o.pid ? ['--pid', String(o.pid)] : []),
+    ...(o.intervalMs ? ['--interval-ms', String(o.intervalMs)] : []),
+    ...(o.count ? ['--count', String(o.count)] : []),
+    ...(o.pinDir ? ['--pin-dir', o.pinDir] : []),
+    ...(o.pin ? [] : ['--no-pin']),
+    ...(g.json ? ['--json'] : []),
+  ];
+  const { spawn } = await import('node:child_process');
+  const bin = traceBinary();
+  const child = spawn(bin, args, { stdio: 'inherit' });
+  // Ctrl-C reaches the tool too (one process group); a SIGTERM to pcfctl is passed on.
+  const pass = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const onInt = pass('SIGINT');
+  const onTerm = pass('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      child.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'ENOENT' ? new CliError([`${bin} not found: build it (make build) or set PCF_TRACE_BIN`], EXIT.USAGE) : err));
+      child.once('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' || sig === 'SIGTERM' ? 0 : 1)));
+    });
+    if (code !== 0) throw new CliError([], code);
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}
+
 // ---- the program ----------------------------------------------------------------------------
 
 export function buildProgram(): Command {
@@ -482,6 +522,15 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
     .description('stream rule changes (gRPC WatchFlows) until Ctrl-C')
     .option('--from <rev>', 'first replay the changes after this revision (0: every change the log still holds); without it, changes from now on', U32)
     .action(watch);
+
+  program.command('trace')
+    .description("the worker's bursts every second, by port queue: bursts/s and a histogram of packets per burst (pcf-trace on this node, root; the same figures in /metrics while it runs)")
+    .option('--pid <pid>', 'the pcf-worker to trace (default: the only one running)', intArg(1, 0x7fffffff))
+    .option('--interval-ms <ms>', 'how often to print (100..60000, default 1000)', intArg(100, 60_000))
+    .option('--count <n>', 'stop after n intervals (default: at Ctrl-C)', intArg(1, 100_000_000))
+    .addOption(new Option('--pin-dir <dir>', 'the pin dir the control plane reads').env('PCF_PIN_DIR'))
+    .option('--no-pin', 'do not publish the figures to the control plane (/metrics)')
+    .action(trace);
 
   return program;
 }

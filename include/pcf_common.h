@@ -296,4 +296,44 @@ enum pcf_counter_idx {
 	PCF_CNT__MAX
 };
 
+/* ---- The worker's burst trace (trace/: pcf-trace) ---------------------------------------
+ * pcf-trace attaches to the worker's USDT probes pcf_worker:rx_burst and tx_burst
+ * (dpdk/datapath.c) and counts each port queue's bursts in PCF_PIN_TRACE_BURSTS; while it runs
+ * it pins that map and PCF_PIN_TRACE_META in the pin dir, where the control plane reads them
+ * for /metrics. A trace is live while its heartbeat (CLOCK_MONOTONIC) is recent: a pin left
+ * by a killed tool goes stale, and the next pcf-trace replaces it. */
+#define PCF_PIN_TRACE_BURSTS "pcf_trace_bursts" /* HASH struct pcf_burst_key -> struct pcf_burst_stats */
+#define PCF_PIN_TRACE_META   "pcf_trace_meta"   /* ARRAY[1] struct pcf_trace_meta, written by pcf-trace */
+#define PCF_TRACE_MAX_KEYS   256                /* port queues a trace tells apart */
+#define PCF_PORT_NAME_LEN    48                 /* the worker's port names (dpdk/port.h) */
+#define PCF_BURST_HIST       65                 /* hist[n]: bursts of n packets, hist[64]: 64 or more */
+#define PCF_TRACE_STALE_INTERVALS 3             /* a heartbeat older than 3 intervals: not live */
+
+enum pcf_burst_dir {
+	PCF_BURST_RX = 0, /* rx_burst: n packets received */
+	PCF_BURST_TX = 1, /* tx_burst: n packets handed to the egress */
+};
+
+struct pcf_burst_key {
+	__u32 dir;                      /* enum pcf_burst_dir */
+	__u32 queue;                    /* the lcore's RX queue */
+	char  port[PCF_PORT_NAME_LEN];  /* the port's name, NUL-padded: "dut0 queue 0" */
+};
+
+struct pcf_burst_stats {
+	__u64 bursts;
+	__u64 packets;                  /* the sum of n */
+	__u64 sent;                     /* TX: the sum of what the egress took (<= packets) */
+	__u64 hist[PCF_BURST_HIST];
+};
+
+struct pcf_trace_meta {
+	__u64 heartbeat_ns;             /* CLOCK_MONOTONIC of the tool's last interval */
+	__u64 started_ns;               /* CLOCK_MONOTONIC when it attached first */
+	__u32 pid;                      /* the worker it traces (the tool's pid namespace) */
+	__u32 interval_ms;              /* how often it prints and beats */
+	__u32 attaches;                 /* workers attached to so far (a restart adds one) */
+	__u32 pad;
+};
+
 #endif /* PCF_COMMON_H */

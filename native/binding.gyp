@@ -11,7 +11,8 @@
         "src/map_info.cc",
         "src/map_ops.cc",
         "src/pinned_map.cc",
-        "src/ruleset.cc"
+        "src/ruleset.cc",
+        "src/trace.cc"
       ],
       "include_dirs": ["../include"],
       "dependencies": [

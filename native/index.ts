@@ -338,6 +338,7 @@ interface NativeModule {
   bucketRules: number;
   pinnedMapId(path: string): number | null;
   mapInfo(pinDir: string): Record<string, MapInfo | null>;
+  traceBursts(pinDir: string): BurstTrace | null;
   possibleCpus(): number;
   _setBatchSyscalls(enabled: boolean): void;
   _entryColumns: string[];
@@ -527,6 +528,43 @@ export interface MapInfo {
  */
 export function mapInfo(pinDir: string): Record<string, MapInfo | null> {
   return native.mapInfo(pinDir);
+}
+
+/** One port queue's bursts in a trace (struct pcf_burst_stats), counted since the trace began. */
+export interface BurstQueue {
+  /** rx: pcf_worker:rx_burst (received); tx: tx_burst (handed to the egress). */
+  dir: 'rx' | 'tx';
+  /** The worker's port name, e.g. "dut0 queue 0". */
+  port: string;
+  /** The lcore's RX queue. */
+  queue: number;
+  bursts: number;
+  /** The sum of the bursts' sizes. */
+  packets: number;
+  /** tx: what the egress took of them; 0 for rx. */
+  sent: number;
+  /** hist[n]: bursts of n packets (hist[64]: 64 or more); 65 entries. */
+  hist: number[];
+}
+
+/** The burst trace a running pcf-trace publishes in the pin dir (trace.cc, trace/README.md). */
+export interface BurstTrace {
+  /** The traced worker's pid, in pcf-trace's pid namespace. */
+  pid: number;
+  interval_ms: number;
+  /** Workers attached to so far: a worker restart adds one. */
+  attaches: number;
+  /** Since the tool's last heartbeat / since it attached first. */
+  age_ms: number;
+  running_ms: number;
+  /** The heartbeat is recent: the tool runs (a killed tool's pins stay until the next). */
+  live: boolean;
+  queues: BurstQueue[];
+}
+
+/** The trace pcf-trace publishes under pinDir, or null when none is pinned. */
+export function traceBursts(pinDir: string): BurstTrace | null {
+  return native.traceBursts(pinDir);
 }
 
 /** libbpf_num_possible_cpus(): the number of per-CPU slots summed on read. */

@@ -1,7 +1,9 @@
 // metrics.ts - GET /metrics for Prometheus: the XDP counters, rules and datapath state,
 // read from the maps at scrape time (prom-client), the DPDK workers' latest reports (their
-// CPU cost per packet), plus the process's own metrics.
+// CPU cost per packet), the worker's bursts while pcf-trace runs, plus the process's own
+// metrics.
 import client from 'prom-client';
+import type { BurstTraceView } from './burst_trace.js';
 import type { MapPressure } from './map_pressure.js';
 import type { FlowService } from './service.js';
 import type { WorkerView } from './workers.js';
@@ -98,6 +100,7 @@ export function createMetrics(service: FlowService): client.Registry {
       for (const w of service.workers.list()) this.set({ worker_id: w.worker_id }, w.tsc_hz);
     },
   });
+  registerBurstTrace(registry, service);
   new client.Gauge({
     name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
     collect() {
@@ -105,4 +108,63 @@ export function createMetrics(service: FlowService): client.Registry {
     },
   });
   return registry;
+}
+
+/** Buckets of packets per burst: the powers of two up to the worker's largest burst (32). */
+const BURST_BUCKETS = [1, 2, 4, 8, 16, 32];
+
+/**
+ * The worker's bursts while a pcf-trace runs (burst_trace.ts), by dir, port and queue:
+ * pcf_worker_burst_size, a histogram of packets per burst counted since the trace began
+ * (its hist[] folded into cumulative buckets, _sum the packets, _count the bursts), and the
+ * bursts and packets per second of the last second, the figures pcf-trace prints.
+ */
+function registerBurstTrace(registry: client.Registry, service: FlowService): void {
+  const trace = () => service.burstTrace.current();
+  const labels = (q: BurstTraceView['queues'][number]) => ({ dir: q.dir, port: q.port, queue: q.queue });
+  new client.Gauge({
+    name: 'pcf_trace_active', help: '1 while a pcf-trace publishes the worker\'s bursts (trace/README.md)', registers: [registry],
+    collect() {
+      this.set(trace() ? 1 : 0);
+    },
+  });
+  for (const [name, help, get] of [
+    ['pcf_worker_bursts_per_second', 'Bursts per second of a worker port queue over the last second (pcf-trace)', (q) => q.bursts_per_s],
+    ['pcf_worker_burst_packets_per_second', 'Packets per second in a worker port queue\'s bursts over the last second (pcf-trace)', (q) => q.packets_per_s],
+  ] as const satisfies readonly (readonly [string, string, (q: BurstTraceView['queues'][number]) => number | null])[]) {
+    new client.Gauge({
+      name, help, labelNames: ['dir', 'port', 'queue'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const q of trace()?.queues ?? []) {
+          const v = get(q);
+          if (v !== null) this.set(labels(q), v);
+        }
+      },
+    });
+  }
+  // prom-client's Histogram observes values one by one; this one is already counted in the
+  // kernel, so it is handed to the registry as the values of a custom metric.
+  const name = 'pcf_worker_burst_size';
+  const help = 'Packets per burst of a worker port queue since the pcf-trace began (USDT rx_burst / tx_burst)';
+  registry.registerMetric({
+    name,
+    help,
+    async get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const q of trace()?.queues ?? []) {
+        const l = labels(q);
+        let below = 0;
+        let n = 0;
+        for (const le of BURST_BUCKETS) {
+          for (; n <= le && n < q.hist.length; n++) below += q.hist[n];
+          values.push({ labels: { ...l, le }, value: below, metricName: `${name}_bucket` });
+        }
+        values.push({ labels: { ...l, le: '+Inf' }, value: q.bursts, metricName: `${name}_bucket` });
+        values.push({ labels: l, value: q.packets, metricName: `${name}_sum` });
+        values.push({ labels: l, value: q.bursts, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  } as unknown as client.Metric);
 }

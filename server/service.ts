@@ -15,6 +15,7 @@ import { inClassifier } from './classifier.js';
 import { SqliteThread } from './sqlite_thread.js';
 import { CHUNK, FlowStore, upsertSql, WIDTH, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec, type DatapathLimits } from './validate.js';
+import { BurstTraceMonitor } from './burst_trace.js';
 import { MapPressureMonitor, type MapPressure } from './map_pressure.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
@@ -110,6 +111,7 @@ export class FlowService {
 
   readonly workers: WorkerRegistry;
   readonly mapPressure: MapPressureMonitor;
+  readonly burstTrace: BurstTraceMonitor;
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000,
     private readonly driftCheckMs = 5000) {
@@ -122,6 +124,7 @@ export class FlowService {
     this.datapath.rulesInDb = () => this.store.count();
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
     this.mapPressure = new MapPressureMonitor(datapath.pinDir, log);
+    this.burstTrace = new BurstTraceMonitor(datapath.pinDir, log);
     this.events.setMaxListeners(0);
   }
 
@@ -132,12 +135,14 @@ export class FlowService {
     this.startRules = null;
     this.timer = setInterval(() => this.syncDatapath(), pollMs);
     this.timer.unref();
+    this.burstTrace.start();
   }
 
   /** Stops; a batch in flight first ends (commits or rolls back) on its thread and maps. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.burstTrace.stop();
     while (this.batching) await this.batching;
     if (this.roundTimer) clearTimeout(this.roundTimer);
     this.round = null;

@@ -1,7 +1,8 @@
 // docker.test.ts - docker-compose on a lab node: the three images (docker/Dockerfile.*) built on
 // local base images (docker/base-image.sh), the stack up against a lab of its own (the
 // interfaces in <lab>-dut: docker/compose.netns.yml), a rule over REST and one over gRPC, real
-// traffic and its counters, the worker container killed (REDIRECT falls back to the kernel) and
+// traffic and its counters, pcf-trace from the compose service trace on the worker container's
+// bursts, the worker container killed (REDIRECT falls back to the kernel) and
 // started again (back through the worker), then `down -v` and nothing left behind.
 //
 // Installs docker.io and docker-compose with apt when missing and starts dockerd when it does
@@ -240,6 +241,49 @@ describe('docker-compose on a lab node', { skip: why ?? false }, () => {
     const s = await stats();
     assert.equal(s.xdp.act_redirect.packets, 50);
     assert.equal(s.xdp.act_drop.packets, 20);
+  });
+
+  it('pcf-trace in the compose service trace sees the worker container\'s bursts; the control container\'s /metrics has them', async () => {
+    const workerPid = (await run('docker', ['inspect', '-f', '{{.State.Pid}}', await containerId('worker')])).stdout.trim();
+    const p = spawn(compose[0], [...compose.slice(1), 'run', '--rm', '-T', 'trace', '--json', '--interval-ms', '200', '--count', '150', '--pid', workerPid],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: { event?: string; pid?: number; queues?: { dir: string; port: string; total_packets: number; total_bursts: number }[] }[] = [];
+    let err = '';
+    let buf = '';
+    p.stdout!.on('data', (d) => {
+      buf += d;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const l = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (l.startsWith('{')) lines.push(JSON.parse(l));
+      }
+    });
+    p.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    try {
+      await waitFor('the trace to attach', async () => lines.find((l) => l.event === 'attached') ?? (p.exitCode !== null ? Promise.reject(new Error(err)) : undefined), 60_000);
+      assert.equal(lines.find((l) => l.event === 'attached')!.pid, Number(workerPid), 'attached to the worker container\'s process (pid: host)');
+      const rx = await udpReceiver(lab, 7001);
+      await udpSend(lab, 7000, 5000, 40);
+      assert.equal((await rx.result()).received, 40);
+      const rxQueue = () => [...lines].reverse().flatMap((l) => l.queues ?? []).find((q) => q.dir === 'rx');
+      const q = await waitFor('40 packets in the trace', async () => (rxQueue()?.total_packets === 40 ? rxQueue() : undefined));
+      assert.equal(q.port, 'dut0 queue 0');
+      const label = '{dir="rx",port="dut0 queue 0",queue="0"}';
+      const m = await waitFor('the trace in the control container\'s /metrics', async () => {
+        const text = await (await fetch(`http://${http}/metrics`)).text();
+        return text.includes(`pcf_worker_burst_size_sum${label} 40\n`) ? text : undefined;
+      });
+      assert.match(m, new RegExp(`^pcf_worker_burst_size_count\\{dir="rx",port="dut0 queue 0",queue="0"\\} ${q.total_bursts}$`, 'm'));
+      assert.match(m, /^pcf_trace_active 1$/m);
+    } finally {
+      // SIGTERM to the tool itself (docker-compose run may leave its container running).
+      const ids = (await run('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${name}`, '--filter', 'label=com.docker.compose.service=trace'])).stdout.split('\n').filter(Boolean);
+      for (const id of ids) await run('docker', ['kill', '-s', 'TERM', id]).catch(() => {});
+      if (!ids.length) p.kill('SIGTERM');
+      await exited;
+    }
+    await waitFor('the trace\'s pins removed', async () => (fs.existsSync(path.join(pinDir, 'pcf_trace_meta')) ? undefined : true), 30_000);
   });
 
   it('the worker container killed: REDIRECT falls back to the kernel; started again: back through the worker', async () => {

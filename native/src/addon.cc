@@ -1,4 +1,5 @@
-/* addon.cc - module entry: the map classes, pinnedMapId, mapInfo and the names of pcf_common.h.
+/* addon.cc - module entry: the map classes, pinnedMapId, mapInfo, traceBursts and the names of
+ * pcf_common.h.
  *
  * The whole API is synchronous on purpose: the control plane calls it inside better-sqlite3
  * transactions, which must be synchronous, and bpf() map operations do not block.
@@ -54,6 +55,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("pinnedMapId", Napi::Function::New(env, PinnedMapIdJs, "pinnedMapId"));
 	exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpusJs, "possibleCpus"));
 	exports.Set("mapInfo", Napi::Function::New(env, MapInfoJs, "mapInfo"));
+	exports.Set("traceBursts", Napi::Function::New(env, TraceBurstsJs, "traceBursts"));
 	exports.Set("_setBatchSyscalls",
 		    Napi::Function::New(env, SetBatchSyscalls, "_setBatchSyscalls"));
 

@@ -65,6 +65,8 @@ int64_t PinnedMapId(Napi::Env env, const std::string &path);
 
 /* mapInfo(pinDir) (map_info.cc): each pinned map's type, capacity, elements and memory. */
 Napi::Value MapInfoJs(const Napi::CallbackInfo &info);
+/* traceBursts(pinDir): the burst trace a running pcf-trace publishes (trace.cc). */
+Napi::Value TraceBurstsJs(const Napi::CallbackInfo &info);
 
 /* Names of enum pcf_counter_idx, in order, from PCF_COUNTER_TABLE (addon.cc). */
 extern const char *const kCounterNames[];
