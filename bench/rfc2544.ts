@@ -772,7 +772,7 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
   r.targets = [
     { what: 'worker path CPU per forwarded packet vs the kernel path', value: med('worker') / med('kernel'), target: '<= 0.5', ok: med('worker') / med('kernel') <= 0.5 },
     { what: 'pcf_xdp DROP CPU per packet vs the cheaper nftables drop', value: med('xdp-drop-rule') / nftBest, target: '<= 0.3', ok: med('xdp-drop-rule') / nftBest <= 0.3 },
-  ];
+  ].filter((t) => Number.isFinite(t.value)); // a run of some paths (--paths) has only some
   r.all_paths_verified = r.paths.every((e: any) => e.verified);
   const md: string[] = ['## RFC 2544: zero-loss throughput, CPU per packet, latency (bench/rfc2544.ts)', '', ...describe(h).map((l) => `${l}  `), '',
     `Generator: ${r.generator.version}, one sender on CPU ${r.settings.gen_cpu}; its ceiling (what it offered, unpaced, to a bare XDP_DROP on dut0): ${r.sizes.map((s: number) => `${s} B ${k(r.generator.max_pps[s])} pps`).join(', ')}. ` +
@@ -793,7 +793,7 @@ function report(h: Awaited<ReturnType<typeof header>>, r: any): void {
   md.push(...mdTable(['path', 'DUT threads ns/packet', 'NAPI thread ns/packet', 'XDP program ns/packet', 'worker ns/packet (its threads)', 'worker cycles/packet (its loop)', 'x kernel', `lost by the DUT; by the receiver; refused at dut0's input (${refusedIs})`],
     r.cpu.rows.map((x: CpuRow) => [x.path, sp(x.dut_ns), sp(x.napi_ns), sp(x.xdp_prog_ns), sp(x.worker_ns),
       x.worker_cycles.length ? k(median(x.worker_cycles)) : '-', (median(x.dut_ns) / med('kernel')).toFixed(2), x.lost.map((l, i) => `${k(l)}; ${k(x.lost_receiver[i])}; ${k(x.lost_input[i])}`).join(', ')])));
-  md.push('', ...mdTable(['target', 'value', 'target', 'met'], r.targets.map((t: any) => [t.what, t.value.toFixed(2), t.target, t.ok ? 'yes' : '**no**'])));
+  if (r.targets.length) md.push('', ...mdTable(['target', 'value', 'target', 'met'], r.targets.map((t: any) => [t.what, t.value.toFixed(2), t.target, t.ok ? 'yes' : '**no**'])));
   md.push(...probeCost(r, cpuOf));
   md.push('', `### Latency (RFC 2544 §26.2): sockperf ping-pong round trips, µs, at a share of each path's ${s0}-byte zero-loss rate`, '');
   md.push(...mdTable(['path', 'load', 'rate pps', 'p50', 'p99', 'p99.9', 'round trips', `background frames lost by the DUT; by the receiver; refused at dut0's input (${refusedIs})`],

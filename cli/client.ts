@@ -12,6 +12,16 @@ export type Worker = components['schemas']['Worker'];
 export type ActionType = components['schemas']['ActionType'];
 export type PccRule = components['schemas']['PccRule'];
 export type PccRuleSpec = components['schemas']['PccRuleSpec'];
+export type PacketEvent = components['schemas']['PacketEvent'];
+export type PacketEventConfig = components['schemas']['PacketEventConfig'];
+
+/** Which packet events to stream (all given must hold). */
+export interface EventFilter {
+  rule_id?: number;
+  action?: ActionType;
+  /** An address or prefix, source or destination. */
+  address?: string;
+}
 
 export interface FlowFilter {
   src_ip?: string;
@@ -78,6 +88,12 @@ export interface PcfClient {
   getPcc(id: string): Promise<WithRaw<{ rule: PccRule }>>;
   listPcc(limit: number | undefined, cursor: string | undefined): Promise<WithRaw<{ rules: PccRule[]; next_cursor: string | null }>>;
   deletePcc(id: string): Promise<WithRaw<object>>;
+  /** GET /events/config or GetPacketEventConfig. */
+  eventConfig(): Promise<WithRaw<{ config: PacketEventConfig }>>;
+  /** PUT /events/config or SetPacketEventConfig: the whole setting. */
+  setEventConfig(c: PacketEventConfig): Promise<WithRaw<{ config: PacketEventConfig }>>;
+  /** GET /events (server-sent events) or WatchPacketEvents, until cancel(). */
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch;
   close(): void;
 }
 

@@ -1,7 +1,7 @@
 // format.ts - how pcfctl shows rules, stats and watch events to people. --json bypasses all
 // of this and prints the API's own JSON.
 import { protocolName } from '../api/protocols.js';
-import type { Flow, FlowAction, FlowEvent, FlowKey, PccRule, Stats } from './client.js';
+import type { Flow, FlowAction, FlowEvent, FlowKey, PacketEvent, PacketEventConfig, PccRule, Stats } from './client.js';
 import { count, keyValues, table } from './table.js';
 
 /** "198.18.0.1:1234 -> 198.18.1.1:80 udp"; ICMP has no ports: "198.18.0.1 -> 198.18.1.1 icmp". */
@@ -90,6 +90,27 @@ ${table([{ header: 'FILTER' }, { header: 'FLOW', align: 'right' }, { header: 'MA
 export const WATCH_HEADER = `${'REV'.padStart(8)}  ${'KIND'.padEnd(6)}  ${'ID'.padStart(6)}  ${'KEY'.padEnd(44)}  ACTION`;
 export function watchLine(e: FlowEvent): string {
   return `${String(e.revision).padStart(8)}  ${e.kind.padEnd(6)}  ${String(e.id).padStart(6)}  ${renderRule(e.flow).padEnd(44)}  ${renderAction(e.flow.action)}`.trimEnd();
+}
+
+export const EVENT_HEADER = `${'TIME'.padEnd(15)}  ${'AT/Q'.padEnd(5)}  ${'ACTION'.padEnd(8)}  ${'REASON'.padEnd(17)}  ${'RULE'.padStart(6)}  ${'PROTO'.padEnd(6)}  ${'SOURCE -> DESTINATION'.padEnd(50)}  LEN`;
+/** One packet event as a row: time of day (µs), attachment/queue, what XDP did and why, the tuple. */
+export function eventLine(e: PacketEvent): string {
+  const at = (ip: string | null, port: number | null) => (ip === null ? '-' : `${e.family === 6 ? `[${ip}]` : ip}${port ? `:${port}` : ''}`);
+  const tuple = e.family === null ? '(not parsed)' : `${at(e.src, e.src_port)} -> ${at(e.dst, e.dst_port)}`;
+  const proto = e.proto === null ? '-' : protocolName(e.proto);
+  const lost = e.lost ? `  (${e.lost} lost before)` : '';
+  return `${e.time.slice(11, 26).padEnd(15)}  ${`${e.attachment}/${e.queue}`.padEnd(5)}  ${e.action.padEnd(8)}  ${e.reason.padEnd(17)}  ${String(e.rule_id ?? '-').padStart(6)}  ${proto.padEnd(6)}  ${tuple.padEnd(50)}  ${e.len}${lost}`;
+}
+
+export function eventConfigText(c: PacketEventConfig): string {
+  const one = (n: number) => (n === 0 ? 'none' : n === 1 ? 'every packet' : `1 in ${count(n)}`);
+  return keyValues([
+    ['events', c.enabled ? 'enabled (emitted while a stream is open)' : 'disabled'],
+    ['PASS', one(c.sample.pass)],
+    ['DROP', one(c.sample.drop)],
+    ['REDIRECT', one(c.sample.redirect)],
+    ['rate limit', `${count(c.rate_per_cpu)} a second per CPU, bursts of ${count(c.burst)}`],
+  ]);
 }
 
 const orDash = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));

@@ -9,6 +9,8 @@ import { countersFromMessage, queueView } from '../api/worker_report.js';
 import type { Flow__Output } from '../server/generated/proto/pcf/v1/Flow.js';
 import type { FlowDirection } from '../server/generated/proto/pcf/v1/FlowDirection.js';
 import type { FlowEvent__Output } from '../server/generated/proto/pcf/v1/FlowEvent.js';
+import type { PacketEvent__Output } from '../server/generated/proto/pcf/v1/PacketEvent.js';
+import type { PacketEventConfig__Output } from '../server/generated/proto/pcf/v1/PacketEventConfig.js';
 import type { PccRule__Output } from '../server/generated/proto/pcf/v1/PccRule.js';
 import type { PcfControlClient, PcfControlDefinition } from '../server/generated/proto/pcf/v1/PcfControl.js';
 import type { PortRange__Output } from '../server/generated/proto/pcf/v1/PortRange.js';
@@ -16,11 +18,12 @@ import type { Stats__Output } from '../server/generated/proto/pcf/v1/Stats.js';
 import type { UpsertFlowRequest } from '../server/generated/proto/pcf/v1/UpsertFlowRequest.js';
 import {
   CliError, EXIT, NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity,
-  type Flow, type FlowKey, type PccRule, type PccRuleSpec, type FlowEvent, type FlowFilter, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
+  type ActionType, type EventFilter, type Flow, type FlowKey, type PacketEvent, type PacketEventConfig, type PccRule, type PccRuleSpec, type FlowEvent, type FlowFilter,
+  type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
 /** PcfControl's unary methods, with the message each takes and the one it answers. */
-type Unary = Exclude<keyof PcfControlDefinition, 'WatchFlows'>;
+type Unary = Exclude<keyof PcfControlDefinition, 'WatchFlows' | 'WatchPacketEvents'>;
 type RequestOf<M extends Unary> = PcfControlDefinition[M] extends MethodDefinition<infer Req, any, any, any> ? Req : never;
 type ResponseOf<M extends Unary> = PcfControlDefinition[M] extends MethodDefinition<any, any, any, infer Res> ? Res : never;
 /** One of a unary method's overloads: TypeScript cannot pick one for a method chosen by a type parameter. */
@@ -273,19 +276,40 @@ export class GrpcClient implements PcfClient {
     return { raw: await this.unary('DeletePccRule', { pcc_rule_id: id }) };
   }
 
+  async eventConfig() {
+    const m = await this.unary('GetPacketEventConfig', {});
+    return { config: eventConfigFromMessage(m), raw: m };
+  }
+
+  async setEventConfig(c: PacketEventConfig) {
+    const m = await this.unary('SetPacketEventConfig', c);
+    return { config: eventConfigFromMessage(m), raw: m };
+  }
+
+  /** WatchPacketEvents until cancel(). */
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch {
+    const call = this.client.WatchPacketEvents(dropNulls({ ...filter }), this.meta);
+    return this.stream(call, 'observe', (m: PacketEvent__Output) => onEvent(packetEventFromMessage(m), m));
+  }
+
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */
   watch(from: number | undefined, onEvent: (e: FlowEvent, raw: FlowEvent__Output) => void): Watch {
     const call = this.client.WatchFlows(from === undefined ? {} : { from_revision: from }, this.meta);
+    return this.stream(call, 'watch', (m: FlowEvent__Output) => onEvent(eventFromMessage(m), m));
+  }
+
+  /** A server stream until cancel(): its messages to onData, its end to `done`. */
+  private stream<M>(call: grpc.ClientReadableStream<M>, what: string, onData: (m: M) => void): Watch {
     let cancelled = false;
     const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (m: FlowEvent__Output) => onEvent(eventFromMessage(m), m));
+      call.on('data', onData);
       call.on('error', () => {}); // the 'status' event that follows decides
       call.on('status', (s: grpc.StatusObject) => {
         if (cancelled && (s.code === grpc.status.OK || s.code === grpc.status.CANCELLED)) resolve();
-        // The server ends open watches when it stops.
-        else if (s.code === grpc.status.OK) reject(new CliError([`watch: the control plane at ${this.target} ended the stream (it is stopping)`], EXIT.UNREACHABLE));
+        // The server ends open streams when it stops.
+        else if (s.code === grpc.status.OK) reject(new CliError([`${what}: the control plane at ${this.target} ended the stream (it is stopping)`], EXIT.UNREACHABLE));
         // Not cancelled here: the server went away (a shutdown cancels open streams).
-        else if (s.code === grpc.status.CANCELLED) reject(new CliError([`watch: the control plane at ${this.target} closed the stream (${s.details})`], EXIT.UNREACHABLE));
+        else if (s.code === grpc.status.CANCELLED) reject(new CliError([`${what}: the control plane at ${this.target} closed the stream (${s.details})`], EXIT.UNREACHABLE));
         else reject(this.error(s.code, s.details));
       });
     });
@@ -301,4 +325,23 @@ export class GrpcClient implements PcfClient {
   close(): void {
     this.client.close();
   }
+}
+
+function eventConfigFromMessage(m: PacketEventConfig__Output): PacketEventConfig {
+  return {
+    enabled: m.enabled ?? false,
+    sample: { pass: m.sample?.pass ?? 0, drop: m.sample?.drop ?? 0, redirect: m.sample?.redirect ?? 0 },
+    rate_per_cpu: m.rate_per_cpu ?? 0,
+    burst: m.burst ?? 0,
+  };
+}
+
+/** A PacketEvent message in the API's form (unset optional fields are null). */
+function packetEventFromMessage(m: PacketEvent__Output): PacketEvent {
+  return {
+    time: m.time ?? '', attachment: m.attachment ?? 0, ifindex: m.ifindex ?? 0, queue: m.queue ?? 0, cpu: m.cpu ?? 0,
+    action: (m.action ?? 'PASS') as ActionType, reason: m.reason ?? '', rule_id: m.rule_id ?? null, len: m.len ?? 0,
+    family: (m.family ?? null) as 4 | 6 | null, proto: m.proto ?? null, src: m.src ?? null, dst: m.dst ?? null,
+    src_port: m.src_port ?? null, dst_port: m.dst_port ?? null, lost: Number(m.lost ?? 0),
+  };
 }

@@ -5,8 +5,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, EXIT, usageError, type ActionType, type ClientSecurity, type Flow, type FlowFilter, type PcfClient } from './client.js';
-import { flowDetail, flowsTable, pccDetail, pccTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
+import { CliError, EXIT, usageError, type ActionType, type ClientSecurity, type EventFilter, type Flow, type FlowFilter, type PacketEventConfig, type PcfClient, type Watch } from './client.js';
+import { EVENT_HEADER, eventConfigText, eventLine, flowDetail, flowsTable, pccDetail, pccTable, renderAction, renderKey, renderRule, statsText, WATCH_HEADER, watchLine } from './format.js';
 import { RestClient } from './rest.js';
 import { table } from './table.js';
 
@@ -353,7 +353,11 @@ async function watch(o: { from?: number }, cmd: Command): Promise<void> {
   const { GrpcClient } = await import('./grpc.js');
   const c = new GrpcClient(g.grpc, g.timeout, clientSecurity(g));
   if (!g.json) out(WATCH_HEADER + '\n');
-  const w = c.watch(o.from, (e, raw) => out(g.json ? JSON.stringify(raw) + '\n' : watchLine(e) + '\n'));
+  await untilEnded(c.watch(o.from, (e, raw) => out(g.json ? JSON.stringify(raw) + '\n' : watchLine(e) + '\n')), c);
+}
+
+/** Waits for a stream to end; Ctrl-C or SIGTERM cancels it. Closes the client. */
+async function untilEnded(w: Watch, c: { close(): void }): Promise<void> {
   const stop = () => w.cancel();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -364,6 +368,42 @@ async function watch(o: { from?: number }, cmd: Command): Promise<void> {
     process.off('SIGTERM', stop);
     c.close();
   }
+}
+
+/** Streams packet events (GET /events or WatchPacketEvents) until Ctrl-C or `count` of them. */
+async function observe(o: { rule?: number; action?: ActionType; address?: string; count?: number }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const c = await connect(g);
+  const filter: EventFilter = { rule_id: o.rule, action: o.action, address: o.address };
+  if (!g.json) out(EVENT_HEADER + '\n');
+  let seen = 0;
+  const w = c.observe(filter, (e, raw) => {
+    if (o.count && seen >= o.count) return;
+    seen++;
+    out(g.json ? JSON.stringify(raw) + '\n' : eventLine(e) + '\n');
+    if (o.count && seen >= o.count) w.cancel();
+  });
+  await untilEnded(w, c);
+}
+
+interface EventsOptions { enable?: boolean; pass?: number; drop?: number; redirect?: number; rate?: number; burst?: number }
+
+/** Shows the packet event setting; with options, changes those fields of it first. */
+async function events(o: EventsOptions, cmd: Command): Promise<void> {
+  await withClient(cmd, async (c, g) => {
+    const cur = (await c.eventConfig()).config;
+    const changed = Object.values(o).some((v) => v !== undefined);
+    const r = changed
+      ? await c.setEventConfig({
+        enabled: o.enable ?? cur.enabled,
+        sample: { pass: o.pass ?? cur.sample.pass, drop: o.drop ?? cur.sample.drop, redirect: o.redirect ?? cur.sample.redirect },
+        rate_per_cpu: o.rate ?? cur.rate_per_cpu,
+        burst: o.burst ?? cur.burst,
+      } satisfies PacketEventConfig)
+      : await c.eventConfig();
+    if (g.json) return json(r.raw);
+    out(eventConfigText(r.config));
+  });
 }
 
 /** build/pcf-trace of this checkout, else pcf-trace on PATH (an installed node); PCF_TRACE_BIN overrides. */
@@ -522,6 +562,29 @@ Environment: PCF_HTTP, PCF_GRPC (the addresses the server listens on).`);
     .description('stream rule changes (gRPC WatchFlows) until Ctrl-C')
     .option('--from <rev>', 'first replay the changes after this revision (0: every change the log still holds); without it, changes from now on', U32)
     .action(watch);
+
+  program.command('observe')
+    .description("packet events live, as XDP handled them (every DROP by default; pcfctl events): a table, or JSON lines with --json")
+    .option('--rule <id>', 'only the packets of this rule', idArg)
+    .option('--action <type>', 'only the packets XDP passed, dropped or redirected: PASS, DROP or REDIRECT', actionArg)
+    .option('--address <ip>', 'only packets from or to this address or prefix (198.18.0.1, 2001:2::/48)')
+    .option('--count <n>', 'stop after n events (default: at Ctrl-C)', intArg(1, 100_000_000))
+    .action(observe);
+
+  program.command('events')
+    .description('which packets XDP emits events for: shows the setting; the options change it (kept by the control plane)')
+    .option('--enable', 'events on (they are emitted while an observer is open)')
+    .option('--disable', 'no events at all')
+    .option('--pass <n>', '1 in n of the packets XDP passes (0: none)', U32)
+    .option('--drop <n>', '1 in n of the packets XDP drops (1: every one, the default; 0: none)', U32)
+    .option('--redirect <n>', '1 in n of the packets XDP hands to the worker (0: none)', U32)
+    .option('--rate <n>', 'events per second per CPU at most (1..10,000,000)', intArg(1, 10_000_000))
+    .option('--burst <n>', 'events at once per CPU at most (1..1,000,000)', intArg(1, 1_000_000))
+    .action((o: EventsOptions & { disable?: boolean }, cmd: Command) => {
+      if (o.enable && o.disable) throw usageError('--enable and --disable: choose one');
+      const { disable, ...rest } = o;
+      return events({ ...rest, enable: disable ? false : o.enable }, cmd);
+    });
 
   program.command('trace')
     .description("the worker's bursts every second, by port queue: bursts/s and a histogram of packets per burst (pcf-trace on this node, root; the same figures in /metrics while it runs)")

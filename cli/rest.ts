@@ -2,8 +2,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import {
-  NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity,
-  type Flow, type FlowFilter, type PccRule, type PcfClient, type Stats, type UpsertManyResult, type WithRaw,
+  EXIT, CliError, NO_SECURITY, RefusedError, unreachable, usageError, type ClientSecurity, type EventFilter,
+  type Flow, type FlowFilter, type PacketEvent, type PacketEventConfig, type PccRule, type PcfClient, type Stats, type UpsertManyResult, type Watch, type WithRaw,
 } from './client.js';
 
 type Problem = { title?: string; detail?: string; status?: number; errors?: { field: string; message: string }[] };
@@ -36,17 +36,23 @@ export class RestClient implements PcfClient {
     this.target = sec.tls ? base.replace(/^http:/, 'https:') : base;
   }
 
-  /** One request with Node's http/https (fetch cannot take a CA or a client certificate). */
-  private send(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
+  /** The request's URL, library and options: the token, TLS files. */
+  private prepare(path: string, json: boolean) {
     const url = new URL(this.target + path);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {};
-    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (json) headers['content-type'] = 'application/json';
     if (this.sec.token) headers.authorization = `Bearer ${this.sec.token}`;
     const lib = url.protocol === 'https:' ? https : http;
     const tlsOpts = url.protocol === 'https:' ? { ...(this.sec.ca ? { ca: this.sec.ca } : {}), ...(this.sec.cert ? { cert: this.sec.cert } : {}), ...(this.sec.key ? { key: this.sec.key } : {}) } : {};
+    return { url, lib, opts: { headers, ...tlsOpts } };
+  }
+
+  /** One request with Node's http/https (fetch cannot take a CA or a client certificate). */
+  private send(method: string, path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { url, lib, opts } = this.prepare(path, payload !== undefined);
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method, headers, ...tlsOpts }, (res) => {
+      const req = lib.request(url, { method, ...opts }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));
@@ -166,6 +172,70 @@ export class RestClient implements PcfClient {
   async deletePcc(id: string) {
     await this.request('DELETE', `/pcc-rules/${encodeURIComponent(id)}`);
     return { raw: {} };
+  }
+
+  async eventConfig() {
+    const r = await this.request('GET', '/events/config');
+    return { config: r.body as PacketEventConfig, raw: r.body };
+  }
+
+  async setEventConfig(c: PacketEventConfig) {
+    const r = await this.request('PUT', '/events/config', c);
+    return { config: r.body as PacketEventConfig, raw: r.body };
+  }
+
+  /** GET /events: one `data:` line per event (server-sent events); the request timeout only
+   * bounds the wait for the stream to start. */
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    const { url, lib, opts } = this.prepare(`/events${q.size ? `?${q}` : ''}`, false);
+    let cancelled = false;
+    let req: http.ClientRequest;
+    const done = new Promise<void>((resolve, reject) => {
+      req = lib.request(url, { method: 'GET', ...opts }, (res) => {
+        req.setTimeout(0);
+        let buf = '';
+        res.setEncoding('utf8');
+        if (res.statusCode !== 200) {
+          res.on('data', (d: string) => (buf += d));
+          res.on('end', () => {
+            let body: unknown = buf;
+            try {
+              body = JSON.parse(buf);
+            } catch {
+              /* keep the text */
+            }
+            reject(problemError(res.statusCode ?? 0, body));
+          });
+          return;
+        }
+        res.on('data', (d: string) => {
+          buf += d;
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+            if (data) {
+              const e = JSON.parse(data) as PacketEvent;
+              onEvent(e, e);
+            }
+          }
+        });
+        res.on('end', () => (cancelled ? resolve() : reject(new CliError([`observe: the control plane at ${this.target} ended the stream (it is stopping)`], EXIT.UNREACHABLE))));
+        res.on('error', () => (cancelled ? resolve() : reject(unreachable(this.target, 'the stream broke'))));
+      });
+      req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { name: 'TimeoutError' })));
+      req.on('error', (err: Error & { code?: string }) => (cancelled ? resolve() : reject(unreachable(this.target, err.message || err.code || 'request failed'))));
+      req.end();
+    });
+    return {
+      cancel: () => {
+        cancelled = true;
+        req.destroy();
+      },
+      done,
+    };
   }
 
   close(): void {}

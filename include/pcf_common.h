@@ -26,10 +26,34 @@
 #define PCF_PIN_FLOW_CACHE "pcf_flow_cache" /* LRU_PERCPU_HASH struct pcf_tuple -> struct pcf_cache_entry (IPv6) */
 #define PCF_PIN_FLOW_CACHE4 "pcf_flow_cache4" /* LRU_PERCPU_HASH struct pcf_tuple4 -> struct pcf_cache_entry (IPv4) */
 #define PCF_PIN_NAT6       "pcf_nat6"       /* ARRAY (mmapable) stats_slot -> struct pcf_nat6 */
+/* Packet events (xdp/README.md: Packet events): the XDP program's verdicts, sampled and rate
+ * limited per CPU, through a ring buffer that the control plane reads. */
+#define PCF_PIN_EVENTS       "pcf_events"       /* RINGBUF of struct pcf_packet_event */
+#define PCF_PIN_EVENT_CONFIG "pcf_event_config" /* ARRAY[1] struct pcf_event_config (control plane writes) */
+#define PCF_PIN_EVENT_STATE  "pcf_event_state"  /* PERCPU_ARRAY[1] struct pcf_event_state (XDP's own) */
 /* A BPF iterator's link (xdp/map_count.bpf.c), pinned by pcf-xdp attach where the kernel has
  * bpf_map_sum_elem_count (Linux 6.6): reading the file gives one line per map named pcf_*,
  * "<map id> <name> <elements>", the element count the kernel keeps (0 for an array). */
 #define PCF_PIN_MAP_COUNTS "pcf_map_counts"
+
+/* Every pinned map, in the order the loader reports them: X(id, pin name). The loader makes
+ * its map index of it (M_<id>), the addon its list for mapInfo. */
+#define PCF_PINNED_MAPS(X)                          \
+	X(FLOW, PCF_PIN_FLOW_MAP)                   \
+	X(STATS, PCF_PIN_STATS)                     \
+	X(RULE_STATS, PCF_PIN_RULE_STATS)           \
+	X(XSKMAP, PCF_PIN_XSKMAP)                   \
+	X(CONFIG, PCF_PIN_CONFIG)                   \
+	X(RULES, PCF_PIN_RULES)                     \
+	X(MATCH, PCF_PIN_MATCH_MAP)                 \
+	X(SHAPES, PCF_PIN_SHAPES)                   \
+	X(RULESET, PCF_PIN_RULESET)                 \
+	X(CACHE, PCF_PIN_FLOW_CACHE)                \
+	X(NAT6, PCF_PIN_NAT6)                       \
+	X(CACHE4, PCF_PIN_FLOW_CACHE4)              \
+	X(EVENTS, PCF_PIN_EVENTS)                   \
+	X(EVENT_CONFIG, PCF_PIN_EVENT_CONFIG)       \
+	X(EVENT_STATE, PCF_PIN_EVENT_STATE)
 
 #define PCF_DEFAULT_PIN_DIR  "/sys/fs/bpf/pcf"
 /* Rules (exact and with a precedence) per pin dir: 2^20, so a million fit by default. Maps
@@ -258,7 +282,8 @@ struct pcf_counter {
  *                   later fragments that no port-less rule matches take the default action
  *                   (fragments: the attachment's frag_action).
  * On top: RX_IPV6, FRAG_FIRST, FRAG_LATER (classified fragments), CACHE_HIT/CACHE_MISS
- * (searches of rules with a precedence), META_FAIL (metadata refused; the verdict stands). */
+ * (searches of rules with a precedence), META_FAIL (metadata refused; the verdict stands),
+ * EVENT_* (packet events: emitted, held back by the rate limit, lost to a full ring). */
 #define PCF_COUNTER_TABLE(X)                                                       \
 	X(RX,                 "rx")                 /* every packet the program saw */ \
 	X(ACT_PASS,           "act_pass")                                              \
@@ -287,13 +312,54 @@ struct pcf_counter {
 	X(CACHE_MISS,         "cache_miss")         /* the shapes were searched */     \
 	X(CLASSIFY_RETRY,     "classify_retry")     /* a commit rewrote what it read: again */ \
 	X(RETRY_EXHAUSTED,    "retry_exhausted")    /* PCF_CLASSIFY_TRIES retries: default */ \
-	X(META_FAIL,          "meta_fail")          /* adjust_meta refused: no metadata */
+	X(META_FAIL,          "meta_fail")          /* adjust_meta refused: no metadata */ \
+	X(EVENT_SENT,         "event_sent")         /* packet events into pcf_events */ \
+	X(EVENT_LIMITED,      "event_limited")      /* due, but over the CPU's rate limit */ \
+	X(EVENT_LOST,         "event_lost")         /* due, but pcf_events was full */
 
 enum pcf_counter_idx {
 #define PCF_X_ENUM(id, name) PCF_CNT_##id,
 	PCF_COUNTER_TABLE(PCF_X_ENUM)
 #undef PCF_X_ENUM
 	PCF_CNT__MAX
+};
+
+/* ---- Packet events ------------------------------------------------------------------------
+ * After its verdict, pcf_xdp emits an event for 1 in sample[action] packets (0: none), at
+ * most `burst` at once and then one per interval_ns on each CPU (a GCRA token bucket in
+ * pcf_event_state), while `on` is set: the control plane sets it while someone watches and
+ * events are enabled. A packet that emits nothing pays one array load and a branch. */
+#define PCF_EVENTS_RING_BYTES (1u << 20) /* 16,384 events of 64 bytes (8 more each: the header) */
+
+/* An event's action is what XDP did, as an enum pcf_action_type: PASS (XDP_PASS: by a rule,
+ * by default or as a fallback), DROP, REDIRECT (into the worker's socket). */
+#define PCF_EVENT_ACTIONS 3
+
+struct pcf_event_config {
+	__u64 interval_ns;         /* the rate limit: one event per interval_ns on a CPU ... */
+	__u64 burst_ns;            /* ... after a burst of burst_ns / interval_ns at once */
+	__u32 sample[PCF_EVENT_ACTIONS]; /* by action: 1 in N packets; 0: none */
+	__u32 on;                  /* 0: no event at all */
+};
+
+struct pcf_event_state {
+	__u64 tat_ns;              /* the bucket's theoretical arrival time (GCRA) */
+	__u32 seen[PCF_EVENT_ACTIONS]; /* packets since the last sampled one, by action */
+	__u32 pad;
+};
+
+/* One event: 64 bytes. */
+struct pcf_packet_event {
+	__u64 time_ns;             /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 rule_id;             /* 0: no rule (the default action, not parsed) */
+	__u16 queue;               /* the RX queue */
+	__u8  attachment;
+	__u8  action;              /* enum pcf_action_type: what XDP did */
+	__u8  reason;              /* enum pcf_counter_idx: the outcome counted (act_drop, miss_pass, rsn_*) */
+	__u8  cpu;
+	__u16 len;                 /* frame length, at most 65535 */
+	struct pcf_tuple tuple;    /* family 0: not parsed (non-IP, malformed) */
 };
 
 /* ---- The worker's burst trace (trace/: pcf-trace) ---------------------------------------

@@ -7,6 +7,7 @@
         "src/codec.cc",
         "src/counter_maps.cc",
         "src/errors.cc",
+        "src/events.cc",
         "src/flow_map.cc",
         "src/map_info.cc",
         "src/map_ops.cc",

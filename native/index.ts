@@ -190,6 +190,59 @@ export interface StatsMap extends PinnedMap {
   readCounters(): Record<string, Counter>;
 }
 
+/** What XDP emits packet events for (struct pcf_event_config): the control plane's choice. */
+export interface EventConfig {
+  /** false: no event at all (XDP pays one load and a branch per packet). */
+  on: boolean;
+  /** Events per second on each CPU at most, after a burst of `burst` at once. */
+  ratePerCpu: number;
+  burst: number;
+  /** 1 in N packets of each action (what XDP did); 0: none. */
+  sample: { pass: number; drop: number; redirect: number };
+}
+
+/** pcf_event_config: ARRAY[1] struct pcf_event_config. */
+export interface EventConfigMap extends PinnedMap {
+  /** A never-written entry reads as off, ratePerCpu 0. */
+  readConfig(): EventConfig;
+  /** Every field is checked first (TypeError 'ERR_PCF_INVALID_ARG' naming it): ratePerCpu
+   * 1..10,000,000, burst 1..1,000,000, samples 0..2^32-1; then one write. */
+  writeConfig(config: EventConfig): void;
+}
+
+/** One packet event (struct pcf_packet_event), decoded. */
+export interface PacketEvent {
+  /** Wall clock, ms since the epoch (fractional): the kernel's CLOCK_MONOTONIC stamp moved
+   * by the offset at read time. */
+  time_ms: number;
+  ifindex: number;
+  attachment: number;
+  queue: number;
+  cpu: number;
+  /** What XDP did (XDP_PASS: PASS, also for a REDIRECT rule without its socket). */
+  action: ActionType | null;
+  /** The outcome counter (PCF_COUNTER_TABLE name): act_drop, miss_pass, redirect_fallback, rsn_*. */
+  reason: string | null;
+  /** null: no rule (the default, or not parsed). */
+  rule_id: number | null;
+  len: number;
+  /** null when the packet was not parsed (non-IP, malformed). */
+  family: 4 | 6 | null;
+  proto: number | null;
+  src: string | null;
+  dst: string | null;
+  src_port: number | null;
+  dst_port: number | null;
+}
+
+/** pcf_events, read on the event loop: onEvents gets each batch the ring holds. */
+export interface EventReader {
+  readonly id: number;
+  readonly path: string;
+  /** Stops reading (idempotent). */
+  close(): void;
+}
+
 /** pcf_config: ARRAY[PCF_MAX_ATTACHMENTS] struct pcf_config (opened read-only; the loader writes it). */
 export interface ConfigMap extends PinnedMap {
   /** pcf_config[attachment] (default attachment 0); ifindex 0: no interface at that attachment. */
@@ -333,6 +386,8 @@ interface NativeModule {
   RuleStatsMap: MapClass<NativeRuleStatsMap> & { prototype: NativeRuleStatsMap };
   StatsMap: MapClass<StatsMap>;
   ConfigMap: MapClass<ConfigMap>;
+  EventConfigMap: MapClass<EventConfigMap>;
+  EventReader: new (path: string, onEvents: (events: PacketEvent[]) => void) => EventReader;
   RuleSet: new (pinDir: string) => RuleSet;
   maxShapes: number;
   bucketRules: number;
@@ -357,6 +412,9 @@ export interface PinNames {
   ruleStats: string;
   xskmap: string;
   config: string;
+  /** Packet events: the ring and the control plane's choice. */
+  events: string;
+  eventConfig: string;
 }
 
 /**
@@ -494,6 +552,8 @@ export const FlowMap = native.FlowMap as unknown as MapClass<FlowMap>;
 export const RuleStatsMap = native.RuleStatsMap as unknown as MapClass<RuleStatsMap>;
 export const StatsMap: MapClass<StatsMap> = native.StatsMap;
 export const ConfigMap: MapClass<ConfigMap> = native.ConfigMap;
+export const EventConfigMap: MapClass<EventConfigMap> = native.EventConfigMap;
+export const EventReader: new (path: string, onEvents: (events: PacketEvent[]) => void) => EventReader = native.EventReader;
 export const RuleSet: new (pinDir: string) => RuleSet = native.RuleSet;
 /** PCF_MAX_SHAPES and PCF_BUCKET_RULES: the classifier's limits. */
 export const limits = Object.freeze({ maxShapes: native.maxShapes, bucketRules: native.bucketRules });
@@ -590,6 +650,8 @@ export function pinPaths(pinDir: string = defaultPinDir): Readonly<PinNames> {
     ruleStats: path.join(pinDir, pinNames.ruleStats),
     xskmap: path.join(pinDir, pinNames.xskmap),
     config: path.join(pinDir, pinNames.config),
+    events: path.join(pinDir, pinNames.events),
+    eventConfig: path.join(pinDir, pinNames.eventConfig),
   });
 }
 

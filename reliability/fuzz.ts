@@ -667,8 +667,14 @@ async function send(base: string, req: BuiltRequest): Promise<Answer> {
       method: req.method, headers: req.headers, body: req.body ? new Uint8Array(req.body) : undefined,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'manual',
     });
+    const ct = res.headers.get('content-type') ?? '';
+    // GET /events answers with a stream that stays open (server-sent events): answered.
+    if (ct.startsWith('text/event-stream')) {
+      await res.body?.cancel();
+      return { status: res.status, ct, text: '' };
+    }
     const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
-    return { status: res.status, ct: res.headers.get('content-type') ?? '', text };
+    return { status: res.status, ct, text };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     return { status: 0, ct: '', text: '', error: `${e.name}: ${e.message}${e.cause ? ` (${e.cause.code ?? ''} ${e.cause.message ?? ''})` : ''}` };
@@ -826,7 +832,13 @@ function sendWire(port: number, w: WireRequest): Promise<Answer> {
       sock.write(w.bytes);
       setTimeout(() => !done && sock.end(), w.halfCloseMs);
     });
-    sock.on('data', (d) => chunks.push(d));
+    sock.on('data', (d) => {
+      chunks.push(d);
+      // An event stream (GET /events) stays open: its head is the answer.
+      const got = Buffer.concat(chunks).toString('latin1');
+      const head = got.slice(0, got.indexOf('\r\n\r\n'));
+      if (got.includes('\r\n\r\n') && /^content-type: text\/event-stream/im.test(head)) finish();
+    });
     sock.on('error', () => finish());
     sock.on('close', () => finish());
   });

@@ -15,6 +15,8 @@ import type { PcfControlHandlers } from './generated/proto/pcf/v1/PcfControl.js'
 import type { PortRange, PortRange__Output } from './generated/proto/pcf/v1/PortRange.js';
 import type { UpsertPccRuleRequest__Output } from './generated/proto/pcf/v1/UpsertPccRuleRequest.js';
 import type { WatchFlowsRequest__Output } from './generated/proto/pcf/v1/WatchFlowsRequest.js';
+import type { PacketEvent as PacketEventMessage } from './generated/proto/pcf/v1/PacketEvent.js';
+import type { WatchPacketEventsRequest__Output } from './generated/proto/pcf/v1/WatchPacketEventsRequest.js';
 import type { WorkerReportHandlers } from './generated/proto/pcf/v1/WorkerReport.js';
 import type { Tokens } from './auth.js';
 import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRangeError, quote, UnauthenticatedError, UnavailableError, ValidationError } from './errors.js';
@@ -203,6 +205,27 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
     }
   };
   const unary = <Req, Res>(l: Logger, fn: (req: Req) => Res | Promise<Res>) => unaryCall<Req, Res>(l, fn, admit);
+  /** A server stream: admitted and its request checked, then `start` (which returns its stop);
+   * stopped when the client goes or the service stops. A refusal ends it with its status. */
+  const serveStream = (call: grpc.ServerWritableStream<unknown, unknown>, start: () => () => void) => {
+    let stop: (() => void) | null = null;
+    try {
+      admit(call);
+      checkDecoded(call.request);
+      stop = start();
+    } catch (err) {
+      call.emit('error', toStatus(err));
+      return;
+    }
+    const offClose = service.onClose(() => call.end());
+    const end = () => {
+      stop?.();
+      offClose();
+    };
+    call.on('cancelled', end);
+    call.on('close', end);
+    call.on('error', end);
+  };
   const watchStallMs = limits.watchStallMs;
   const standard = healthAndReflection(service, workerReport);
   const server = new grpc.Server({
@@ -263,30 +286,28 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
       return { pcc_rules: page.pcc_rules.map(pccToMessage), ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}) };
     }),
     WatchFlows: (call: grpc.ServerWritableStream<WatchFlowsRequest__Output, FlowEventMessage>) => {
-      let stop: (() => void) | null = null;
       const from = call.request.from_revision;
-      const sink: WatchSink = {
+      serveStream(call, () => service.watch(from === undefined || from === null ? null : Number(from), {
         write: (e) => call.write(eventToMessage(e)),
         onceDrain: (fn) => call.once('drain', fn),
         end: (err) => (err ? call.emit('error', toStatus(err)) : call.end()),
-      };
-      try {
-        admit(call);
-        checkDecoded(call.request);
-        stop = service.watch(from === undefined || from === null ? null : Number(from), sink, watchStallMs);
-      } catch (err) {
-        call.emit('error', toStatus(err));
-        return;
-      }
-      const offClose = service.onClose(() => call.end());
-      const end = () => {
-        stop?.();
-        offClose();
-      };
-      call.on('cancelled', end);
-      call.on('close', end);
-      call.on('error', end);
+      } satisfies WatchSink, watchStallMs));
     },
+    WatchPacketEvents: (call: grpc.ServerWritableStream<WatchPacketEventsRequest__Output, PacketEventMessage>) => {
+      const r = call.request;
+      serveStream(call, () => service.packetEvents.subscribe({
+        rule_id: r.rule_id ?? undefined,
+        action: r.action && r.action !== 'ACTION_TYPE_UNSPECIFIED' ? r.action : undefined,
+        address: r.address ?? undefined,
+      }, { write: (e) => call.write(dropNulls(e) as PacketEventMessage), backlog: () => call.writableLength }));
+    },
+    GetPacketEventConfig: unary(log, () => service.packetEvents.config()),
+    SetPacketEventConfig: unary(log, (req) => service.packetEvents.setConfig({
+      enabled: req.enabled ?? false,
+      sample: { pass: req.sample?.pass ?? 0, drop: req.sample?.drop ?? 0, redirect: req.sample?.redirect ?? 0 },
+      rate_per_cpu: req.rate_per_cpu ?? 0,
+      burst: req.burst ?? 0,
+    })),
   } satisfies PcfControlHandlers);
   if (workerReport) {
     server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {

@@ -11,6 +11,7 @@ import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRange
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
+import type { EventFilter } from './packet_events.js';
 import type { FlowService } from './service.js';
 import { OPEN_PATHS, type Tokens } from './auth.js';
 import { strictIntegers } from './params.js';
@@ -22,6 +23,8 @@ export { OPENAPI_SPEC };
 /** A single rule is a few hundred bytes; anything near this is not a rule. */
 export const BODY_LIMIT = '64kb';
 export const BATCH_BODY_LIMIT = '4mb';
+/** A comment line on an idle event stream, so that proxies and clients see it alive. */
+const SSE_KEEPALIVE_MS = 15_000;
 
 type FlowBody = components['schemas']['Flow'];
 type ProblemBody = components['schemas']['Problem'];
@@ -119,6 +122,34 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
   app.delete('/pcc-rules/:id', async (req, res) => {
     await service.deletePcc(req.params.id);
     res.status(204).end();
+  });
+
+  // Server-sent events: one `data:` line per PacketEvent, until the client goes or the
+  // service stops. A bad filter is refused (400) before the stream starts.
+  app.get('/events', (req, res) => {
+    const q = req.query as { rule_id?: string; action?: EventFilter['action']; address?: string };
+    const filter: EventFilter = { rule_id: q.rule_id === undefined ? undefined : Number(q.rule_id), action: q.action, address: q.address };
+    const stop = service.packetEvents.subscribe(filter, {
+      write: (e) => res.write(`data: ${JSON.stringify(e)}\n\n`),
+      backlog: () => res.writableLength,
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': pcf packet events\n\n');
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+    const offClose = service.onClose(() => res.end());
+    res.on('close', () => {
+      stop();
+      clearInterval(keepAlive);
+      offClose();
+    });
+  });
+
+  app.get('/events/config', (_req, res) => {
+    res.json(service.packetEvents.config());
+  });
+
+  app.put('/events/config', (req, res) => {
+    res.json(service.packetEvents.setConfig(req.body));
   });
 
   app.get('/stats', (req, res) => {

@@ -102,6 +102,12 @@ export function createMetrics(service: FlowService): client.Registry {
   });
   registerBurstTrace(registry, service);
   new client.Gauge({
+    name: 'pcf_packet_event_streams', help: 'Packet event streams open (GET /events, WatchPacketEvents): XDP emits events while there is one', registers: [registry],
+    collect() {
+      this.set(service.packetEvents.watchers);
+    },
+  });
+  new client.Gauge({
     name: 'pcf_datapath_present', help: '1 when the pinned maps are open', registers: [registry],
     collect() {
       this.set(service.datapath.present ? 1 : 0);

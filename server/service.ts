@@ -16,6 +16,7 @@ import { SqliteThread } from './sqlite_thread.js';
 import { CHUNK, FlowStore, upsertSql, WIDTH, type UpsertResult } from './store.js';
 import { checkFlowSpec, validateFlowSpec, type DatapathLimits } from './validate.js';
 import { BurstTraceMonitor } from './burst_trace.js';
+import { PacketEventHub } from './packet_events.js';
 import { MapPressureMonitor, type MapPressure } from './map_pressure.js';
 import { FlowWatch, WATCH_STALL_MS, type WatchSink } from './watch.js';
 import { WorkerRegistry, type WorkerView } from './workers.js';
@@ -112,6 +113,7 @@ export class FlowService {
   readonly workers: WorkerRegistry;
   readonly mapPressure: MapPressureMonitor;
   readonly burstTrace: BurstTraceMonitor;
+  readonly packetEvents: PacketEventHub;
 
   constructor(private readonly db: Database.Database, readonly datapath: Datapath, private readonly log: Logger, workerStaleMs = 5000, workerExpireMs = 300_000,
     private readonly driftCheckMs = 5000) {
@@ -125,6 +127,7 @@ export class FlowService {
     this.workers = new WorkerRegistry(workerStaleMs, workerExpireMs);
     this.mapPressure = new MapPressureMonitor(datapath.pinDir, log);
     this.burstTrace = new BurstTraceMonitor(datapath.pinDir, log);
+    this.packetEvents = new PacketEventHub(db, datapath.pinDir, log);
     this.events.setMaxListeners(0);
   }
 
@@ -136,6 +139,7 @@ export class FlowService {
     this.timer = setInterval(() => this.syncDatapath(), pollMs);
     this.timer.unref();
     this.burstTrace.start();
+    this.packetEvents.start();
   }
 
   /** Stops; a batch in flight first ends (commits or rolls back) on its thread and maps. */
@@ -143,6 +147,7 @@ export class FlowService {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.burstTrace.stop();
+    this.packetEvents.stop();
     while (this.batching) await this.batching;
     if (this.roundTimer) clearTimeout(this.roundTimer);
     this.round = null;

@@ -216,13 +216,15 @@ describe('native addon over pinned BPF maps', { skip: problem ? `needs root, bpf
       ruleStats: 'pcf_rule_stats',
       xskmap: 'pcf_xskmap',
       config: 'pcf_config',
+      events: 'pcf_events',
+      eventConfig: 'pcf_event_config',
     });
     assert.equal(native.pinPaths('/x').flowMap, '/x/pcf_flow_map');
     assert.equal(native.defaultPinDir, '/sys/fs/bpf/pcf');
     assert.equal(native.maxQueues, 64);
     assert.equal(native.counterNames[0], 'rx');
-    assert.equal(native.counterNames.at(-1), 'meta_fail');
-    assert.equal(native.counterNames.length, 28); // PCF_COUNTER_TABLE: 17 before IPv6, fragments and the classifier
+    assert.deepEqual(native.counterNames.slice(-4), ['meta_fail', 'event_sent', 'event_limited', 'event_lost']);
+    assert.equal(native.counterNames.length, 31); // PCF_COUNTER_TABLE: 17 before IPv6, fragments, the classifier and packet events
     assert.ok(Object.isFrozen(native.counterNames));
   });
 

@@ -116,4 +116,27 @@ struct {
 	__type(value, struct pcf_nat6);
 } pcf_nat6 SEC(".maps");
 
+/* ---- Packet events (pcf_common.h) ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PCF_EVENTS_RING_BYTES);
+} pcf_events SEC(".maps");
+
+/* The control plane's choice; the loader writes the default when it creates the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcf_event_config);
+} pcf_event_config SEC(".maps");
+
+/* Per CPU: no atomics on the path of a sampled packet. Pinned, so that every attachment's
+ * program shares one limit per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcf_event_state);
+} pcf_event_state SEC(".maps");
+
 #endif /* PCF_MAPS_BPF_H */

@@ -10,8 +10,11 @@
  * Counting rules (the table is PCF_COUNTER_TABLE in pcf_common.h):
  *   RX = PASS_UNPARSED + DROP_UNPARSED + MISS_PASS + MISS_DROP
  *        + ACT_PASS + ACT_DROP + ACT_REDIRECT + REDIRECT_FALLBACK + QUEUE_MISMATCH
- *   PASS_UNPARSED + DROP_UNPARSED = sum of RSN_*;  RX_IPV6, FRAG_*, CACHE_* and META_FAIL
- *   are extra (the packet's outcome is counted as well).
+ *   PASS_UNPARSED + DROP_UNPARSED = sum of RSN_*;  RX_IPV6, FRAG_*, CACHE_*, META_FAIL and
+ *   EVENT_* are extra (the packet's outcome is counted as well).
+ *
+ * Every verdict leaves through verdict(): its outcome counted, then its packet event when one
+ * is due (emit_event, pcf_common.h: Packet events).
  *   A REDIRECT rule's packet counts exactly one of ACT_REDIRECT, REDIRECT_FALLBACK,
  *   QUEUE_MISMATCH. Bytes are the frame length (data_end - data) everywhere.
  */
@@ -84,6 +87,69 @@ static __always_inline void write_meta(struct xdp_md *ctx, const struct pcf_flow
 	return;
 fail:
 	count(PCF_CNT_META_FAIL, bytes);
+}
+
+/* The event of a packet when one is due (pcf_common.h: Packet events): 1 in sample[a]
+ * packets of its action, within its CPU's rate limit (GCRA: at most burst_ns / interval_ns
+ * at once, then one per interval_ns). Off, or an action not sampled: one array load and a
+ * branch. Its action is what XDP did (XDP_PASS is PASS). t NULL: not parsed (a zero tuple). */
+static __always_inline void emit_event(struct xdp_md *ctx, const struct pcf_tuple *t, int ret,
+				       __u32 reason, __u32 rule_id, __u64 bytes)
+{
+	__u32 zero = 0, a = ret == XDP_DROP ? PCF_ACT_DROP : ret == XDP_REDIRECT ? PCF_ACT_REDIRECT : PCF_ACT_PASS;
+	const struct pcf_event_config *c = bpf_map_lookup_elem(&pcf_event_config, &zero);
+	struct pcf_packet_event *e;
+	struct pcf_event_state *s;
+	__u64 now, tat;
+	__u32 n;
+
+	if (!c || !c->on)
+		return;
+	n = c->sample[a];
+	if (!n)
+		return;
+	s = bpf_map_lookup_elem(&pcf_event_state, &zero);
+	if (!s)
+		return;
+	if (++s->seen[a] < n)
+		return;
+	s->seen[a] = 0;
+	now = bpf_ktime_get_ns();
+	tat = s->tat_ns > now ? s->tat_ns : now;
+	if (tat - now >= c->burst_ns) {
+		count(PCF_CNT_EVENT_LIMITED, bytes);
+		return;
+	}
+	s->tat_ns = tat + c->interval_ns;
+	e = bpf_ringbuf_reserve(&pcf_events, sizeof(*e), 0);
+	if (!e) {
+		count(PCF_CNT_EVENT_LOST, bytes);
+		return;
+	}
+	e->time_ns = now;
+	e->ifindex = ctx->ingress_ifindex;
+	e->rule_id = rule_id;
+	e->queue = (__u16)ctx->rx_queue_index;
+	e->attachment = (__u8)pcf_attachment;
+	e->action = (__u8)a;
+	e->reason = (__u8)reason;
+	e->cpu = (__u8)bpf_get_smp_processor_id();
+	e->len = bytes > 0xffff ? 0xffff : (__u16)bytes;
+	if (t)
+		e->tuple = *t;
+	else
+		__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
+	bpf_ringbuf_submit(e, 0);
+	count(PCF_CNT_EVENT_SENT, bytes);
+}
+
+/* The end of every packet: its outcome counted, its event if one is due, its verdict. */
+static __always_inline int verdict(struct xdp_md *ctx, const struct pcf_tuple *t, int ret,
+				   __u32 outcome, __u32 reason, __u32 rule_id, __u64 bytes)
+{
+	count(outcome, bytes);
+	emit_event(ctx, t, ret, reason, rule_id, bytes);
+	return ret;
 }
 
 /* The version of a rule that generation `gen` sees: the half with the highest gen <= gen
@@ -269,16 +335,15 @@ static __always_inline bool default_drops(const struct pcf_config *cfg)
 }
 
 /* Not classified: non-IP always passes (ARP keeps the node reachable); malformed IP and
- * unmatched later fragments take the default (fragments: the frag action). */
-static __always_inline int unparsed(int rsn, bool drop, __u64 bytes)
+ * unmatched later fragments take the default (fragments: the frag action). The event's reason
+ * is the RSN_*; t is NULL unless the packet was parsed (a later fragment). */
+static __always_inline int unparsed(struct xdp_md *ctx, const struct pcf_tuple *t, int rsn,
+				    bool drop, __u64 bytes)
 {
 	count(rsn, bytes);
-	if (drop && rsn != PCF_CNT_RSN_NON_IP) {
-		count(PCF_CNT_DROP_UNPARSED, bytes);
-		return XDP_DROP;
-	}
-	count(PCF_CNT_PASS_UNPARSED, bytes);
-	return XDP_PASS;
+	if (drop && rsn != PCF_CNT_RSN_NON_IP)
+		return verdict(ctx, t, XDP_DROP, PCF_CNT_DROP_UNPARSED, rsn, 0, bytes);
+	return verdict(ctx, t, XDP_PASS, PCF_CNT_PASS_UNPARSED, rsn, 0, bytes);
 }
 
 SEC("xdp")
@@ -308,7 +373,7 @@ int pcf_xdp(struct xdp_md *ctx)
 	count(PCF_CNT_RX, bytes);
 	rsn = pcf_parse(data, data_end, &t, &frag);
 	if (rsn)
-		return unparsed(rsn, default_drops(attachment_config()), bytes);
+		return unparsed(ctx, NULL, rsn, default_drops(attachment_config()), bytes);
 	if (t.family == PCF_FAMILY_IPV6)
 		count(PCF_CNT_RX_IPV6, bytes);
 	later = frag == PCF_PARSE_LATER;
@@ -364,50 +429,41 @@ int pcf_xdp(struct xdp_md *ctx)
 		if (later) {
 			if (cfg && cfg->frag_action != PCF_FRAG_AS_DEFAULT)
 				drop = cfg->frag_action == PCF_FRAG_DROP;
-			return unparsed(PCF_CNT_RSN_FRAGMENT, drop, bytes);
+			return unparsed(ctx, &t, PCF_CNT_RSN_FRAGMENT, drop, bytes);
 		}
-		if (drop) {
-			count(PCF_CNT_MISS_DROP, bytes);
-			return XDP_DROP;
-		}
-		count(PCF_CNT_MISS_PASS, bytes);
-		return XDP_PASS;
+		if (drop)
+			return verdict(ctx, &t, XDP_DROP, PCF_CNT_MISS_DROP, PCF_CNT_MISS_DROP, 0, bytes);
+		return verdict(ctx, &t, XDP_PASS, PCF_CNT_MISS_PASS, PCF_CNT_MISS_PASS, 0, bytes);
 	}
 
 	count_rule(act->stats_slot, bytes);
 
-	if (act->type == PCF_ACT_DROP) {
-		count(PCF_CNT_ACT_DROP, bytes);
-		return XDP_DROP;
-	}
+	if (act->type == PCF_ACT_DROP)
+		return verdict(ctx, &t, XDP_DROP, PCF_CNT_ACT_DROP, PCF_CNT_ACT_DROP, act->rule_id, bytes);
 
 	if (act->type == PCF_ACT_REDIRECT) {
 		/* An AF_XDP socket only sees its own queue: a rule pinned to another queue
 		 * cannot be honoured here, so the packet takes the kernel path. */
 		if (act->queue_id != PCF_QUEUE_ANY && act->queue_id != ctx->rx_queue_index) {
-			count(PCF_CNT_QUEUE_MISMATCH, bytes);
 			write_meta(ctx, act, bytes);
-			return XDP_PASS;
+			return verdict(ctx, &t, XDP_PASS, PCF_CNT_QUEUE_MISMATCH, PCF_CNT_QUEUE_MISMATCH, act->rule_id, bytes);
 		}
 		write_meta(ctx, act, bytes);
 		/* A queue beyond PCF_MAX_QUEUES has no key of its own (it would name another
 		 * attachment's socket): the kernel path, as a queue without a socket. */
-		if (ctx->rx_queue_index >= PCF_MAX_QUEUES) {
-			count(PCF_CNT_REDIRECT_FALLBACK, bytes);
-			return XDP_PASS;
-		}
+		if (ctx->rx_queue_index >= PCF_MAX_QUEUES)
+			return verdict(ctx, &t, XDP_PASS, PCF_CNT_REDIRECT_FALLBACK, PCF_CNT_REDIRECT_FALLBACK, act->rule_id, bytes);
 		/* XDP_PASS as the fallback: no socket at this queue (no worker) is not a drop. */
 		ret = bpf_redirect_map(&pcf_xskmap, PCF_XSK_KEY(pcf_attachment, ctx->rx_queue_index),
 				       XDP_PASS);
-		count(ret == XDP_PASS ? PCF_CNT_REDIRECT_FALLBACK : PCF_CNT_ACT_REDIRECT, bytes);
-		return ret;
+		rsn = ret == XDP_PASS ? PCF_CNT_REDIRECT_FALLBACK : PCF_CNT_ACT_REDIRECT;
+		return verdict(ctx, &t, ret, rsn, rsn, act->rule_id, bytes);
 	}
 
 	/* PCF_ACT_PASS, and any type this program does not know (the control plane refuses
 	 * those): the kernel path, with the action in the metadata. */
-	count(PCF_CNT_ACT_PASS, bytes);
 	write_meta(ctx, act, bytes);
-	return XDP_PASS;
+	return verdict(ctx, &t, XDP_PASS, PCF_CNT_ACT_PASS, PCF_CNT_ACT_PASS, act->rule_id, bytes);
 }
 
 /* TC ingress: a packet that pcf_xdp passed with a rule's metadata gets that rule's mark, so

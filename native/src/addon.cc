@@ -51,6 +51,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("RuleStatsMap", RuleStatsMap::Init(env));
 	exports.Set("StatsMap", StatsMap::Init(env));
 	exports.Set("ConfigMap", ConfigMap::Init(env));
+	exports.Set("EventConfigMap", EventConfigMap::Init(env));
+	exports.Set("EventReader", EventReader::Init(env));
 	exports.Set("RuleSet", InitRuleSet(env));
 	exports.Set("pinnedMapId", Napi::Function::New(env, PinnedMapIdJs, "pinnedMapId"));
 	exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpusJs, "possibleCpus"));
@@ -80,6 +82,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	pins.Set("ruleStats", PCF_PIN_RULE_STATS);
 	pins.Set("xskmap", PCF_PIN_XSKMAP);
 	pins.Set("config", PCF_PIN_CONFIG);
+	pins.Set("events", PCF_PIN_EVENTS);
+	pins.Set("eventConfig", PCF_PIN_EVENT_CONFIG);
 	exports.Set("pinNames", pins);
 
 	exports.Set("defaultPinDir", PCF_DEFAULT_PIN_DIR);

@@ -19,9 +19,9 @@
 namespace pcf {
 
 static const char *const kPinnedMaps[] = {
-	PCF_PIN_FLOW_MAP, PCF_PIN_STATS, PCF_PIN_RULE_STATS, PCF_PIN_XSKMAP, PCF_PIN_CONFIG,
-	PCF_PIN_RULES, PCF_PIN_MATCH_MAP, PCF_PIN_SHAPES, PCF_PIN_RULESET, PCF_PIN_FLOW_CACHE,
-	PCF_PIN_FLOW_CACHE4, PCF_PIN_NAT6,
+#define PCF_X_NAME(id, name) name,
+	PCF_PINNED_MAPS(PCF_X_NAME)
+#undef PCF_X_NAME
 };
 
 /* The iterator's lines "<id> <name> <elements>" by map id; empty when it is not pinned. */

@@ -15,12 +15,16 @@
 #include <napi.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <memory>
+#include <uv.h>
 #include <stdint.h>
 #include <string>
 #include <vector>
 
 #include "errors.h"
+#include "pcf_common.h"
 
 namespace pcf {
 
@@ -228,6 +232,45 @@ public:
 private:
 	Napi::Value ReadConfig(const Napi::CallbackInfo &info);
 	Napi::Value ReadAttachments(const Napi::CallbackInfo &info);
+};
+
+/* pcf_event_config: ARRAY[1] struct pcf_event_config, the control plane's choice (events.cc). */
+class EventConfigMap : public MapWrap<EventConfigMap> {
+public:
+	static const MapSpec kSpec;
+	static Napi::Function Init(Napi::Env env);
+	explicit EventConfigMap(const Napi::CallbackInfo &info) : MapWrap<EventConfigMap>(info) {}
+
+private:
+	Napi::Value ReadConfig(const Napi::CallbackInfo &info);
+	Napi::Value WriteConfig(const Napi::CallbackInfo &info);
+};
+
+/* pcf_events: the ring buffer of struct pcf_packet_event, read on the event loop (events.cc). */
+class EventReader : public Napi::ObjectWrap<EventReader> {
+public:
+	static const MapSpec kSpec;
+	static Napi::Function Init(Napi::Env env);
+	explicit EventReader(const Napi::CallbackInfo &info);
+	~EventReader() override;
+
+private:
+	static constexpr size_t kMaxBatch = 4096; /* events handed to JS in one call at most */
+	static int OnSample(void *ctx, void *data, size_t size);
+	static void OnReadable(uv_poll_t *handle, int status, int events);
+	void Drain();
+	void Stop();
+	Napi::Value Close(const Napi::CallbackInfo &info);
+	Napi::Value GetId(const Napi::CallbackInfo &info);
+	Napi::Value GetPath(const Napi::CallbackInfo &info);
+
+	PinnedMap map_;
+	struct ring_buffer *rb_ = nullptr;
+	uv_poll_t *poll_ = nullptr;
+	Napi::FunctionReference cb_;
+	std::unique_ptr<Napi::AsyncContext> ctx_;
+	napi_env env_ = nullptr;
+	std::vector<struct pcf_packet_event> batch_;
 };
 
 /* The classifier maps of rules with a precedence as one object (ruleset.cc). */

@@ -109,7 +109,7 @@ export function grpcClient(port: number): PcfClient {
 export const byName = (client: grpc.Client) => client as unknown as Record<string, (...args: any[]) => any>;
 
 /** The unary methods of PcfControl and WorkerReport, by name. */
-export type UnaryMethod = Exclude<keyof PcfControlDefinition, 'WatchFlows'> | keyof WorkerReportDefinition;
+export type UnaryMethod = Exclude<keyof PcfControlDefinition, 'WatchFlows' | 'WatchPacketEvents'> | keyof WorkerReportDefinition;
 
 /**
  * Promisified unary call: resolves the response or rejects with the grpc ServiceError. The

@@ -12,24 +12,23 @@
 #include "pcf_xdp.skel.h" /* bpftool gen skeleton of build/pcf_xdp.bpf.o: the built-in object */
 
 const char *const map_names[N_MAPS] = {
-	[M_FLOW] = PCF_PIN_FLOW_MAP,
-	[M_STATS] = PCF_PIN_STATS,
-	[M_RULE_STATS] = PCF_PIN_RULE_STATS,
-	[M_XSKMAP] = PCF_PIN_XSKMAP,
-	[M_CONFIG] = PCF_PIN_CONFIG,
-	[M_RULES] = PCF_PIN_RULES,
-	[M_MATCH] = PCF_PIN_MATCH_MAP,
-	[M_SHAPES] = PCF_PIN_SHAPES,
-	[M_RULESET] = PCF_PIN_RULESET,
-	[M_CACHE] = PCF_PIN_FLOW_CACHE,
-	[M_NAT6] = PCF_PIN_NAT6,
-	[M_CACHE4] = PCF_PIN_FLOW_CACHE4,
+#define PCF_X_NAME(id, name) [M_##id] = name,
+	PCF_PINNED_MAPS(PCF_X_NAME)
+#undef PCF_X_NAME
 };
 
 /* The maps sized like pcf_flow_map (--max-rules): one slot space, one bucket per rule. */
 static bool rule_sized(size_t i)
 {
 	return i == M_FLOW || i == M_RULE_STATS || i == M_RULES || i == M_MATCH || i == M_NAT6;
+}
+
+/* Maps that hold nothing the control plane wrote but its event choice, which it writes again
+ * when it sees the map: replace may create them (an upgrade from a loader without packet
+ * events), where every other map must already be pinned. */
+static bool created_by_replace(size_t i)
+{
+	return i == M_EVENTS || i == M_EVENT_CONFIG || i == M_EVENT_STATE;
 }
 
 #define LOG_BUF_SIZE (1 << 20)
@@ -173,7 +172,7 @@ int load(struct loaded *l, bool need_pinned)
 		}
 		fd = open_pin(map_names[i]);
 		if (fd == -ENOENT) {
-			if (need_pinned) {
+			if (need_pinned && !created_by_replace(i)) {
 				msg("map %s/%s is not pinned: attach first", opt.pin_dir, map_names[i]);
 				goto cleanup;
 			}

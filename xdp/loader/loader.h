@@ -50,11 +50,11 @@ enum exit_code {
 
 enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 
-/* The pinned maps, in the order status lists them (map_names[], load.c). */
+/* The pinned maps, in the order status lists them (PCF_PINNED_MAPS, pcf_common.h). */
 enum map_idx {
-	M_FLOW, M_STATS, M_RULE_STATS, M_XSKMAP, M_CONFIG,
-	M_RULES, M_MATCH, M_SHAPES, M_RULESET, M_CACHE, /* the classifier of rules with a precedence */
-	M_NAT6, M_CACHE4,
+#define PCF_X_IDX(id, name) M_##id,
+	PCF_PINNED_MAPS(PCF_X_IDX)
+#undef PCF_X_IDX
 	N_MAPS
 };
 
