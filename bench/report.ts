@@ -21,6 +21,7 @@ import { commit, mdTable, RESULTS } from './lib/results.js';
 const BENCHMARKS: { name: string; script: string; what: string }[] = [
   { name: 'rfc2544', script: 'bench/rfc2544.ts', what: 'RFC 2544 throughput, latency and loss through the datapath' },
   { name: 'xdp_cost', script: 'bench/xdp_cost.ts', what: 'XDP cost per packet against the XDP_PASS floor (BPF_PROG_TEST_RUN)' },
+  { name: 'event_cost', script: 'bench/event_cost.ts', what: 'packet events: what they cost pcf_xdp per packet (BPF_PROG_TEST_RUN)' },
   { name: 'classifier_cost', script: 'bench/classifier_cost.ts', what: 'classifier cost per packet, exact and prefix rule sets (BPF_PROG_TEST_RUN)' },
   { name: 'rules_rate', script: 'bench/rules_rate.ts', what: 'rules per second into SQLite and the map' },
   { name: 'stats_cost', script: 'bench/stats_cost.ts', what: 'GET /stats and writes under pollers' },

@@ -38,6 +38,7 @@ if [ -f bench/rfc2544.ts ]; then
   bench rfc2544 "RFC 2544: throughput, latency, loss" node --import tsx bench/rfc2544.ts
 fi
 bench xdp_cost "XDP cost per packet (BPF_PROG_TEST_RUN)" node --import tsx bench/xdp_cost.ts
+bench event_cost "packet events: cost per packet (BPF_PROG_TEST_RUN)" node --import tsx bench/event_cost.ts
 bench classifier_cost "classifier cost per packet: exact and prefix rule sets, xdp-filter, before (one run)" \
   node --import tsx bench/classifier_cost.ts
 bench rules_rate "rules per second into SQLite and the map" node --import tsx bench/rules_rate.ts

@@ -39,6 +39,7 @@
 #include <bpf/libbpf.h>
 
 #include "pcf_common.h"
+#include "bench_common.h"
 
 #define CLIENT 0xc6120001 /* 198.18.0.1 */
 #define SERVER 0xc6120101 /* 198.18.1.1 */
@@ -281,14 +282,13 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bpf_object *pass_obj = NULL, *obj = NULL, *shim_pass = NULL, *shim_pcf = NULL;
-	char dir[PATH_MAX] = "", path[PATH_MAX], exe[PATH_MAX];
+	char dir[PATH_MAX] = "", path[PATH_MAX];
 	double med[2][N_VARIANTS], min[2][N_VARIANTS], worst = 0;
 	int progs[P__MAX], flow_fd, stats_fd, n_cpus, c, err, ret = 1;
 	__u32 max_entries, i, n_rows, sizes[2];
 	__u64 hits, want_hits;
 	struct row rows[2 * N_VARIANTS];
 	struct utsname un;
-	ssize_t n;
 
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -311,21 +311,9 @@ int main(int argc, char **argv)
 		printf("bench_xdp_cost: needs root (BPF_PROG_TEST_RUN): skipped\n");
 		return 77;
 	}
-	if (!dir[0]) {
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
-		snprintf(dir, sizeof(dir), "%s", dirname(exe));
-	}
-	if (opt_cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(opt_cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set)) {
-			fprintf(stderr, "failed to pin to CPU %d: %s\n", opt_cpu, strerror(errno));
-			return 1;
-		}
-	}
+	bench_obj_dir(dir, sizeof(dir));
+	if (bench_pin_cpu(opt_cpu))
+		return 1;
 	libbpf_set_print(libbpf_quiet);
 	n_cpus = libbpf_num_possible_cpus();
 

@@ -1,7 +1,7 @@
 // docker.test.ts - docker-compose on a lab node: the three images (docker/Dockerfile.*) built on
 // local base images (docker/base-image.sh), the stack up against a lab of its own (the
 // interfaces in <lab>-dut: docker/compose.netns.yml), a rule over REST and one over gRPC, real
-// traffic and its counters, pcf-trace from the compose service trace on the worker container's
+// traffic, its counters and its packet events, pcf-trace from the compose service trace on the worker container's
 // bursts, the worker container killed (REDIRECT falls back to the kernel) and
 // started again (back through the worker), then `down -v` and nothing left behind.
 //
@@ -241,6 +241,24 @@ describe('docker-compose on a lab node', { skip: why ?? false }, () => {
     const s = await stats();
     assert.equal(s.xdp.act_redirect.packets, 50);
     assert.equal(s.xdp.act_drop.packets, 20);
+
+    // Packet events from the control container (CAP_BPF only): each DROP, with its rule.
+    const dropId = list.flows.find((f: { action: { type: string } }) => f.action.type === 'DROP').id;
+    const ac = new AbortController();
+    const res = await fetch(`http://${http}/events?action=DROP`, { signal: ac.signal });
+    assert.equal(res.status, 200);
+    await waitFor('the event stream open', async () => (/^pcf_packet_event_streams 1$/m.test(await (await fetch(`http://${http}/metrics`)).text()) ? true : undefined));
+    const reader = res.body!.getReader();
+    let text = '';
+    const got = () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+    await udpSend(lab, 7002, 5001, 10);
+    await waitFor('10 DROP events', async () => {
+      const { value } = await reader.read();
+      text += Buffer.from(value ?? []).toString();
+      return got().length >= 10 ? true : undefined;
+    });
+    ac.abort();
+    assert.deepEqual(got().map((e) => [e.rule_id, e.reason, e.dst_port]), Array(10).fill([dropId, 'act_drop', 7002]));
   });
 
   it('pcf-trace in the compose service trace sees the worker container\'s bursts; the control container\'s /metrics has them', async () => {

@@ -58,7 +58,9 @@ describe('map pressure', { skip: why ?? false }, () => {
   it('the iterator is pinned; /stats has every pinned map: capacity, elements of the hash maps, memory', async () => {
     assert.ok(fs.existsSync(`${lab.pinDir}/pcf_map_counts`), 'pcf-xdp attach pinned pcf_map_counts');
     const maps = (await stats()).maps;
-    assert.deepEqual(Object.keys(maps).sort(), ['pcf_config', 'pcf_flow_cache', 'pcf_flow_cache4', 'pcf_flow_map', 'pcf_match_map', 'pcf_nat6', 'pcf_rule_stats', 'pcf_rules', 'pcf_ruleset', 'pcf_shapes', 'pcf_stats', 'pcf_xskmap']);
+    assert.deepEqual(Object.keys(maps).sort(), ['pcf_config', 'pcf_event_config', 'pcf_event_state', 'pcf_events', 'pcf_flow_cache', 'pcf_flow_cache4', 'pcf_flow_map', 'pcf_match_map', 'pcf_nat6', 'pcf_rule_stats', 'pcf_rules', 'pcf_ruleset', 'pcf_shapes', 'pcf_stats', 'pcf_xskmap']);
+    // the ring buffer's capacity is its size in bytes (max_entries), and it has no element count
+    assert.deepEqual({ type: maps.pcf_events.type, capacity: maps.pcf_events.capacity, elements: maps.pcf_events.elements }, { type: 'ringbuf', capacity: 1 << 20, elements: null });
     assert.deepEqual({ ...maps.pcf_flow_map, id: 0, memory_bytes: 0 }, { type: 'hash', id: 0, capacity: CAPACITY, elements: 0, memory_bytes: 0, used_pct: 0 });
     assert.ok(maps.pcf_flow_map.memory_bytes > 0);
     // an array's entries are all there: no element count; its memory is the kernel's figure

@@ -230,6 +230,45 @@ describe('packet events', { skip: why ?? false }, () => {
     await setConfig(DEFAULT);
   });
 
+  it('a client that stops reading loses events, not the control plane\'s memory; the next event says how many', async () => {
+    await setConfig({ enabled: true, sample: { pass: 0, drop: 1, redirect: 0 }, rate_per_cpu: 10_000_000, burst: 1_000_000 });
+    // Read the stream by hand, so that it can stop reading: TCP's windows fill, then the
+    // control plane's 1 MiB for this stream, then its events are dropped and counted.
+    const ac = new AbortController();
+    const res = await fetch(`${cp.url}/events?rule_id=${dropA}`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    await until(async () => /^pcf_packet_event_streams 1$/m.test(await (await fetch(`${cp.url}/metrics`)).text()), 5000, 'the stream open');
+    const c0 = await eventCounters();
+    await flood(5001, 7001, 150_000);
+    const sent = (await eventCounters()).sent - c0.sent;
+    let buf = '';
+    let got = 0, lost = 0;
+    const dec = new TextDecoder();
+    const take = () => {
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        for (const l of buf.slice(0, i).split('\n')) if (l.startsWith('data: ')) {
+          got++;
+          lost += (JSON.parse(l.slice(6)) as Ev).lost;
+        }
+        buf = buf.slice(i + 2);
+      }
+    };
+    // Reading again: everything the stream kept comes, then one more event carries the count.
+    await udpSend(lab, 7001, 5001, 1);
+    const deadline = setTimeout(() => ac.abort(), 30_000);
+    while (got + lost < sent + 1) {
+      const { value, done } = await reader.read().catch(() => assert.fail(`the stream did not catch up within 30 s: ${got} delivered + ${lost} lost of ${sent + 1}`));
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      take();
+    }
+    clearTimeout(deadline);
+    ac.abort();
+    assert.ok(lost > 0, `events dropped for the slow client: ${lost} of ${sent + 1}`);
+    assert.equal(got + lost, sent + 1, `every event XDP sent is delivered or counted lost (${got} + ${lost})`);
+    await setConfig(DEFAULT);
+  });
+
   it('IPv6 and packets it cannot parse: the tuple as XDP saw it and the reason it gave', async () => {
     await setConfig({ enabled: true, sample: { pass: 1, drop: 1, redirect: 1 }, rate_per_cpu: 100_000, burst: 10_000 });
     const v6 = await rule({ match: { src: '2001:2::/48', dst: SERVER_IP6, proto: 'udp', dst_ports: '9000-9010' }, precedence: 10, action: { type: 'DROP' } });
