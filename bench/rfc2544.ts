@@ -256,7 +256,12 @@ class Bench {
       p.stdout!.on('data', (d) => {
         buf += d;
         for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = JSON.parse(buf.slice(0, i));
+          let line: any;
+          try {
+            line = JSON.parse(buf.slice(0, i));
+          } catch {
+            return reject(new Error(`pcf-trace printed a line that is not JSON: ${buf.slice(0, Math.min(i, 200))}`));
+          }
           buf = buf.slice(i + 1);
           if (line.event === 'attached') resolve();
           else if (!line.event) this.traceLast = line;

@@ -92,8 +92,9 @@ export interface PcfClient {
   eventConfig(): Promise<WithRaw<{ config: PacketEventConfig }>>;
   /** PUT /events/config or SetPacketEventConfig: the whole setting. */
   setEventConfig(c: PacketEventConfig): Promise<WithRaw<{ config: PacketEventConfig }>>;
-  /** GET /events (server-sent events) or WatchPacketEvents, until cancel(). */
-  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch;
+  /** GET /events (server-sent events) or WatchPacketEvents, until cancel(). onLost: the
+   * server dropped n events for this client (it read too slowly) and no event followed. */
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void, onLost: (n: number) => void): Watch;
   close(): void;
 }
 

@@ -287,9 +287,10 @@ export class GrpcClient implements PcfClient {
   }
 
   /** WatchPacketEvents until cancel(). */
-  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch {
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void, onLost: (n: number) => void): Watch {
     const call = this.client.WatchPacketEvents(dropNulls({ ...filter }), this.meta);
-    return this.stream(call, 'observe', (m: PacketEvent__Output) => onEvent(packetEventFromMessage(m), m));
+    // A message without an action carries only the count of events dropped for this client.
+    return this.stream(call, 'observe', (m: PacketEvent__Output) => (m.action ? onEvent(packetEventFromMessage(m), m) : onLost(Number(m.lost ?? 0))));
   }
 
   /** WatchFlows: changes after `from`, then live ones, until cancel(). */

@@ -382,7 +382,7 @@ async function observe(o: { rule?: number; action?: ActionType; address?: string
     seen++;
     out(g.json ? JSON.stringify(raw) + '\n' : eventLine(e) + '\n');
     if (o.count && seen >= o.count) w.cancel();
-  });
+  }, (n) => process.stderr.write(`pcfctl: ${n} events lost: this client read too slowly\n`));
   await untilEnded(w, c);
 }
 

@@ -186,7 +186,7 @@ export class RestClient implements PcfClient {
 
   /** GET /events: one `data:` line per event (server-sent events); the request timeout only
    * bounds the wait for the stream to start. */
-  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void): Watch {
+  observe(filter: EventFilter, onEvent: (e: PacketEvent, raw: unknown) => void, onLost: (n: number) => void): Watch {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
     const { url, lib, opts } = this.prepare(`/events${q.size ? `?${q}` : ''}`, false);
@@ -213,13 +213,19 @@ export class RestClient implements PcfClient {
         res.on('data', (d: string) => {
           buf += d;
           for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-            const block = buf.slice(0, i);
+            const lines = buf.slice(0, i).split('\n');
             buf = buf.slice(i + 2);
-            const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-            if (data) {
-              const e = JSON.parse(data) as PacketEvent;
-              onEvent(e, e);
+            const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+            if (!data) continue;
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(data);
+            } catch {
+              req.destroy();
+              return reject(new CliError([`observe: the control plane at ${this.target} sent a record that is not JSON: ${data.slice(0, 200)}`], EXIT.UNREACHABLE));
             }
+            if (lines.includes('event: lost')) onLost(Number((parsed as { lost: number }).lost));
+            else onEvent(parsed as PacketEvent, parsed);
           }
         });
         res.on('end', () => (cancelled ? resolve() : reject(new CliError([`observe: the control plane at ${this.target} ended the stream (it is stopping)`], EXIT.UNREACHABLE))));

@@ -329,7 +329,7 @@ enum pcf_counter_idx {
  * most `burst` at once and then one per interval_ns on each CPU (a GCRA token bucket in
  * pcf_event_state), while `on` is set: the control plane sets it while someone watches and
  * events are enabled. A packet that emits nothing pays one array load and a branch. */
-#define PCF_EVENTS_RING_BYTES (1u << 20) /* 16,384 events of 64 bytes (8 more each: the header) */
+#define PCF_EVENTS_RING_BYTES (1u << 20) /* 14,563 events: 64 bytes each and an 8-byte header */
 
 /* An event's action is what XDP did, as an enum pcf_action_type: PASS (XDP_PASS: by a rule,
  * by default or as a fallback), DROP, REDIRECT (into the worker's socket). */

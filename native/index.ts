@@ -617,6 +617,8 @@ export interface BurstTrace {
   /** Since the tool's last heartbeat / since it attached first. */
   age_ms: number;
   running_ms: number;
+  /** CLOCK_MONOTONIC ms when it first attached: what tells one trace from the next. */
+  started_ms: number;
   /** The heartbeat is recent: the tool runs (a killed tool's pins stay until the next). */
   live: boolean;
   queues: BurstQueue[];

@@ -58,7 +58,7 @@ export class BurstTraceMonitor {
     }
     const now = performance.now();
     // A trace that began again (another pcf-trace) counts from zero: no rate across it.
-    const prev = this.prev && t.running_ms >= this.prev.trace.running_ms ? this.prev : null;
+    const prev = this.prev && this.prev.trace.started_ms === t.started_ms ? this.prev : null;
     if (!this.view) this.log.info({ worker_pid: t.pid, interval_ms: t.interval_ms }, 'the worker\'s burst trace began (pcf-trace): figures in /metrics');
     const secs = prev ? (now - prev.at) / 1000 : 0;
     const queues = [...t.queues].sort(byQueue).map((q): BurstQueueView => {
@@ -76,5 +76,5 @@ export class BurstTraceMonitor {
 
 /** RX before TX, then by queue and port, as pcf-trace prints them. */
 const byQueue = (a: native.BurstQueue, b: native.BurstQueue) =>
-  a.dir.localeCompare(b.dir) * -1 || a.queue - b.queue || a.port.localeCompare(b.port);
+  a.dir.localeCompare(b.dir) || a.queue - b.queue || a.port.localeCompare(b.port);
 const round1 = (x: number) => Math.round(x * 10) / 10;

@@ -25,6 +25,7 @@ import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from './config.js';
 import { BATCH_STEP, type FlowService, type PccRule } from './service.js';
 import { encodeBatchAnswer, flowsOf } from './grpc_batch.js';
 import { healthAndReflection } from './grpc_health.js';
+import { MAX_BACKLOG_MESSAGES } from './packet_events.js';
 import type { WatchSink } from './watch.js';
 
 /** A PortRange message in the API's form: one port as a number, else "first-last". */
@@ -299,15 +300,21 @@ export function createGrpcServer(service: FlowService, log: Logger, limits: Grpc
         rule_id: r.rule_id ?? undefined,
         action: r.action && r.action !== 'ACTION_TYPE_UNSPECIFIED' ? r.action : undefined,
         address: r.address ?? undefined,
-      }, { write: (e) => call.write(dropNulls(e) as PacketEventMessage), backlog: () => call.writableLength }));
+      }, {
+        write: (e) => call.write(dropNulls(e) as PacketEventMessage),
+        full: () => call.writableLength > MAX_BACKLOG_MESSAGES, // grpc-js streams count messages
+        lost: (n) => call.write({ lost: n }),
+      }));
     },
     GetPacketEventConfig: unary(log, () => service.packetEvents.config()),
-    SetPacketEventConfig: unary(log, (req) => service.packetEvents.setConfig({
-      enabled: req.enabled ?? false,
-      sample: { pass: req.sample?.pass ?? 0, drop: req.sample?.drop ?? 0, redirect: req.sample?.redirect ?? 0 },
-      rate_per_cpu: req.rate_per_cpu ?? 0,
-      burst: req.burst ?? 0,
-    })),
+    // Unset fields stay unset, so that the schema names them as REST's would (sample's
+    // counts are plain proto3 fields: unset is 0, none).
+    SetPacketEventConfig: unary(log, (req) => service.packetEvents.setConfig(dropNulls({
+      enabled: req.enabled,
+      sample: req.sample ? { pass: req.sample.pass ?? 0, drop: req.sample.drop ?? 0, redirect: req.sample.redirect ?? 0 } : undefined,
+      rate_per_cpu: req.rate_per_cpu,
+      burst: req.burst,
+    }))),
   } satisfies PcfControlHandlers);
   if (workerReport) {
     server.addService(decodeOrMark(pkg.pcf.v1.WorkerReport.service), {

@@ -11,7 +11,7 @@ import { CapacityError, CompactedError, ConflictError, NotFoundError, OutOfRange
 import type { components } from './generated/openapi.js';
 import type { Flow, FlowFilter } from './model.js';
 import { createMetrics } from './metrics.js';
-import type { EventFilter } from './packet_events.js';
+import { MAX_BACKLOG_BYTES, type EventFilter } from './packet_events.js';
 import type { FlowService } from './service.js';
 import { OPEN_PATHS, type Tokens } from './auth.js';
 import { strictIntegers } from './params.js';
@@ -131,7 +131,8 @@ export function createHttpApp(service: FlowService, log: Logger, tokens: Tokens 
     const filter: EventFilter = { rule_id: q.rule_id === undefined ? undefined : Number(q.rule_id), action: q.action, address: q.address };
     const stop = service.packetEvents.subscribe(filter, {
       write: (e) => res.write(`data: ${JSON.stringify(e)}\n\n`),
-      backlog: () => res.writableLength,
+      full: () => res.writableLength > MAX_BACKLOG_BYTES,
+      lost: (n) => res.write(`event: lost\ndata: ${JSON.stringify({ lost: n })}\n\n`),
     });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': pcf packet events\n\n');

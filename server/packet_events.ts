@@ -4,9 +4,11 @@
 // the operator's choice (SQLite settings 'packet_events'), turned on only while a stream is
 // open: with nobody watching, XDP emits nothing.
 //
-// A stream whose client reads too slowly loses events instead of holding memory: past
-// MAX_BACKLOG_BYTES unsent, its events are counted and the next one sent says how many
-// (`lost`). The XDP side counts what it held back or lost itself (event_limited, event_lost).
+// A stream whose client reads too slowly loses events instead of holding memory: past what its
+// transport may hold unsent (MAX_BACKLOG_BYTES of SSE, MAX_BACKLOG_MESSAGES of gRPC), its events
+// are counted, and the next one sent says how many (`lost`); when none follows, a notice with the
+// count alone goes once the client has caught up (checked each second). The XDP side counts what
+// it held back or lost itself (event_limited, event_lost).
 import type Database from 'better-sqlite3';
 import net from 'node:net';
 import path from 'node:path';
@@ -24,8 +26,12 @@ export const DEFAULT_EVENT_CONFIG: PacketEventConfig = Object.freeze({
   enabled: true, sample: Object.freeze({ pass: 0, drop: 1, redirect: 0 }), rate_per_cpu: 1000, burst: 100,
 }) as PacketEventConfig;
 
-/** Unsent bytes a stream may hold before its events are dropped (and counted). */
+/** Unsent bytes an SSE stream, or messages a gRPC stream (grpc-js counts objects), may hold
+ * before its events are dropped (and counted). */
 export const MAX_BACKLOG_BYTES = 1 << 20;
+export const MAX_BACKLOG_MESSAGES = 4096;
+/** The coarse clock XDP's rate limit runs on ticks every 1-10 ms (HZ): a burst must last 10 ms. */
+export const MIN_BURST_MS = 10;
 const SETTING = 'packet_events';
 
 export interface EventFilter {
@@ -38,8 +44,10 @@ export interface EventFilter {
 /** Where a stream's events go: its transport. */
 export interface EventSink {
   write(e: PacketEvent): void;
-  /** Bytes written and not yet sent. */
-  backlog(): number;
+  /** Holding as much unsent as it may: the next events are dropped (and counted). */
+  full(): boolean;
+  /** `n` events were dropped and no event followed to say so. */
+  lost(n: number): void;
 }
 
 interface Stream {
@@ -48,9 +56,11 @@ interface Stream {
   lost: number;
 }
 
-/** The filter as a predicate; a bad address throws ValidationError naming `address`. */
+/** The filter as a predicate; a bad one throws ValidationError naming the field. */
 function matcher(f: EventFilter): (e: native.PacketEvent) => boolean {
   let blocks: net.BlockList | null = null;
+  if (f.rule_id !== undefined && !(Number.isInteger(f.rule_id) && f.rule_id >= 1 && f.rule_id <= 0xffffffff))
+    throw ValidationError.one('rule_id', `${f.rule_id} is not an integer in 1..4294967295`);
   if (f.address !== undefined) {
     const [addr, len] = f.address.split('/');
     const family = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : null;
@@ -86,6 +96,8 @@ export class PacketEventHub {
   private timer: NodeJS.Timeout | null = null;
   /** What was last written into pcf_event_config (JSON), to write only changes. */
   private written = '';
+  /** The last failure logged (opening the maps is tried each second: logged once). */
+  private failure = '';
 
   constructor(private readonly db: Database.Database, private readonly pinDir: string, private readonly log: Logger, private readonly everyMs = 1000) {
     const row = db.prepare('SELECT value FROM settings WHERE name = ?').get(SETTING) as { value: string } | undefined;
@@ -117,6 +129,9 @@ export class PacketEventHub {
     const errors = schemaErrors('PacketEventConfig', c, '');
     if (errors.length) throw new ValidationError(errors);
     const conf = c as PacketEventConfig;
+    const least = Math.ceil((conf.rate_per_cpu * MIN_BURST_MS) / 1000);
+    if (conf.burst < least)
+      throw ValidationError.one('burst', `${conf.burst} is less than ${MIN_BURST_MS} ms at rate_per_cpu ${conf.rate_per_cpu} (${least}): XDP's rate limit runs on a clock that ticks every few ms, so a shorter burst would cap the rate below rate_per_cpu`);
     this.db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(SETTING, JSON.stringify(conf));
     this.conf = conf;
     this.log.info({ packet_events: conf }, 'packet event setting changed');
@@ -142,7 +157,7 @@ export class PacketEventHub {
     for (const s of this.streams) {
       for (const e of batch) {
         if (!s.match(e)) continue;
-        if (s.sink.backlog() > MAX_BACKLOG_BYTES) {
+        if (s.sink.full()) {
           s.lost++;
           continue;
         }
@@ -152,8 +167,18 @@ export class PacketEventHub {
     }
   }
 
+  /** Tells the streams that caught up since they dropped events, when no event did. */
+  private reportLost(): void {
+    for (const s of this.streams)
+      if (s.lost && !s.sink.full()) {
+        s.sink.lost(s.lost);
+        s.lost = 0;
+      }
+  }
+
   /** The ring and the config map of the maps pinned now (a re-created map has a new id). */
   private sync(): void {
+    this.reportLost();
     let id: number | null = null;
     try {
       id = native.pinnedMapId(path.join(this.pinDir, native.pinNames.events));
@@ -168,10 +193,12 @@ export class PacketEventHub {
       this.reader = new native.EventReader(paths.events, (batch) => this.deliver(batch));
       this.configMap = new native.EventConfigMap(paths.eventConfig);
     } catch (err) {
-      this.log.warn({ err }, 'opening the packet event maps failed');
+      if (String(err) !== this.failure) this.log.warn({ err }, 'opening the packet event maps failed (tried again each second)');
+      this.failure = String(err);
       this.close();
       return;
     }
+    this.failure = '';
     this.apply();
   }
 

@@ -252,18 +252,20 @@ describe('docker-compose on a lab node', { skip: why ?? false }, () => {
     let text = '';
     const got = () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
     await udpSend(lab, 7002, 5001, 10);
-    await waitFor('10 DROP events', async () => {
-      const { value } = await reader.read();
+    const bound = setTimeout(() => ac.abort(), 30_000);
+    while (got().length < 10) {
+      const { value, done } = await reader.read().catch(() => assert.fail(`10 DROP events within 30 s: ${got().length}`));
+      if (done) break;
       text += Buffer.from(value ?? []).toString();
-      return got().length >= 10 ? true : undefined;
-    });
+    }
+    clearTimeout(bound);
     ac.abort();
     assert.deepEqual(got().map((e) => [e.rule_id, e.reason, e.dst_port]), Array(10).fill([dropId, 'act_drop', 7002]));
   });
 
   it('pcf-trace in the compose service trace sees the worker container\'s bursts; the control container\'s /metrics has them', async () => {
     const workerPid = (await run('docker', ['inspect', '-f', '{{.State.Pid}}', await containerId('worker')])).stdout.trim();
-    const p = spawn(compose[0], [...compose.slice(1), 'run', '--rm', '-T', 'trace', '--json', '--interval-ms', '200', '--count', '150', '--pid', workerPid],
+    const p = spawn(compose[0], [...compose.slice(1), 'run', '--rm', '-T', 'trace', '--json', '--interval-ms', '200', '--count', '600', '--pid', workerPid],
       { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: { event?: string; pid?: number; queues?: { dir: string; port: string; total_packets: number; total_bursts: number }[] }[] = [];
     let err = '';

@@ -2,7 +2,8 @@
 // bursts of a known flow, exactly (packets per burst sum to the packets sent and to the
 // worker's own counters); the same figures in the control plane's /metrics while it runs and
 // gone when it stops; a worker restart followed (the counts go on); a killed tool's stale pins
-// read as no trace and are replaced; bad input refused with a message.
+// read as no trace, are replaced, and do not keep detach --purge from removing the pin dir;
+// bad input refused with a message.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -154,9 +155,17 @@ describe('pcf-trace: the worker\'s bursts', { skip: why ?? false }, () => {
     const ones = ivs.reduce((s, q) => s + (q.hist['1'] ?? 0), 0);
     assert.equal(sample(m, 'pcf_worker_burst_size_bucket', RX.replace('}', ',le="1"}')), ones, 'bursts of 1 in the first bucket');
     assert.equal(sample(m, 'pcf_worker_burst_size_sum', '{dir="tx",port="dut1 queue 0",queue="0"}'), 300);
-    // Per second from the monitor's second sample of the trace on.
-    const perSecond = await waitFor('bursts per second in /metrics', async () => sample(await metrics(), 'pcf_worker_bursts_per_second', RX));
-    assert.ok(perSecond >= 0 && perSecond <= rx.total_bursts, `bursts per second of the last second: ${perSecond}`);
+    // Per second, while a flow runs (1,500 packets over about 1.5 s): the gauge moves above 0
+    // and stays within what the trace printed for its busiest interval.
+    const flow = send(1500);
+    const perSecond = await waitFor('bursts per second above 0 in /metrics', async () => {
+      const v = sample(await metrics(), 'pcf_worker_bursts_per_second', RX);
+      return v !== undefined && v > 0 ? v : undefined;
+    });
+    await flow;
+    await waitFor('1,800 packets in the trace', () => (t.last('rx')?.total_packets === 1800 ? true : undefined));
+    const busiest = Math.max(...t.intervals('rx').map((q) => q.bursts)) / 0.2; // the tool's 200 ms intervals
+    assert.ok(perSecond <= busiest * 1.5, `bursts per second ${perSecond}, the trace's busiest interval ${busiest}/s`);
 
     assert.equal(await t.stop('SIGTERM'), 0, 'pcfctl passes SIGTERM on; the tool stops cleanly');
     assert.equal(fs.existsSync(path.join(lab.pinDir, 'pcf_trace_meta')), false, 'its pins are removed');
@@ -230,5 +239,16 @@ describe('pcf-trace: the worker\'s bursts', { skip: why ?? false }, () => {
     const badPcfctl = Trace.pcfctl(['--interval-ms', '50']);
     assert.equal(await badPcfctl.exited, 2);
     assert.match(badPcfctl.stderr, /--interval-ms/);
+  });
+
+  it('a killed trace\'s pins do not keep pcf-xdp detach --purge from removing the pin dir', async () => {
+    const killed = Trace.direct(['--pid', String(worker.proc!.pid), '--pin-dir', lab.pinDir, '--interval-ms', '200']);
+    traces.push(killed);
+    await waitFor('the trace to attach', () => killed.events('attached')[0]);
+    await killed.stop('SIGKILL');
+    assert.ok(fs.existsSync(path.join(lab.pinDir, 'pcf_trace_bursts')), 'SIGKILL leaves the pins');
+    await worker.stop('SIGTERM');
+    await lab.loader('detach', '--purge');
+    assert.equal(fs.existsSync(lab.pinDir), false, 'the pin dir is gone, the trace pins with it');
   });
 });

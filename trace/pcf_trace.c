@@ -271,13 +271,28 @@ static void publish(struct bursts *skel, const struct opts *o, struct pins *p)
 	p->pinned = true;
 }
 
-static void unpublish(struct pins *p)
+static __u32 map_id(int fd)
 {
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+/* Removes the pins if they are still this tool's (another may have replaced them since). */
+static void unpublish(struct bursts *skel, struct pins *p)
+{
+	int fd;
 	if (!p->pinned)
+		return;
+	p->pinned = false;
+	fd = bpf_obj_get(p->meta);
+	bool ours = fd >= 0 && map_id(fd) == map_id(bpf_map__fd(skel->maps.pcf_trace_meta));
+	if (fd >= 0)
+		close(fd);
+	if (!ours)
 		return;
 	unlink(p->meta); /* first: the control plane looks for the meta */
 	unlink(p->bursts);
-	p->pinned = false;
 }
 
 static void beat(struct bursts *skel, const struct worker *w, struct pcf_trace_meta *m)
@@ -538,7 +553,7 @@ int main(int argc, char **argv)
 		cur = swap;
 		n_prev = n;
 	}
-	unpublish(&pins);
+	unpublish(skel, &pins);
 	detach(&w);
 	bursts__destroy(skel);
 	return 0;

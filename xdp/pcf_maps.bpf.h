@@ -122,7 +122,7 @@ struct {
 	__uint(max_entries, PCF_EVENTS_RING_BYTES);
 } pcf_events SEC(".maps");
 
-/* The control plane's choice; the loader writes the default when it creates the map. */
+/* The control plane's choice (a zero entry, as created, is off: no event until it writes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

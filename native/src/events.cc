@@ -143,12 +143,15 @@ EventReader::EventReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Even
 	poll_ = new uv_poll_t;
 	poll_->data = this;
 	int err = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(rb_));
-	if (!err)
-		err = uv_poll_start(poll_, UV_READABLE, OnReadable);
 	if (err) {
-		delete poll_;
+		delete poll_; /* never registered with the loop */
 		poll_ = nullptr;
 		Stop();
+		ThrowSys(env, -err, "EventReader", "uv_poll_init", map_.Path());
+	}
+	err = uv_poll_start(poll_, UV_READABLE, OnReadable);
+	if (err) {
+		Stop(); /* closes the handle through the loop */
 		ThrowSys(env, -err, "EventReader", "uv_poll_start", map_.Path());
 	}
 	uv_unref((uv_handle_t *)poll_);

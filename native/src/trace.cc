@@ -71,6 +71,7 @@ Napi::Value TraceBurstsJs(const Napi::CallbackInfo &info)
 	out.Set("attaches", Napi::Number::New(env, m.attaches));
 	out.Set("age_ms", Napi::Number::New(env, now > m.heartbeat_ns ? (double)(now - m.heartbeat_ns) / 1e6 : 0));
 	out.Set("running_ms", Napi::Number::New(env, now > m.started_ns ? (double)(now - m.started_ns) / 1e6 : 0));
+	out.Set("started_ms", Napi::Number::New(env, (double)(m.started_ns / 1000000)));
 	out.Set("live", Napi::Boolean::New(env, m.interval_ms &&
 		now - m.heartbeat_ns < (unsigned long long)PCF_TRACE_STALE_INTERVALS * m.interval_ms * 1000000ull));
 	out.Set("queues", queues);

@@ -377,10 +377,15 @@ static int purge(void)
 			return EXIT_ERR;
 		}
 	}
-	err = unpin(PCF_PIN_MAP_COUNTS);
-	if (err) {
-		msg("failed to unpin %s/%s: %s", opt.pin_dir, PCF_PIN_MAP_COUNTS, strerror(-err));
-		return EXIT_ERR;
+	/* The map-count iterator, and a pcf-trace's pins: a running one keeps its maps through its
+	 * fds (and stops publishing), a killed one's would keep the pin dir from going. */
+	static const char *const others[] = { PCF_PIN_MAP_COUNTS, PCF_PIN_TRACE_META, PCF_PIN_TRACE_BURSTS };
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		err = unpin(others[i]);
+		if (err) {
+			msg("failed to unpin %s/%s: %s", opt.pin_dir, others[i], strerror(-err));
+			return EXIT_ERR;
+		}
 	}
 	if (rmdir(opt.pin_dir) && errno != ENOENT) {
 		msg("failed to remove pin dir %s: %s", opt.pin_dir, strerror(errno));
