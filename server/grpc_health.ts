@@ -24,7 +24,7 @@ export interface Readiness {
 }
 
 /** The services a server's health answers for: '' (the whole server) and each it serves. */
-export function healthServices(workerReport: boolean): string[] {
+function healthServices(workerReport: boolean): string[] {
   return ['', 'pcf.v1.PcfControl', ...(workerReport ? ['pcf.v1.WorkerReport'] : [])];
 }
 

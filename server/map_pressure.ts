@@ -20,7 +20,7 @@ export class MapPressureMonitor {
   private last: { at: number; maps: Record<string, MapPressure | null> } | null = null;
   private warned = new Set<string>();
 
-  constructor(private readonly pinDir: string, private readonly log: Logger, private readonly read = native.mapInfo) {}
+  constructor(private readonly pinDir: string, private readonly log: Logger) {}
 
   /** Every pinned map by pin name (null: not pinned); {} when the maps cannot be read. */
   maps(): Record<string, MapPressure | null> {
@@ -28,7 +28,7 @@ export class MapPressureMonitor {
     if (this.last && now - this.last.at < FRESH_MS) return this.last.maps;
     let info: Record<string, native.MapInfo | null>;
     try {
-      info = this.read(this.pinDir);
+      info = native.mapInfo(this.pinDir);
     } catch (err) {
       this.log.warn({ err, pinDir: this.pinDir }, 'reading the maps\' info failed');
       info = {};

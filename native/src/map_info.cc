@@ -24,35 +24,12 @@ static const char *const kPinnedMaps[] = {
 #undef PCF_X_NAME
 };
 
-/* The iterator's lines "<id> <name> <elements>" by map id; empty when it is not pinned. */
+/* The iterator's element counts by map id; empty when it is not pinned. */
 static std::map<uint32_t, long long> ReadCounts(const std::string &pin_dir)
 {
 	std::map<uint32_t, long long> out;
-	int link = bpf_obj_get((pin_dir + "/" PCF_PIN_MAP_COUNTS).c_str());
-	if (link < 0)
-		return out;
-	int fd = bpf_iter_create(link);
-	close(link);
-	if (fd < 0)
-		return out;
-	std::string text;
-	char buf[8192];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		text.append(buf, (size_t)n);
-	close(fd);
-	size_t at = 0;
-	while (at < text.size()) {
-		size_t end = text.find('\n', at);
-		std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
-		unsigned int id;
-		long long count;
-		if (sscanf(line.c_str(), "%u %*s %lld", &id, &count) == 2)
-			out[id] = count;
-		if (end == std::string::npos)
-			break;
-		at = end + 1;
-	}
+	pcf_map_counts_read((pin_dir + "/" PCF_PIN_MAP_COUNTS).c_str(),
+			    [](__u32 id, long long n, void *ctx) { (*static_cast<std::map<uint32_t, long long> *>(ctx))[id] = n; }, &out);
 	return out;
 }
 

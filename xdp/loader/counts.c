@@ -12,6 +12,7 @@
 
 #include "loader.h"
 #include "map_count.skel.h" /* bpftool gen skeleton of build/map_count.bpf.o */
+#include "pcf_map_info.h"
 
 /* Pins the iterator unless it is pinned already. Without bpf_map_sum_elem_count (before
  * Linux 6.6) it does not load: status and the control plane then show no element counts,
@@ -50,55 +51,30 @@ void counts_pin(void)
 	map_count__destroy(skel);
 }
 
+struct wanted {
+	const __u32 *ids;
+	__s64 *out;
+	size_t n;
+};
+
+static void take(__u32 id, long long elements, void *ctx)
+{
+	struct wanted *w = ctx;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->ids[i] == id)
+			w->out[i] = elements;
+}
+
 /* Reads the pinned iterator once; out[i] is ids[i]'s element count, -1 when it is not listed.
  * Returns 0, or -errno (-ENOENT: not pinned). */
 int counts_read(const __u32 *ids, __s64 *out, size_t n)
 {
-	char *text = NULL, *line, *save = NULL;
-	size_t len = 0, cap = 0, i;
-	int link_fd, fd, err = 0;
-	ssize_t got;
+	struct wanted w = { ids, out, n };
+	char path[PATH_MAX];
 
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		out[i] = -1;
-	link_fd = open_pin(PCF_PIN_MAP_COUNTS);
-	if (link_fd < 0)
-		return link_fd;
-	fd = bpf_iter_create(link_fd);
-	close(link_fd);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (cap - len < 4096) {
-			char *more = realloc(text, cap += 65536);
-			if (!more) {
-				err = -ENOMEM;
-				goto out;
-			}
-			text = more;
-		}
-		got = read(fd, text + len, cap - len - 1);
-		if (got < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	text[len] = '\0';
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned int id;
-		long long count;
-
-		if (sscanf(line, "%u %*s %lld", &id, &count) != 2)
-			continue;
-		for (i = 0; i < n; i++)
-			if (ids[i] == id)
-				out[i] = count;
-	}
-out:
-	free(text);
-	close(fd);
-	return err;
+	pin_path(path, sizeof(path), PCF_PIN_MAP_COUNTS);
+	return pcf_map_counts_read(path, take, &w);
 }
