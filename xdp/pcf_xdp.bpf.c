@@ -12,11 +12,11 @@
  *        + ACT_PASS + ACT_DROP + ACT_REDIRECT + REDIRECT_FALLBACK + QUEUE_MISMATCH
  *   PASS_UNPARSED + DROP_UNPARSED = sum of RSN_*;  RX_IPV6, FRAG_*, CACHE_*, META_FAIL and
  *   EVENT_* are extra (the packet's outcome is counted as well).
+ *   A REDIRECT rule's packet counts exactly one of ACT_REDIRECT, REDIRECT_FALLBACK,
+ *   QUEUE_MISMATCH. Bytes are the frame length (data_end - data) everywhere.
  *
  * Every verdict leaves through verdict(): its outcome counted, then its packet event when one
  * is due (emit_event, pcf_common.h: Packet events).
- *   A REDIRECT rule's packet counts exactly one of ACT_REDIRECT, REDIRECT_FALLBACK,
- *   QUEUE_MISMATCH. Bytes are the frame length (data_end - data) everywhere.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
